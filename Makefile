@@ -1,0 +1,32 @@
+# Two commands on a fresh machine:
+#   make run    set up, start the project's own PostGIS, migrate, load demo data, serve on :8000
+#   make test   same set-up, full test suite against a throwaway PostGIS
+PORT ?= 8000
+PGPORT ?= 54329
+PYTHON ?= python3
+VENV := .venv
+export PORT PGPORT
+
+.PHONY: run test deps bench clean-db
+run: deps
+	@scripts/run.sh
+
+test: deps
+	@scripts/test.sh $(ARGS)
+
+deps: $(VENV)/.installed
+	@scripts/os-deps.sh
+
+$(VENV)/.installed: pyproject.toml
+	@scripts/os-deps.sh
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install -q --upgrade pip
+	@$(VENV)/bin/pip install -q -e '.[test]'
+	@touch $@
+
+bench: deps
+	@scripts/bench.sh
+
+# Remove the local demo database that `make run` keeps between runs.
+clean-db:
+	@scripts/localpg.sh destroy "$$(scripts/statedir.sh)"

@@ -1,0 +1,1 @@
+"""Lägesbild: EST – Effektiv samordning för trygghet, on PostGIS."""

@@ -1,0 +1,70 @@
+"""Typed settings, one class per concern, validated at start-up.
+
+Values come from environment variables (prefix ``LAGESBILD_`` except ``DATABASE_URL``).
+Unsafe defaults (the development secret, demo logins) are refused outside the
+``dev``/``demo``/``test`` environments.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+SAFE_ENVIRONMENTS = {"dev", "demo", "test"}
+
+
+class Settings(BaseSettings):
+    """All settings of the service; see README "Configuration"."""
+
+    model_config = SettingsConfigDict(env_prefix="LAGESBILD_", extra="ignore")
+
+    env: Literal["dev", "demo", "test", "production"] = "dev"
+    database_url: str = Field(
+        "postgresql+psycopg://lagesbild@127.0.0.1:54329/lagesbild",
+        validation_alias="DATABASE_URL",
+    )
+    db_pool_size: int = 10
+
+    secret_key: str = DEV_SECRET
+    token_minutes: int = 12 * 60
+
+    attachment_dir: Path = Path("var/attachments")
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    attachment_max_pixels: int = 40_000_000
+    attachment_max_side: int = 2560
+    body_max_bytes: int = 64 * 1024
+    description_max_chars: int = 2000
+    clock_skew_seconds: int = 300
+
+    list_default_limit: int = 100
+    list_max_limit: int = 1000
+
+    public_rate_limit: str = "10/minute"
+    trust_forwarded_for: bool = False
+
+    timezone: str = "Europe/Stockholm"
+
+    @property
+    def demo_mode(self) -> bool:
+        """Demo logins and the demo integration key exist only in these environments."""
+        return self.env in {"dev", "demo", "test"}
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_defaults(self) -> "Settings":
+        if self.env not in SAFE_ENVIRONMENTS:
+            if self.secret_key == DEV_SECRET or len(self.secret_key) < 32:
+                raise ValueError(
+                    "LAGESBILD_SECRET_KEY must be set to a random value of at least 32 characters "
+                    "outside dev/demo/test (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)"
+                )
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,66 @@
+"""Engine, sessions and the one owner of the transaction: the request's session dependency."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy import MetaData, create_engine
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from app.config import get_settings
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every table; constraint names are deterministic for Alembic."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+@lru_cache
+def get_engine() -> Engine:
+    """The process-wide engine (pooled psycopg 3 connections)."""
+    settings = get_settings()
+    return create_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_pre_ping=True,
+    )
+
+
+@lru_cache
+def _session_factory() -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine(), expire_on_commit=False)
+
+
+def get_session() -> Iterator[Session]:
+    """A session per request: commits when the handler returns, rolls back on any error.
+
+    Services only flush; this is the single place a request's work is committed, so a
+    failed request leaves no partial rows.
+    """
+    session = _session_factory()()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+# scope="function": the commit runs when the handler returns, before the response is
+# sent, so a 2xx is only ever sent for work that is durable.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

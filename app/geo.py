@@ -1,0 +1,71 @@
+"""Coordinates and H3 cells: WGS84 (EPSG:4326) in storage, SWEREF 99 TM (EPSG:3006) at the edges.
+
+H3 indices are unsigned 64-bit, but their top bit is always 0, so they fit PostgreSQL's
+signed BIGINT unchanged.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import h3
+import numpy as np
+from pyproj import Transformer
+
+WGS84 = "EPSG:4326"
+SWEREF99TM = "EPSG:3006"
+SUPPORTED_CRS = {WGS84, SWEREF99TM, "CRS84", "OGC:CRS84"}
+H3_RESOLUTIONS = (7, 8, 9, 10)
+H3_FINEST = max(H3_RESOLUTIONS)
+
+# SWEREF 99 TM's area of use (Sweden, with margin), metres: easting and northing bounds.
+SWEREF_E = (180_000.0, 1_000_000.0)
+SWEREF_N = (6_050_000.0, 7_700_000.0)
+
+
+@lru_cache
+def _transformer(src: str, dst: str) -> Transformer:
+    return Transformer.from_crs(src, dst, always_xy=True)
+
+
+def normalise_crs(crs: str) -> str:
+    """'epsg:3006', 'EPSG:3006', 'http://www.opengis.net/def/crs/EPSG/0/3006' -> 'EPSG:3006'."""
+    value = crs.strip()
+    upper = value.upper()
+    if upper.endswith("/EPSG/0/3006") or upper in {"EPSG:3006", "3006"}:
+        return SWEREF99TM
+    if upper.endswith("/EPSG/0/4326") or upper in {"EPSG:4326", "4326"}:
+        return WGS84
+    if upper.endswith("/OGC/1.3/CRS84") or upper in {"CRS84", "OGC:CRS84"}:
+        return WGS84
+    raise ValueError(f"unsupported CRS {crs!r}; use EPSG:4326 (WGS84) or EPSG:3006 (SWEREF 99 TM)")
+
+
+def sweref_to_wgs84(x: float, y: float) -> tuple[float, float]:
+    """SWEREF 99 TM easting/northing (m) -> (lon, lat) in degrees."""
+    lon, lat = _transformer(SWEREF99TM, WGS84).transform(x, y)
+    return float(lon), float(lat)
+
+
+def wgs84_to_sweref(lon: float, lat: float) -> tuple[float, float]:
+    """(lon, lat) degrees -> SWEREF 99 TM (easting, northing) in metres."""
+    x, y = _transformer(WGS84, SWEREF99TM).transform(lon, lat)
+    return float(x), float(y)
+
+
+def h3_cells(lat: float, lon: float) -> dict[int, int]:
+    """The point's H3 cells at resolutions 7-10 as BIGINT-ready ints, keyed by resolution."""
+    finest = h3.latlng_to_cell(lat, lon, H3_FINEST)
+    return {res: h3.str_to_int(h3.cell_to_parent(finest, res)) for res in H3_RESOLUTIONS}
+
+
+def h3_cells_vectorised(lat: np.ndarray, lon: np.ndarray) -> dict[int, np.ndarray]:
+    """Vectorised :func:`h3_cells` for bulk loads: int64 arrays keyed by resolution."""
+    import h3ronpy
+    from h3ronpy.vector import coordinates_to_cells
+
+    finest = coordinates_to_cells(np.ascontiguousarray(lat, dtype=np.float64),
+                                  np.ascontiguousarray(lon, dtype=np.float64), H3_FINEST)
+    out = {H3_FINEST: np.asarray(finest).astype(np.int64)}
+    for res in H3_RESOLUTIONS[:-1]:
+        out[res] = np.asarray(h3ronpy.change_resolution(finest, res)).astype(np.int64)
+    return out
