@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     list_max_limit: int = 1000
 
     public_rate_limit: str = "10/minute"
+    login_rate_limit: str = "20/minute"
     trust_forwarded_for: bool = False
 
     timezone: str = "Europe/Stockholm"

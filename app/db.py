@@ -1,7 +1,7 @@
 """Engine, sessions and the one owner of the transaction: the request's session dependency."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Annotated
 
@@ -56,9 +56,20 @@ def get_session() -> Iterator[Session]:
         session.commit()
     except BaseException:
         session.rollback()
+        _run_rollback_hooks(session)
         raise
     finally:
         session.close()
+
+
+def on_rollback(session: Session, hook: Callable[[], None]) -> None:
+    """Undo a side effect outside the database (a written file) if the request fails."""
+    session.info.setdefault("on_rollback", []).append(hook)
+
+
+def _run_rollback_hooks(session: Session) -> None:
+    for hook in session.info.pop("on_rollback", []):
+        hook()
 
 
 # scope="function": the commit runs when the handler returns, before the response is

@@ -48,7 +48,7 @@ class Report(Base):
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4,
                                           server_default=text("gen_random_uuid()"))
     municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id", ondelete="CASCADE"))
-    category_id: Mapped[int] = mapped_column(ForeignKey("category.id", ondelete="RESTRICT"), index=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id", ondelete="RESTRICT"))
     occurred_from: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     occurred_to: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     reported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
@@ -59,7 +59,7 @@ class Report(Base):
     h3_r10: Mapped[int] = mapped_column(BigInteger, index=True)
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
     place_name: Mapped[str | None] = mapped_column(String(200))
-    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id", ondelete="SET NULL"))
     source: Mapped[str] = mapped_column(String(80))
     external_id: Mapped[str | None] = mapped_column(String(200))
@@ -78,7 +78,10 @@ class Report(Base):
         # One report per (source, external_id): integrations upsert on it; web reports have none.
         Index("uq_report_source_external_id", "source", "external_id", unique=True,
               postgresql_where=text("external_id IS NOT NULL")),
+        # "Newest first" pages: for everyone in a municipality, and for one reporter's own reports.
         Index("ix_report_municipality_reported", "municipality_id", "reported_at", "id"),
+        Index("ix_report_reporter_reported", "reporter_id", "reported_at", "id",
+              postgresql_where=text("reporter_id IS NOT NULL")),
         Index("ix_report_municipality_occurred", "municipality_id", "occurred_from", "occurred_to"),
     )
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 21:40:12.906239
+Create Date: 2026-11-21 21:46:29.309051
 """
 from typing import Sequence, Union
 
@@ -145,14 +145,13 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_report'))
     )
     op.create_geospatial_index('idx_report_geom', 'report', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
-    op.create_index(op.f('ix_report_category_id'), 'report', ['category_id'], unique=False)
     op.create_index(op.f('ix_report_h3_r10'), 'report', ['h3_r10'], unique=False)
     op.create_index(op.f('ix_report_h3_r7'), 'report', ['h3_r7'], unique=False)
     op.create_index(op.f('ix_report_h3_r8'), 'report', ['h3_r8'], unique=False)
     op.create_index(op.f('ix_report_h3_r9'), 'report', ['h3_r9'], unique=False)
     op.create_index('ix_report_municipality_occurred', 'report', ['municipality_id', 'occurred_from', 'occurred_to'], unique=False)
     op.create_index('ix_report_municipality_reported', 'report', ['municipality_id', 'reported_at', 'id'], unique=False)
-    op.create_index(op.f('ix_report_reporter_id'), 'report', ['reporter_id'], unique=False)
+    op.create_index('ix_report_reporter_reported', 'report', ['reporter_id', 'reported_at', 'id'], unique=False, postgresql_where=sa.text('reporter_id IS NOT NULL'))
     op.create_index('uq_report_source_external_id', 'report', ['source', 'external_id'], unique=True, postgresql_where=sa.text('external_id IS NOT NULL'))
     op.create_table('attachment',
     sa.Column('id', sa.UUID(), nullable=False),
@@ -190,14 +189,13 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_attachment_report_id'), table_name='attachment')
     op.drop_table('attachment')
     op.drop_index('uq_report_source_external_id', table_name='report', postgresql_where=sa.text('external_id IS NOT NULL'))
-    op.drop_index(op.f('ix_report_reporter_id'), table_name='report')
+    op.drop_index('ix_report_reporter_reported', table_name='report', postgresql_where=sa.text('reporter_id IS NOT NULL'))
     op.drop_index('ix_report_municipality_reported', table_name='report')
     op.drop_index('ix_report_municipality_occurred', table_name='report')
     op.drop_index(op.f('ix_report_h3_r9'), table_name='report')
     op.drop_index(op.f('ix_report_h3_r8'), table_name='report')
     op.drop_index(op.f('ix_report_h3_r7'), table_name='report')
     op.drop_index(op.f('ix_report_h3_r10'), table_name='report')
-    op.drop_index(op.f('ix_report_category_id'), table_name='report')
     op.drop_geospatial_index('idx_report_geom', table_name='report', postgresql_using='gist', column_name='geom')
     op.drop_geospatial_table('report')
     op.drop_index(op.f('ix_api_key_integration_id'), table_name='api_key')

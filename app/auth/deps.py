@@ -1,0 +1,44 @@
+"""Request dependencies: the current principal and small composable role checks."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import OAuth2PasswordBearer
+
+from app.auth.service import MODERATOR_ROLES, REPORTING_ROLES, Principal, get_principal
+from app.config import Settings, get_settings
+from app.db import SessionDep
+from app.errors import Forbidden, Unauthenticated
+
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def current_principal(session: SessionDep, settings: SettingsDep,
+                      token: Annotated[str | None, Depends(_bearer)]) -> Principal:
+    """The logged-in caller; 401 without a valid bearer token."""
+    if not token:
+        raise Unauthenticated("Log in first: send 'Authorization: Bearer <token>' from POST /api/v1/auth/token")
+    return get_principal(session, token=token, settings=settings)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+class RequireRole:
+    """Dependency that admits only the given roles (403 otherwise)."""
+
+    def __init__(self, roles: frozenset[str], what: str) -> None:
+        self.roles = roles
+        self.what = what
+
+    def __call__(self, principal: CurrentPrincipal) -> Principal:
+        if principal.role not in self.roles:
+            allowed = ", ".join(sorted(self.roles))
+            raise Forbidden(f"Your role '{principal.role}' may not {self.what}; allowed: {allowed}")
+        return principal
+
+
+Reporter = Annotated[Principal, Depends(RequireRole(REPORTING_ROLES, "submit reports"))]
+Moderator = Annotated[Principal, Depends(RequireRole(MODERATOR_ROLES, "moderate reports"))]

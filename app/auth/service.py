@@ -1,0 +1,90 @@
+"""Passwords (argon2), bearer tokens (JWT, HS256) and who the caller is."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth.models import User
+from app.config import Settings
+from app.errors import Unauthenticated
+from app.municipalities.models import Organisation
+
+_hasher = PasswordHasher()
+# Verifying against this when the user does not exist keeps login time independent of
+# whether a username is known.
+_DUMMY_HASH = _hasher.hash("not-a-password")
+
+REPORTING_ROLES = frozenset({"reporter", "est_member", "coordinator"})
+ALL_REPORTS_ROLES = frozenset({"est_member", "coordinator", "gis_reader"})
+MODERATOR_ROLES = frozenset({"coordinator"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller, with what every permission check needs."""
+
+    user_id: int
+    username: str
+    role: str
+    organisation_id: int
+    organisation_name: str
+    organisation_kind: str
+    municipality_id: int
+
+    @property
+    def sees_all_reports(self) -> bool:
+        """est_member and above (and the GIS unit) see every report of their municipality."""
+        return self.role in ALL_REPORTS_ROLES
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash (with its own salt and parameters) for storing."""
+    return _hasher.hash(password)
+
+
+def authenticate(session: Session, *, username: str, password: str) -> User:
+    """The active user with this username and password, or :class:`Unauthenticated`."""
+    user = session.scalar(select(User).where(User.username == username))
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        user = None
+    if user is None or not user.active:
+        raise Unauthenticated("Wrong username or password")
+    return user
+
+
+def create_token(*, user: User, settings: Settings) -> tuple[str, int]:
+    """A signed bearer token for ``user`` and its lifetime in seconds."""
+    lifetime = settings.token_minutes * 60
+    now = dt.datetime.now(dt.UTC)
+    claims = {"sub": str(user.id), "role": user.role, "iat": now,
+              "exp": now + dt.timedelta(seconds=lifetime)}
+    return jwt.encode(claims, settings.secret_key, algorithm="HS256"), lifetime
+
+
+def get_principal(session: Session, *, token: str, settings: Settings) -> Principal:
+    """Verify a bearer token and load the (still active) user behind it."""
+    try:
+        claims = jwt.decode(token, settings.secret_key, algorithms=["HS256"], options={"require": ["exp", "sub"]})
+        user_id = int(claims["sub"])
+    except jwt.ExpiredSignatureError:
+        raise Unauthenticated("The token has expired; log in again") from None
+    except (jwt.PyJWTError, ValueError):
+        raise Unauthenticated("The token is not valid") from None
+    row = session.execute(
+        select(User.id, User.username, User.role, User.active, Organisation.id, Organisation.kind,
+               Organisation.municipality_id, Organisation.name)
+        .join(Organisation, Organisation.id == User.organisation_id)
+        .where(User.id == user_id)
+    ).first()
+    if row is None or not row[3]:
+        raise Unauthenticated("The user behind this token no longer exists or is deactivated")
+    return Principal(user_id=row[0], username=row[1], role=row[2], organisation_id=row[4],
+                     organisation_kind=row[5], municipality_id=row[6], organisation_name=row[7])

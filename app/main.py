@@ -1,0 +1,36 @@
+"""The FastAPI application: routers, error handlers, middleware."""
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from app import errors
+from app.auth.router import router as auth_router
+from app.config import get_settings
+from app.health import router as health_router
+from app.middleware import AccessLogMiddleware, BodyLimitMiddleware
+from app.reports.public_router import router as public_router
+from app.reports.router import router as reports_router
+
+
+def create_app() -> FastAPI:
+    """Build the app; settings are validated here, so a bad configuration stops start-up."""
+    settings = get_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = FastAPI(
+        title="Lägesbild",
+        version="0.1.0",
+        description="EST – Effektiv samordning för trygghet: reports, situation picture, follow-up. "
+                    "Log in with POST /api/v1/auth/token; every route needs a bearer token unless it says otherwise.",
+    )
+    errors.install(app)
+    app.add_middleware(BodyLimitMiddleware, default_limit=settings.body_max_bytes,
+                       upload_limit=settings.attachment_max_bytes + 64 * 1024)
+    app.add_middleware(AccessLogMiddleware)
+    for router in (health_router, auth_router, reports_router, public_router):
+        app.include_router(router)
+    return app
+
+
+app = create_app()

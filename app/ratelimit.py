@@ -1,0 +1,50 @@
+"""Per-client rate limits with the `limits` library (moving window, in process memory).
+
+Memory storage is per process: with N uvicorn workers a client gets up to N times the
+limit. Behind a reverse proxy set LAGESBILD_TRUST_FORWARDED_FOR=true so that the client
+address is taken from X-Forwarded-For.
+"""
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+
+from fastapi import Request
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from app.config import get_settings
+from app.errors import RateLimited
+
+_limiter = MovingWindowRateLimiter(MemoryStorage())
+
+
+@lru_cache
+def _parsed(limit: str):
+    return parse(limit)
+
+
+def client_address(request: Request) -> str:
+    """The client's address, from X-Forwarded-For only when the proxy is trusted."""
+    if get_settings().trust_forwarded_for:
+        forwarded = request.headers.get("x-forwarded-for", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.client.host if request.client else "unknown"
+
+
+def hit_or_raise(limit: str, bucket: str, request: Request, *extra: str) -> None:
+    """Count one hit for this client in ``bucket``; 429 with Retry-After when over ``limit``."""
+    item = _parsed(limit)
+    keys = (bucket, client_address(request), *extra)
+    if not _limiter.hit(item, *keys):
+        reset = _limiter.get_window_stats(item, *keys).reset_time
+        retry = max(1, int(reset - time.time()))
+        raise RateLimited(f"Too many requests; the limit is {limit}. Try again in {retry} s.",
+                          headers={"Retry-After": str(retry)})
+
+
+def reset_all() -> None:
+    """Forget every counter (tests)."""
+    _limiter.storage.reset()

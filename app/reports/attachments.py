@@ -1,0 +1,53 @@
+"""Storing and serving report photos (files on disk, rows in `attachment`)."""
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth.service import Principal
+from app.config import Settings
+from app.db import on_rollback
+from app.errors import NotFound
+from app.reports.images import clean_image
+from app.reports.models import Attachment, Report
+from app.reports.service import require_attachable, visible_to
+
+
+def add_attachment(session: Session, *, settings: Settings, report_id: uuid.UUID, raw: bytes,
+                   principal: Principal) -> Attachment:
+    """Clean the photo, write it under the attachment directory and record it.
+
+    The file is written before the row; if the transaction then fails, the file is removed."""
+    report = require_attachable(session, report_id=report_id, principal=principal)
+    image = clean_image(raw, max_bytes=settings.attachment_max_bytes, max_pixels=settings.attachment_max_pixels,
+                        max_side=settings.attachment_max_side)
+    attachment_id = uuid.uuid4()
+    relative = Path(str(report.id)) / f"{attachment_id}.jpg"
+    target = settings.attachment_dir / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".part")
+    tmp.write_bytes(image.data)
+    os.replace(tmp, target)
+    on_rollback(session, lambda: target.unlink(missing_ok=True))
+    attachment = Attachment(id=attachment_id, report_id=report.id, path=str(relative),
+                            content_type=image.content_type, bytes=len(image.data), width=image.width,
+                            height=image.height, sha256=hashlib.sha256(image.data).hexdigest(),
+                            uploaded_by=principal.user_id)
+    session.add(attachment)
+    session.flush()
+    return attachment
+
+
+def get_attachment_file(session: Session, *, settings: Settings, attachment_id: uuid.UUID,
+                        principal: Principal) -> tuple[Attachment, Path]:
+    """The attachment and its file, if the principal may see its report."""
+    attachment = session.scalar(select(Attachment).join(Report, Report.id == Attachment.report_id)
+                                .where(Attachment.id == attachment_id, visible_to(principal)))
+    if attachment is None:
+        raise NotFound(f"No attachment {attachment_id} that you may see")
+    return attachment, settings.attachment_dir / attachment.path

@@ -1,0 +1,46 @@
+"""Anonymous citizen reporting: no login, rate-limited per client, excluded from analysis
+until a coordinator verifies the report."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from app.auth.deps import SettingsDep
+from app.db import SessionDep
+from app.municipalities.service import citizen_organisation, resolve_public_municipality
+from app.ratelimit import hit_or_raise
+from app.reports import service
+from app.reports.idempotency import request_fingerprint, run_once
+from app.reports.router import IdempotencyKey, category_read, created_response
+from app.reports.schemas import CategoryRead, PublicReportCreate, ReportCreate, ReportFeature
+
+router = APIRouter(prefix="/api/v1/public", tags=["public"])
+
+
+@router.post("/reports", status_code=201, response_model=ReportFeature,
+             summary="Anonymous citizen report (no login; rate-limited)")
+def create_public_report(payload: PublicReportCreate, request: Request, session: SessionDep,
+                         settings: SettingsDep, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    hit_or_raise(settings.public_rate_limit, "public-report", request)
+    muni = resolve_public_municipality(session, code=payload.municipality)
+    org = citizen_organisation(session, municipality_id=muni.id)
+    submitter = service.Submitter(municipality_id=muni.id, user_id=None,
+                                  organisation_id=org.id if org else None,
+                                  organisation_name=org.name if org else None,
+                                  organisation_kind="medborgare", source="public", status="new")
+    report = ReportCreate.model_validate(payload.model_dump(exclude={"municipality"}, exclude_unset=True))
+    status, body, replayed = run_once(
+        session, scope=f"public:{muni.id}", key=idempotency_key,
+        fingerprint=request_fingerprint(payload.model_dump(mode="json")), status_code=201,
+        work=lambda: service.create_report(session, payload=report, by=submitter,
+                                           skew_s=settings.clock_skew_seconds))
+    return created_response(status, body, replayed)
+
+
+@router.get("/categories", response_model=list[CategoryRead], summary="Categories (no login)")
+def public_categories(session: SessionDep,
+                      municipality: Annotated[str | None, Query(pattern=r"^[0-9]{4}$")] = None) -> list[CategoryRead]:
+    muni = resolve_public_municipality(session, code=municipality)
+    return [category_read(c) for c in service.list_categories(session, municipality_id=muni.id)]

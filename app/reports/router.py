@@ -1,0 +1,182 @@
+"""HTTP routes for reports, categories and photos. Thin: parse, call one service, return."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response, UploadFile
+from fastapi.responses import FileResponse, JSONResponse
+
+from app import geo
+from app.auth.deps import CurrentPrincipal, Moderator, Reporter, SettingsDep
+from app.db import SessionDep
+from app.errors import InvalidInput
+from app.pagination import Cursor, clamp_limit
+from app.reports import attachments as attachment_service
+from app.reports import service
+from app.reports.idempotency import request_fingerprint, run_once
+from app.reports.models import STATUSES
+from app.reports.schemas import (
+    AttachmentRead, CategoryRead, ReportCollection, ReportCreate, ReportFeature, ReportUpdate,
+)
+from app.timeutil import to_utc, utcnow
+from app.municipalities.models import ORGANISATION_KINDS
+
+router = APIRouter(prefix="/api/v1", tags=["reports"])
+GEOJSON = "application/geo+json"
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key",
+                                              description="A unique key per report (a UUID); retries with the "
+                                                          "same key return the first response")]
+
+
+@router.post("/reports", status_code=201, response_model=ReportFeature,
+             summary="Submit a report (reporter, est_member, coordinator)")
+def create_report(payload: ReportCreate, principal: Reporter, session: SessionDep, settings: SettingsDep,
+                  idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    submitter = service.Submitter(
+        municipality_id=principal.municipality_id, user_id=principal.user_id,
+        organisation_id=principal.organisation_id, organisation_name=principal.organisation_name,
+        organisation_kind=principal.organisation_kind, source="web")
+    status, body, replayed = run_once(
+        session, scope=f"user:{principal.user_id}", key=idempotency_key,
+        fingerprint=request_fingerprint(payload.model_dump(mode="json")), status_code=201,
+        work=lambda: service.create_report(session, payload=payload, by=submitter,
+                                           skew_s=settings.clock_skew_seconds))
+    return created_response(status, body, replayed)
+
+
+def created_response(status: int, body: dict, replayed: bool) -> JSONResponse:
+    headers = {"Location": f"/api/v1/reports/{body['id']}"}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _csv(value: str | None, *, field: str, allowed: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    items = tuple(v.strip() for v in (value or "").split(",") if v.strip())
+    if allowed is not None:
+        bad = [v for v in items if v not in allowed]
+        if bad:
+            raise InvalidInput(f"{field}: unknown value(s) {', '.join(bad)}; allowed: {', '.join(allowed)}",
+                               errors=[{"field": field, "message": "unknown value"}])
+    return items
+
+
+def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    if not value:
+        return None
+    try:
+        parts = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        parts = ()
+    ok = (len(parts) == 4 and -180 <= parts[0] <= parts[2] <= 180 and -90 <= parts[1] <= parts[3] <= 90)
+    if not ok:
+        raise InvalidInput("bbox must be minLon,minLat,maxLon,maxLat in WGS84 degrees (e.g. 16.45,59.35,16.56,59.40)",
+                           errors=[{"field": "bbox", "message": "invalid bbox"}])
+    return parts
+
+
+@router.get("/reports", response_model=ReportCollection, summary="List reports as GeoJSON")
+def list_reports(
+    request: Request, principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep,
+    bbox: Annotated[str | None, Query(description="minLon,minLat,maxLon,maxLat (WGS84)")] = None,
+    category: Annotated[str | None, Query(description="Category code(s), comma-separated")] = None,
+    start: Annotated[dt.datetime | None, Query(description="Occurrence window overlaps [start, end)")] = None,
+    end: dt.datetime | None = None,
+    status: Annotated[str | None, Query(description="new, verified, rejected, duplicate (comma-separated)")] = None,
+    organisation_kind: Annotated[str | None, Query(description="kommun, polis, vaktare, ... (comma-separated)")] = None,
+    limit: Annotated[int | None, Query(ge=1, description="Page size; capped")] = None,
+    cursor: Annotated[str | None, Query(description="From the 'next' link")] = None,
+    crs: Annotated[str | None, Query(description="EPSG:4326 (default) or EPSG:3006 for the coordinates")] = None,
+) -> JSONResponse:
+    flt = service.ReportFilter(
+        bbox=_bbox(bbox), categories=_csv(category, field="category"),
+        start=to_utc(start) if start else None, end=to_utc(end) if end else None,
+        statuses=_csv(status, field="status", allowed=STATUSES),
+        organisation_kinds=_csv(organisation_kind, field="organisation_kind", allowed=ORGANISATION_KINDS))
+    if flt.start and flt.end and flt.end <= flt.start:
+        raise InvalidInput("end must be after start", errors=[{"field": "end", "message": "not after start"}])
+    out_crs = _output_crs(crs)
+    page_size = clamp_limit(limit, default=settings.list_default_limit, maximum=settings.list_max_limit)
+    features, matched, next_cursor = service.list_reports(
+        session, principal=principal, flt=flt, limit=page_size,
+        cursor=Cursor.decode(cursor) if cursor else None)
+    links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
+    if next_cursor:
+        links.append({"href": str(request.url.include_query_params(cursor=next_cursor.encode(), limit=page_size)),
+                      "rel": "next", "type": GEOJSON})
+    body = {"type": "FeatureCollection", "features": _in_crs(features, out_crs), "numberMatched": matched,
+            "numberReturned": len(features), "timeStamp": utcnow().isoformat(), "links": links}
+    if out_crs != geo.WGS84:
+        body["crs"] = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3006"}}
+    return JSONResponse(body, media_type=GEOJSON, headers={"Content-Crs": f"<{_crs_uri(out_crs)}>"})
+
+
+def _output_crs(crs: str | None) -> str:
+    try:
+        return geo.normalise_crs(crs) if crs else geo.WGS84
+    except ValueError as exc:
+        raise InvalidInput(str(exc), errors=[{"field": "crs", "message": "unsupported"}]) from None
+
+
+def _crs_uri(crs: str) -> str:
+    if crs == geo.SWEREF99TM:
+        return "http://www.opengis.net/def/crs/EPSG/0/3006"
+    return "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+
+def _in_crs(features: list[dict], crs: str) -> list[dict]:
+    """Reproject feature coordinates to SWEREF 99 TM (metres, easting/northing) when asked."""
+    if crs == geo.WGS84:
+        return features
+    for f in features:
+        x, y = geo.wgs84_to_sweref(*f["geometry"]["coordinates"])
+        f["geometry"]["coordinates"] = [round(x, 2), round(y, 2)]
+    return features
+
+
+@router.get("/reports/{report_id}", response_model=ReportFeature, summary="One report")
+def get_report(report_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep,
+               crs: str | None = None) -> JSONResponse:
+    feature = service.get_report(session, report_id=report_id, principal=principal)
+    return JSONResponse(_in_crs([feature], _output_crs(crs))[0], media_type=GEOJSON)
+
+
+@router.patch("/reports/{report_id}", response_model=ReportFeature, summary="Moderate a report (coordinator)")
+def update_report(report_id: uuid.UUID, changes: ReportUpdate, principal: Moderator,
+                  session: SessionDep) -> JSONResponse:
+    feature = service.update_report(session, report_id=report_id, changes=changes, principal=principal)
+    return JSONResponse(feature, media_type=GEOJSON)
+
+
+@router.post("/reports/{report_id}/attachments", status_code=201, response_model=AttachmentRead,
+             summary="Add a photo (JPEG/PNG/WebP; EXIF and GPS are removed)")
+def add_attachment(report_id: uuid.UUID, file: UploadFile, principal: CurrentPrincipal, session: SessionDep,
+                   settings: SettingsDep, response: Response) -> AttachmentRead:
+    raw = file.file.read(settings.attachment_max_bytes + 1)
+    attachment = attachment_service.add_attachment(session, settings=settings, report_id=report_id, raw=raw,
+                                                   principal=principal)
+    href = f"/api/v1/attachments/{attachment.id}"
+    response.headers["Location"] = href
+    return AttachmentRead(id=attachment.id, report_id=attachment.report_id, content_type=attachment.content_type,
+                          bytes=attachment.bytes, width=attachment.width, height=attachment.height, href=href)
+
+
+@router.get("/attachments/{attachment_id}", response_class=FileResponse, summary="A report photo")
+def get_attachment(attachment_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep,
+                   settings: SettingsDep) -> FileResponse:
+    attachment, path = attachment_service.get_attachment_file(session, settings=settings,
+                                                              attachment_id=attachment_id, principal=principal)
+    return FileResponse(path, media_type=attachment.content_type,
+                        headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/categories", response_model=list[CategoryRead], summary="The municipality's categories")
+def list_categories(principal: CurrentPrincipal, session: SessionDep) -> list[CategoryRead]:
+    return [category_read(c) for c in service.list_categories(session, municipality_id=principal.municipality_id)]
+
+
+def category_read(c) -> CategoryRead:
+    return CategoryRead(code=c.code, label_sv=c.label_sv, label_en=c.label_en, group=c.group_code,
+                        colour=c.colour, icon=c.icon)

@@ -1,0 +1,131 @@
+"""Request and response shapes for reports; responses are RFC 7946 GeoJSON ([lon, lat])."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DESCRIPTION_MAX_CHARS = 2000
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+
+class ReportCreate(BaseModel):
+    """A new report. Position as ``lat``/``lon`` (WGS84) or ``x``/``y`` with ``crs`` "EPSG:3006"
+    (SWEREF 99 TM, metres). Times without an offset are Swedish local time; leave both out for
+    "now", give only ``occurred_from`` for a known moment, or both for a window."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"category": "klotter", "lat": 59.3706, "lon": 16.5106, "description": "Klotter på busskuren"},
+        {"category": "skadegorelse", "x": 587000, "y": 6582400, "crs": "EPSG:3006",
+         "occurred_from": "2026-11-20T22:00:00+01:00", "occurred_to": "2026-11-21T06:30:00+01:00"},
+    ]})
+
+    category: str = Field(min_length=1, max_length=50, description="Category code, see GET /api/v1/categories")
+    lat: Annotated[Number, Field(ge=-90, le=90)] | None = None
+    lon: Annotated[Number, Field(ge=-180, le=180)] | None = None
+    x: Number | None = Field(None, description="Easting in metres (with crs EPSG:3006)")
+    y: Number | None = Field(None, description="Northing in metres (with crs EPSG:3006)")
+    crs: str | None = Field(None, description="EPSG:4326 (default) or EPSG:3006")
+    occurred_from: dt.datetime | None = None
+    occurred_to: dt.datetime | None = None
+    description: str = Field("", max_length=DESCRIPTION_MAX_CHARS)
+    place: str | None = Field(None, max_length=200, description="Optional place name, e.g. 'Fristadstorget'")
+
+    @model_validator(mode="after")
+    def _one_position(self) -> "ReportCreate":
+        has_latlon = self.lat is not None or self.lon is not None
+        has_xy = self.x is not None or self.y is not None
+        if has_latlon and has_xy:
+            raise ValueError("give either lat/lon or x/y with crs, not both")
+        if has_latlon and (self.lat is None or self.lon is None):
+            raise ValueError("both lat and lon are required")
+        if has_xy and (self.x is None or self.y is None):
+            raise ValueError("both x and y are required")
+        if not has_latlon and not has_xy:
+            raise ValueError("a position is required: lat/lon (WGS84) or x/y with crs EPSG:3006")
+        return self
+
+
+class PublicReportCreate(ReportCreate):
+    """An anonymous citizen report; ``municipality`` (kommunkod) may be left out when the
+    service runs a single municipality."""
+
+    municipality: str | None = Field(None, pattern=r"^[0-9]{4}$")
+
+
+class ReportUpdate(BaseModel):
+    """Moderation by the coordinator: status, a category fix, a note."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["new", "verified", "rejected", "duplicate"] | None = None
+    category: str | None = Field(None, min_length=1, max_length=50)
+    duplicate_of: uuid.UUID | None = None
+    moderation_note: str | None = Field(None, max_length=2000)
+
+
+class PointGeometry(BaseModel):
+    type: Literal["Point"] = "Point"
+    coordinates: tuple[float, float]
+
+
+class ReportProperties(BaseModel):
+    category: str
+    category_label: str
+    category_group: str
+    occurred_from: str
+    occurred_to: str
+    reported_at: str
+    description: str
+    place: str | None
+    status: str
+    source: str
+    organisation: str | None
+    organisation_kind: str | None
+    mine: bool
+    h3_r9: str
+    attachments: list[str] = []
+
+
+class ReportFeature(BaseModel):
+    type: Literal["Feature"] = "Feature"
+    id: uuid.UUID
+    geometry: PointGeometry
+    properties: ReportProperties
+
+
+class Link(BaseModel):
+    href: str
+    rel: str
+    type: str = "application/geo+json"
+
+
+class ReportCollection(BaseModel):
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[ReportFeature]
+    numberMatched: int
+    numberReturned: int
+    timeStamp: str
+    links: list[Link]
+    crs: dict[str, Any] | None = None
+
+
+class CategoryRead(BaseModel):
+    code: str
+    label_sv: str
+    label_en: str
+    group: str
+    colour: str
+    icon: str
+
+
+class AttachmentRead(BaseModel):
+    id: uuid.UUID
+    report_id: uuid.UUID
+    content_type: str
+    bytes: int
+    width: int
+    height: int
+    href: str

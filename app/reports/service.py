@@ -1,0 +1,289 @@
+"""Report intake, reading and moderation.
+
+Services flush; the request's session dependency commits. Every check that can reject a
+report runs before the insert, and the insert, its H3 cells and its idempotency record
+are one transaction: a failed request leaves no rows.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from geoalchemy2.shape import from_shape
+from shapely.geometry import Point
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from app import geo
+from app.auth.service import Principal
+from app.errors import Forbidden, InvalidInput, NotFound
+from app.municipalities.models import Municipality, Organisation
+from app.pagination import Cursor
+from app.reports.models import Attachment, Category, Report, ReportEvent
+from app.reports.schemas import ReportCreate, ReportUpdate
+from app.timeutil import local_iso, to_utc, utcnow
+
+
+@dataclass(frozen=True)
+class Submitter:
+    """Who a new report comes from: a logged-in user, or an anonymous citizen (user_id None)."""
+
+    municipality_id: int
+    user_id: int | None
+    organisation_id: int | None
+    organisation_name: str | None
+    organisation_kind: str | None
+    source: str
+    status: str = "new"
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    """Filters of the report list; every field is optional. Times are UTC."""
+
+    bbox: tuple[float, float, float, float] | None = None
+    categories: tuple[str, ...] = ()
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    statuses: tuple[str, ...] = ()
+    organisation_kinds: tuple[str, ...] = ()
+
+
+def resolve_position(payload: ReportCreate) -> tuple[float, float]:
+    """(lon, lat) in WGS84 from either lat/lon or x/y in SWEREF 99 TM."""
+    try:
+        crs = geo.normalise_crs(payload.crs) if payload.crs else None
+    except ValueError as exc:
+        raise InvalidInput(str(exc), errors=[{"field": "crs", "message": str(exc)}]) from None
+    if payload.lat is not None:
+        if crs not in (None, geo.WGS84):
+            raise InvalidInput("lat/lon are WGS84 (EPSG:4326); use x/y for EPSG:3006",
+                               errors=[{"field": "crs", "message": "must be EPSG:4326 with lat/lon"}])
+        return payload.lon, payload.lat
+    if crs == geo.WGS84:
+        x, y = payload.x, payload.y
+        if not (-180 <= x <= 180 and -90 <= y <= 90):
+            raise InvalidInput("x/y in EPSG:4326 are lon/lat degrees and out of range",
+                               errors=[{"field": "x", "message": "longitude out of range"}])
+        return x, y
+    if crs is None:
+        raise InvalidInput("x/y need a crs: \"EPSG:3006\" (SWEREF 99 TM)",
+                           errors=[{"field": "crs", "message": "required with x/y"}])
+    if not (geo.SWEREF_E[0] <= payload.x <= geo.SWEREF_E[1] and geo.SWEREF_N[0] <= payload.y <= geo.SWEREF_N[1]):
+        raise InvalidInput(
+            f"x={payload.x}, y={payload.y} is outside SWEREF 99 TM's area (Sweden); "
+            "x is the easting (about 200000-950000), y the northing (about 6100000-7700000)",
+            errors=[{"field": "x", "message": "outside SWEREF 99 TM area"}])
+    return geo.sweref_to_wgs84(payload.x, payload.y)
+
+
+def resolve_window(payload: ReportCreate, *, now: dt.datetime, skew_s: int) -> tuple[dt.datetime, dt.datetime]:
+    """The occurrence window in UTC: "now" by default, a moment, or [from, to]."""
+    start = to_utc(payload.occurred_from) if payload.occurred_from else None
+    end = to_utc(payload.occurred_to) if payload.occurred_to else None
+    if start is None and end is None:
+        return now, now
+    start = start or end
+    end = end or start
+    if end < start:
+        raise InvalidInput(
+            f"occurred_to ({local_iso(end)}) is before occurred_from ({local_iso(start)})",
+            errors=[{"field": "occurred_to", "message": "must not be before occurred_from"}])
+    if end > now + dt.timedelta(seconds=skew_s):
+        field = "occurred_to" if payload.occurred_to else "occurred_from"
+        raise InvalidInput(f"{field} ({local_iso(end)}) is in the future; the time now is {local_iso(now)}",
+                           errors=[{"field": field, "message": "in the future"}])
+    return start, end
+
+
+def create_report(session: Session, *, payload: ReportCreate, by: Submitter, skew_s: int) -> dict[str, Any]:
+    """Validate and store one report; returns its GeoJSON feature."""
+    lon, lat = resolve_position(payload)
+    now = utcnow()
+    start, end = resolve_window(payload, now=now, skew_s=skew_s)
+    point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
+    row = session.execute(
+        select(Municipality.name, func.ST_Covers(Municipality.boundary, point),
+               Category.id, Category.active, Category.label_sv, Category.group_code)
+        .outerjoin(Category, and_(Category.municipality_id == Municipality.id, Category.code == payload.category))
+        .where(Municipality.id == by.municipality_id)
+    ).one()
+    muni_name, inside, category_id, active, label, group = row
+    if category_id is None or not active:
+        raise InvalidInput(f"Unknown category {payload.category!r}; see GET /api/v1/categories for the codes",
+                           errors=[{"field": "category", "message": "unknown or inactive category"}])
+    if not inside:
+        raise InvalidInput(f"The point (lat {lat:.6f}, lon {lon:.6f}) is outside {muni_name}'s boundary; "
+                           "reports are accepted only inside the municipality",
+                           errors=[{"field": "lat" if payload.lat is not None else "x", "message": "outside the municipality"}])
+    cells = geo.h3_cells(lat, lon)
+    report = Report(
+        id=uuid.uuid4(), municipality_id=by.municipality_id, category_id=category_id,
+        occurred_from=start, occurred_to=end, reported_at=now, geom=from_shape(Point(lon, lat), srid=4326),
+        h3_r7=cells[7], h3_r8=cells[8], h3_r9=cells[9], h3_r10=cells[10],
+        description=payload.description.strip(), place_name=payload.place, reporter_id=by.user_id,
+        organisation_id=by.organisation_id, source=by.source, status=by.status,
+    )
+    session.add(report)
+    session.flush()
+    return _feature(id=report.id, lon=lon, lat=lat, category=payload.category, label=label, group=group,
+                    occurred_from=start, occurred_to=end, reported_at=now, description=report.description,
+                    place=payload.place, status=by.status, source=by.source, organisation=by.organisation_name,
+                    organisation_kind=by.organisation_kind, mine=by.user_id is not None, h3_r9=cells[9])
+
+
+def _feature(*, id, lon, lat, category, label, group, occurred_from, occurred_to, reported_at, description,
+             place, status, source, organisation, organisation_kind, mine, h3_r9, attachments=()) -> dict[str, Any]:
+    """One report as an RFC 7946 feature; times in Europe/Stockholm."""
+    return {
+        "type": "Feature",
+        "id": str(id),
+        "geometry": {"type": "Point", "coordinates": [round(lon, 7), round(lat, 7)]},
+        "properties": {
+            "category": category, "category_label": label, "category_group": group,
+            "occurred_from": local_iso(occurred_from), "occurred_to": local_iso(occurred_to),
+            "reported_at": local_iso(reported_at), "description": description, "place": place,
+            "status": status, "source": source, "organisation": organisation,
+            "organisation_kind": organisation_kind, "mine": mine, "h3_r9": format(h3_r9, "x"),
+            "attachments": [f"/api/v1/attachments/{a}" for a in attachments],
+        },
+    }
+
+
+def _feature_query() -> Select:
+    return (
+        select(Report.id, func.ST_X(Report.geom), func.ST_Y(Report.geom), Category.code, Category.label_sv,
+               Category.group_code, Report.occurred_from, Report.occurred_to, Report.reported_at,
+               Report.description, Report.place_name, Report.status, Report.source, Organisation.name,
+               Organisation.kind, Report.reporter_id, Report.h3_r9)
+        .join(Category, Category.id == Report.category_id)
+        .outerjoin(Organisation, Organisation.id == Report.organisation_id)
+    )
+
+
+def _row_to_feature(row, *, principal: Principal, attachments=()) -> dict[str, Any]:
+    return _feature(id=row[0], lon=row[1], lat=row[2], category=row[3], label=row[4], group=row[5],
+                    occurred_from=row[6], occurred_to=row[7], reported_at=row[8], description=row[9],
+                    place=row[10], status=row[11], source=row[12], organisation=row[13],
+                    organisation_kind=row[14], mine=row[15] == principal.user_id, h3_r9=row[16],
+                    attachments=attachments)
+
+
+def visible_to(principal: Principal):
+    """Reporters see their own reports; est_member and above all of their municipality."""
+    clause = Report.municipality_id == principal.municipality_id
+    if not principal.sees_all_reports:
+        clause = and_(clause, Report.reporter_id == principal.user_id)
+    return clause
+
+
+def _get_visible(session: Session, *, report_id: uuid.UUID, principal: Principal) -> Report:
+    report = session.scalar(select(Report).where(Report.id == report_id, visible_to(principal)))
+    if report is None:
+        # The same answer for "does not exist" and "not yours": existence is not leaked.
+        raise NotFound(f"No report {report_id} that you may see")
+    return report
+
+
+def get_report(session: Session, *, report_id: uuid.UUID, principal: Principal) -> dict[str, Any]:
+    """One report the principal may see, as a feature."""
+    row = session.execute(_feature_query().where(Report.id == report_id, visible_to(principal))).first()
+    if row is None:
+        raise NotFound(f"No report {report_id} that you may see")
+    attachments = session.scalars(select(Attachment.id).where(Attachment.report_id == report_id)
+                                  .order_by(Attachment.created_at)).all()
+    return _row_to_feature(row, principal=principal, attachments=attachments)
+
+
+def _apply_filter(query: Select, flt: ReportFilter) -> Select:
+    if flt.bbox:
+        query = query.where(Report.geom.intersects(func.ST_MakeEnvelope(*flt.bbox, 4326)))
+    if flt.categories:
+        query = query.where(Category.code.in_(flt.categories))
+    if flt.start:
+        query = query.where(Report.occurred_to >= flt.start)
+    if flt.end:
+        query = query.where(Report.occurred_from < flt.end)
+    if flt.statuses:
+        query = query.where(Report.status.in_(flt.statuses))
+    if flt.organisation_kinds:
+        query = query.where(Organisation.kind.in_(flt.organisation_kinds))
+    return query
+
+
+def list_reports(session: Session, *, principal: Principal, flt: ReportFilter, limit: int,
+                 cursor: Cursor | None) -> tuple[list[dict[str, Any]], int, Cursor | None]:
+    """A page of visible reports, newest first, with the number matched and the next cursor.
+
+    Keyset pagination on (reported_at, id) keeps deep pages as fast as the first."""
+    base = _apply_filter(_feature_query().where(visible_to(principal)), flt)
+    matched = session.scalar(select(func.count()).select_from(base.with_only_columns(Report.id).subquery()))
+    page = base
+    if cursor is not None:
+        page = page.where(or_(Report.reported_at < cursor.at,
+                              and_(Report.reported_at == cursor.at, Report.id < cursor.id)))
+    rows = session.execute(page.order_by(Report.reported_at.desc(), Report.id.desc()).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    features = [_row_to_feature(r, principal=principal) for r in rows]
+    next_cursor = Cursor(at=rows[-1][8], id=rows[-1][0]) if more else None
+    return features, matched, next_cursor
+
+
+def update_report(session: Session, *, report_id: uuid.UUID, changes: ReportUpdate,
+                  principal: Principal) -> dict[str, Any]:
+    """Moderate a report (coordinator): status, category, note; every change is logged."""
+    report = _get_visible(session, report_id=report_id, principal=principal)
+    diff: dict[str, Any] = {}
+    fields = changes.model_dump(exclude_unset=True)
+    if "category" in fields and fields["category"] is not None:
+        category = session.scalar(select(Category).where(Category.municipality_id == report.municipality_id,
+                                                         Category.code == fields["category"]))
+        if category is None:
+            raise InvalidInput(f"Unknown category {fields['category']!r}",
+                               errors=[{"field": "category", "message": "unknown category"}])
+        if category.id != report.category_id:
+            diff["category_id"] = [report.category_id, category.id]
+            report.category_id = category.id
+    if "duplicate_of" in fields:
+        target = fields["duplicate_of"]
+        if target is not None:
+            if target == report.id:
+                raise InvalidInput("A report cannot be a duplicate of itself",
+                                   errors=[{"field": "duplicate_of", "message": "same report"}])
+            _get_visible(session, report_id=target, principal=principal)
+        diff["duplicate_of"] = [str(report.duplicate_of) if report.duplicate_of else None,
+                                str(target) if target else None]
+        report.duplicate_of = target
+    if fields.get("status") is not None and fields["status"] != report.status:
+        if fields["status"] == "duplicate" and report.duplicate_of is None:
+            raise InvalidInput("status 'duplicate' needs duplicate_of (the report it duplicates)",
+                               errors=[{"field": "duplicate_of", "message": "required with status duplicate"}])
+        diff["status"] = [report.status, fields["status"]]
+        report.status = fields["status"]
+    if "moderation_note" in fields:
+        diff["moderation_note"] = True  # the note itself is kept on the report, not copied to the log
+        report.moderation_note = fields["moderation_note"]
+    if diff:
+        report.moderated_by = principal.user_id
+        report.moderated_at = utcnow()
+        session.add(ReportEvent(report_id=report.id, user_id=principal.user_id, action="moderate", changes=diff))
+        session.flush()
+    return get_report(session, report_id=report.id, principal=principal)
+
+
+def require_attachable(session: Session, *, report_id: uuid.UUID, principal: Principal) -> Report:
+    """The report if the principal may add photos to it: its reporter, or est_member and above."""
+    report = _get_visible(session, report_id=report_id, principal=principal)
+    if principal.role == "gis_reader":
+        raise Forbidden("The gis_reader role is read-only")
+    return report
+
+
+def list_categories(session: Session, *, municipality_id: int) -> list[Category]:
+    """The municipality's active categories in display order."""
+    return list(session.scalars(select(Category).where(Category.municipality_id == municipality_id,
+                                                       Category.active.is_(True))
+                                .order_by(Category.sort_order, Category.code)))

@@ -1,0 +1,105 @@
+"""The demo municipality: Eskilstuna (kommunkod 0484), with a simplified outline of the town
+area as its boundary (not the legal boundary), its EST organisations, the EST categories,
+one user per role (password ``demo``) and the rescue service's integration key.
+
+Demo mode only: :func:`load_demo_base` refuses to run when LAGESBILD_ENV=production.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from geoalchemy2.shape import from_shape
+from shapely.geometry import MultiPolygon, Polygon
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth.models import User
+from app.auth.service import hash_password
+from app.config import get_settings
+from app.integrations.models import ApiKey, Integration
+from app.municipalities.models import Municipality, Organisation
+from app.reports.models import Category
+
+MUNICIPALITY_CODE = "0484"
+DEMO_PASSWORD = "demo"
+DEMO_API_KEY = "demo-rescue-key"
+
+# (lon, lat): a simplified outline around Eskilstuna town, Torshälla to Hällby.
+BOUNDARY = [
+    (16.385, 59.335), (16.420, 59.312), (16.470, 59.300), (16.530, 59.298), (16.590, 59.310),
+    (16.640, 59.335), (16.655, 59.370), (16.640, 59.405), (16.600, 59.430), (16.530, 59.442),
+    (16.470, 59.440), (16.420, 59.425), (16.390, 59.400), (16.375, 59.370), (16.385, 59.335),
+]
+
+ORGANISATIONS = [
+    ("Eskilstuna kommun", "kommun"),
+    ("Polisen, lokalpolisområde Eskilstuna", "polis"),
+    ("Väktarbolaget (demo)", "vaktare"),
+    ("Kommunala bostadsbolaget (demo)", "fastighetsbolag"),
+    ("Räddningstjänsten (demo)", "raddningstjanst"),
+    ("Medborgare", "medborgare"),
+]
+
+# code, label_sv, label_en, group, colour, icon
+CATEGORIES = [
+    ("skadegorelse", "Skadegörelse", "Vandalism", "skadegorelse", "#d95f02", "hammer"),
+    ("klotter", "Klotter", "Graffiti", "skadegorelse", "#e7298a", "spray-can"),
+    ("nedskrapning", "Nedskräpning", "Littering, dumped goods", "miljo", "#66a61e", "trash"),
+    ("brand_container", "Brand i container/papperskorg", "Fire in container or bin", "brand", "#e31a1c", "fire"),
+    ("brand_fordon", "Brand i fordon", "Vehicle fire", "brand", "#b10026", "car-burn"),
+    ("brand_byggnad", "Brand i byggnad", "Building fire", "brand", "#800026", "house-fire"),
+    ("brand_mark", "Brand i skog/mark", "Grass or forest fire", "brand", "#fc4e2a", "tree-fire"),
+    ("ordningsstorning", "Ordningsstörning", "Disorder", "ordning", "#7570b3", "megaphone"),
+    ("otrygg_samling", "Otrygghetsskapande samling", "Groups gathering that make people feel unsafe",
+     "ordning", "#6a3d9a", "users"),
+    ("narkotika", "Narkotika", "Drugs (dealing, syringes found)", "brott", "#1b9e77", "syringe"),
+    ("stold_inbrott", "Stöld/inbrott", "Theft, burglary", "brott", "#386cb0", "lock-open"),
+    ("hot_vald", "Hot och våld", "Threats, violence", "brott", "#a6761d", "alert"),
+    ("otrygg_plats", "Otrygg plats", "Unsafe place (lighting, bushes, hidden paths)", "plats", "#666666", "lamp"),
+    ("overgivet_fordon", "Övergivet fordon", "Abandoned vehicle", "miljo", "#e6ab02", "car"),
+    ("ovrigt", "Övrigt", "Other", "ovrigt", "#999999", "dots"),
+]
+
+# username, organisation kind, role, display name
+USERS = [
+    ("coordinator", "kommun", "coordinator", "EST-samordnare (demo)"),
+    ("est", "polis", "est_member", "Kommunpolis (demo)"),
+    ("reporter", "vaktare", "reporter", "Väktare (demo)"),
+    ("gis", "kommun", "gis_reader", "GIS-enheten (demo)"),
+]
+
+
+def api_key_digest(key: str) -> str:
+    """How API keys are stored: SHA-256 hex of the key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def load_demo_base(session: Session) -> Municipality:
+    """Create the demo municipality and everything around it, once. Returns the municipality."""
+    if not get_settings().demo_mode:
+        raise RuntimeError("Demo data (with its known passwords and API key) is refused outside demo mode; "
+                           "set LAGESBILD_ENV=demo for a demo installation")
+    existing = session.scalar(select(Municipality).where(Municipality.code == MUNICIPALITY_CODE))
+    if existing is not None:
+        return existing
+    muni = Municipality(name="Eskilstuna", code=MUNICIPALITY_CODE, cycle_days=14,
+                        cycle_anchor=dt.date(2026, 1, 7),  # a Wednesday: EST meetings every other Wednesday
+                        boundary=from_shape(MultiPolygon([Polygon(BOUNDARY)]), srid=4326))
+    session.add(muni)
+    session.flush()
+    orgs = {kind: Organisation(municipality_id=muni.id, name=name, kind=kind) for name, kind in ORGANISATIONS}
+    session.add_all(orgs.values())
+    session.add_all(Category(municipality_id=muni.id, code=code, label_sv=sv, label_en=en, group_code=group,
+                             colour=colour, icon=icon, sort_order=i)
+                    for i, (code, sv, en, group, colour, icon) in enumerate(CATEGORIES))
+    session.flush()
+    password_hash = hash_password(DEMO_PASSWORD)
+    session.add_all(User(organisation_id=orgs[kind].id, username=username, display_name=name,
+                         password_hash=password_hash, role=role) for username, kind, role, name in USERS)
+    rescue = Integration(municipality_id=muni.id, organisation_id=orgs["raddningstjanst"].id, name="raddningstjanst")
+    session.add(rescue)
+    session.flush()
+    session.add(ApiKey(integration_id=rescue.id, key_sha256=api_key_digest(DEMO_API_KEY), label="demo"))
+    session.flush()
+    return muni

@@ -1,0 +1,62 @@
+"""Load the demo base and N synthetic reports (used by ``python -m seeds`` and ``make run``)."""
+from __future__ import annotations
+
+import sys
+import time
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from tqdm import tqdm
+
+from app.auth.models import User
+from app.db import get_engine
+from app.municipalities.models import Organisation
+from app.reports.models import Category
+from app.timeutil import utcnow
+from seeds.bulk import indexes_rebuilt_after
+from seeds.demo import load_demo_base
+from seeds.synthetic import Lookups, copy_rows, generate
+
+# From this many rows on, building the indexes once after COPY beats updating them per row.
+BULK_THRESHOLD = 50_000
+USER_FOR_KIND = {"vaktare": "reporter", "polis": "est", "kommun": "coordinator"}
+
+
+def lookups(session: Session, municipality_id: int) -> Lookups:
+    """Ids of the demo municipality's categories, organisations and users."""
+    cats = dict(session.execute(select(Category.code, Category.id).where(Category.municipality_id == municipality_id)).all())
+    orgs = dict(session.execute(select(Organisation.kind, Organisation.id)
+                                .where(Organisation.municipality_id == municipality_id)).all())
+    users = dict(session.execute(select(User.username, User.id)).all())
+    return Lookups(municipality_id=municipality_id, category_ids=cats, organisation_ids=orgs,
+                   user_ids={kind: users.get(name) for kind, name in USER_FOR_KIND.items()})
+
+
+def seed(n_reports: int, *, seed: int = 7, days: int = 364, quiet: bool = False) -> float:
+    """Ensure the demo base, then add ``n_reports`` synthetic reports; returns rows/s of the load."""
+    engine = get_engine()
+    with Session(engine) as session, session.begin():
+        muni = load_demo_base(session)
+        ids = lookups(session, muni.id)
+    if n_reports <= 0:
+        return 0.0
+    started = time.perf_counter()
+    data = generate(n_reports, lookups=ids, now=utcnow(), days=days, seed=seed)
+    raw = engine.raw_connection()
+    conn = raw.driver_connection
+    try:
+        with tqdm(total=n_reports, unit="reports", desc="COPY", file=sys.stderr, disable=quiet,
+                  unit_scale=True) as bar:
+            if n_reports >= BULK_THRESHOLD:
+                with indexes_rebuilt_after(conn, "report"):
+                    copy_rows(conn, data, lookups=ids, progress=bar.update)
+                    bar.set_description("indexes")
+            else:
+                copy_rows(conn, data, lookups=ids, progress=bar.update)
+        conn.commit()
+    finally:
+        raw.close()
+    elapsed = time.perf_counter() - started
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE report")
+    return n_reports / elapsed
