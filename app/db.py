@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Annotated
 
@@ -44,6 +45,26 @@ def _session_factory() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
 
 
+@contextmanager
+def request_transaction(session: Session) -> Iterator[Session]:
+    """Commit when the block succeeds; on any error roll back and undo outside side effects."""
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        for hook in session.info.pop("on_rollback", []):
+            hook()
+        raise
+    finally:
+        session.info.pop("on_rollback", None)
+
+
+def on_rollback(session: Session, hook: Callable[[], None]) -> None:
+    """Undo a side effect outside the database (a written file) if the request fails."""
+    session.info.setdefault("on_rollback", []).append(hook)
+
+
 def get_session() -> Iterator[Session]:
     """A session per request: commits when the handler returns, rolls back on any error.
 
@@ -52,26 +73,10 @@ def get_session() -> Iterator[Session]:
     """
     session = _session_factory()()
     try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        _run_rollback_hooks(session)
-        raise
+        with request_transaction(session):
+            yield session
     finally:
         session.close()
 
 
-def on_rollback(session: Session, hook: Callable[[], None]) -> None:
-    """Undo a side effect outside the database (a written file) if the request fails."""
-    session.info.setdefault("on_rollback", []).append(hook)
-
-
-def _run_rollback_hooks(session: Session) -> None:
-    for hook in session.info.pop("on_rollback", []):
-        hook()
-
-
-# scope="function": the commit runs when the handler returns, before the response is
-# sent, so a 2xx is only ever sent for work that is durable.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import time
 
+from fastapi import Request
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import problem
+from app.errors import UnsupportedMediaType, problem
 
 access_log = logging.getLogger("lagesbild.access")
 
@@ -71,3 +72,11 @@ class AccessLogMiddleware:
         finally:
             access_log.info("%s %s %d %.1fms", scope["method"], scope["path"], status,
                             (time.perf_counter() - start) * 1000)
+
+
+def require_json(request: Request) -> None:
+    """Route dependency: a JSON body must say so (415 otherwise, before the body is parsed)."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json" and not ctype.endswith("+json"):
+        raise UnsupportedMediaType(f"Send the body as JSON with 'Content-Type: application/json' "
+                                   f"(got {ctype or 'no content type'})")

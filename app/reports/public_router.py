@@ -13,13 +13,13 @@ from app.municipalities.service import citizen_organisation, resolve_public_muni
 from app.ratelimit import hit_or_raise
 from app.reports import service
 from app.reports.idempotency import request_fingerprint, run_once
-from app.reports.router import IdempotencyKey, category_read, created_response
+from app.reports.router import IdempotencyKey, JsonBody, category_read, created_response
 from app.reports.schemas import CategoryRead, PublicReportCreate, ReportCreate, ReportFeature
 
 router = APIRouter(prefix="/api/v1/public", tags=["public"])
 
 
-@router.post("/reports", status_code=201, response_model=ReportFeature,
+@router.post("/reports", status_code=201, response_model=ReportFeature, dependencies=[JsonBody],
              summary="Anonymous citizen report (no login; rate-limited)")
 def create_public_report(payload: PublicReportCreate, request: Request, session: SessionDep,
                          settings: SettingsDep, idempotency_key: IdempotencyKey = None) -> JSONResponse:

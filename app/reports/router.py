@@ -5,13 +5,14 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 
 from app import geo
 from app.auth.deps import CurrentPrincipal, Moderator, Reporter, SettingsDep
 from app.db import SessionDep
 from app.errors import InvalidInput
+from app.middleware import require_json
 from app.pagination import Cursor, clamp_limit
 from app.reports import attachments as attachment_service
 from app.reports import service
@@ -25,12 +26,13 @@ from app.municipalities.models import ORGANISATION_KINDS
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 GEOJSON = "application/geo+json"
+JsonBody = Depends(require_json)
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key",
                                               description="A unique key per report (a UUID); retries with the "
                                                           "same key return the first response")]
 
 
-@router.post("/reports", status_code=201, response_model=ReportFeature,
+@router.post("/reports", status_code=201, response_model=ReportFeature, dependencies=[JsonBody],
              summary="Submit a report (reporter, est_member, coordinator)")
 def create_report(payload: ReportCreate, principal: Reporter, session: SessionDep, settings: SettingsDep,
                   idempotency_key: IdempotencyKey = None) -> JSONResponse:
@@ -143,7 +145,7 @@ def get_report(report_id: uuid.UUID, principal: CurrentPrincipal, session: Sessi
     return JSONResponse(_in_crs([feature], _output_crs(crs))[0], media_type=GEOJSON)
 
 
-@router.patch("/reports/{report_id}", response_model=ReportFeature, summary="Moderate a report (coordinator)")
+@router.patch("/reports/{report_id}", response_model=ReportFeature, dependencies=[JsonBody], summary="Moderate a report (coordinator)")
 def update_report(report_id: uuid.UUID, changes: ReportUpdate, principal: Moderator,
                   session: SessionDep) -> JSONResponse:
     feature = service.update_report(session, report_id=report_id, changes=changes, principal=principal)

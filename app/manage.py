@@ -1,0 +1,80 @@
+"""Operations: ``python -m app.manage prepare [--demo]`` and ``banner``.
+
+prepare: apply the Alembic migrations; with --demo, load the demo municipality and a
+year of synthetic reports the first time (never again, so your own data is kept).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.config import get_settings
+from app.db import get_engine
+from app.reports.models import Report
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_REPORTS = 30_000
+
+
+def migrate() -> None:
+    """alembic upgrade head, with the app's DATABASE_URL."""
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.attributes["configure_logging"] = False
+    command.upgrade(cfg, "head")
+
+
+def prepare(*, demo: bool) -> None:
+    """Migrate; with ``demo``, seed the demo data once."""
+    migrate()
+    if not demo:
+        return
+    from seeds.loader import seed
+
+    with Session(get_engine()) as session:
+        has_reports = session.scalar(select(func.count()).select_from(select(Report.id).limit(1).subquery()))
+    if has_reports:
+        seed(0)  # the demo base is idempotent; reports are loaded only once
+        print("demo data already loaded; keeping the existing reports")
+        return
+    print(f"loading the demo municipality and {DEMO_REPORTS:,} synthetic reports (once)...")
+    seed(DEMO_REPORTS)
+
+
+def banner(port: int) -> None:
+    """What a person needs after `make run`: the URL and the demo logins."""
+    from seeds.demo import DEMO_API_KEY, DEMO_PASSWORD, USERS
+
+    print(f"""
+Lägesbild is starting on http://127.0.0.1:{port}   (API docs: http://127.0.0.1:{port}/docs)
+Demo logins (password '{DEMO_PASSWORD}'): {', '.join(f'{u} ({role})' for u, _, role, _ in USERS)}
+Demo integration key (rescue service): {DEMO_API_KEY}
+Stop with Ctrl-C; the data is kept for the next `make run`.
+""", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app.manage")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("prepare", help="migrate (and load demo data once with --demo)")
+    p.add_argument("--demo", action="store_true")
+    b = sub.add_parser("banner", help="print the URL and demo logins")
+    b.add_argument("--port", type=int, default=8000)
+    sub.add_parser("migrate", help="alembic upgrade head")
+    args = parser.parse_args(argv)
+    if args.cmd == "prepare":
+        prepare(demo=args.demo and get_settings().demo_mode)
+    elif args.cmd == "migrate":
+        migrate()
+    else:
+        banner(args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

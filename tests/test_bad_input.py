@@ -1,0 +1,101 @@
+"""Bad input gets a clear RFC 9457 error, never a 500, and stores nothing."""
+import datetime as dt
+import json
+
+import pytest
+
+from tests.helpers import SQUARE, report_count
+
+FUTURE = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)).isoformat()
+
+
+@pytest.mark.parametrize("body, field, words", [
+    ({"category": "klotter", "lat": 95, "lon": 16.5}, "lat", "less than or equal to 90"),
+    ({"category": "klotter", "lat": 59.37, "lon": 200}, "lon", "less than or equal to 180"),
+    ({"category": "klotter", "lat": "norr", "lon": 16.5}, "lat", "valid number"),
+    ({"category": "klotter", "lat": True, "lon": 16.5}, "lat", "valid number"),
+    ({"category": "klotter", "lat": 59.37}, "body", "both lat and lon"),
+    ({"category": "klotter"}, "body", "a position is required"),
+    ({"category": "klotter", **SQUARE, "description": "x" * 2001}, "description", "at most 2000"),
+    ({"category": "klotter", **SQUARE, "colour": "red"}, "colour", "Extra inputs"),
+    ({"category": "klotter", **SQUARE, "occurred_from": "igår"}, "occurred_from", "datetime"),
+])
+def test_invalid_fields_name_the_field(client, auth, db, body, field, words):
+    before = report_count(db)
+    r = client.post("/api/v1/reports", headers=auth("reporter"), json=body)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    problem = r.json()
+    assert problem["status"] == 422 and problem["title"] == "Invalid input"
+    assert any(e["field"] == field for e in problem["errors"]), problem
+    assert words in problem["detail"]
+    assert report_count(db) == before
+
+
+@pytest.mark.parametrize("body, field, words", [
+    ({"category": "klotter", "lat": 57.7089, "lon": 11.9746}, "lat", "outside Eskilstuna's boundary"),
+    ({"category": "finns-inte", **SQUARE}, "category", "Unknown category 'finns-inte'"),
+    ({"category": "klotter", **SQUARE, "occurred_from": "2026-11-02T10:00:00+01:00",
+      "occurred_to": "2026-11-01T10:00:00+01:00"}, "occurred_to", "is before occurred_from"),
+    ({"category": "klotter", **SQUARE, "occurred_from": FUTURE}, "occurred_from", "in the future"),
+    ({"category": "klotter", "x": 100, "y": 200, "crs": "EPSG:3006"}, "x", "outside SWEREF 99 TM"),
+    ({"category": "klotter", "x": 587000, "y": 6582400}, "crs", "need a crs"),
+    ({"category": "klotter", "x": 587000, "y": 6582400, "crs": "EPSG:3857"}, "crs", "unsupported CRS"),
+])
+def test_domain_checks_say_what_is_wrong(client, auth, db, body, field, words):
+    before = report_count(db)
+    r = client.post("/api/v1/reports", headers=auth("reporter"), json=body)
+    assert r.status_code == 422, r.text
+    problem = r.json()
+    assert words in problem["detail"]
+    assert problem["errors"][0]["field"] == field
+    assert report_count(db) == before
+
+
+def test_malformed_json(client, auth):
+    r = client.post("/api/v1/reports", headers={**auth("reporter"), "Content-Type": "application/json"},
+                    content=b'{"category": "klotter", "lat": 59.3,')
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
+    assert "Malformed JSON" in r.json()["detail"]
+
+
+def test_wrong_content_type(client, auth):
+    r = client.post("/api/v1/reports", headers={**auth("reporter"), "Content-Type": "text/plain"},
+                    content=json.dumps({"category": "klotter", **SQUARE}))
+    assert r.status_code in (415, 422)
+    assert r.headers["content-type"] == "application/problem+json"
+    assert "application/json" in r.json()["detail"]
+
+
+def test_body_over_the_limit_is_413(client, auth, db):
+    before = report_count(db)
+    big = json.dumps({"category": "klotter", **SQUARE, "description": "x" * 100_000})
+    r = client.post("/api/v1/reports", headers={**auth("reporter"), "Content-Type": "application/json"},
+                    content=big)
+    assert r.status_code == 413
+    assert r.headers["content-type"] == "application/problem+json"
+    assert "limit" in r.json()["detail"]
+    assert report_count(db) == before
+
+
+def test_chunked_body_over_the_limit_is_413(client, auth):
+    def chunks():
+        yield b'{"category": "klotter", "description": "'
+        for _ in range(100):
+            yield b"x" * 1000
+        yield b'"}'
+
+    r = client.post("/api/v1/reports", headers={**auth("reporter"), "Content-Type": "application/json"},
+                    content=chunks())
+    assert r.status_code == 413
+    assert r.headers["content-type"] == "application/problem+json"
+
+
+def test_bad_query_parameters(client, auth):
+    for query, words in [("bbox=1,2,3", "bbox must be"), ("status=open", "unknown value(s) open"),
+                         ("limit=0", "greater than or equal to 1"), ("start=nej", "datetime"),
+                         ("cursor=%%%", "cursor is not valid"), ("crs=EPSG:2154", "unsupported CRS")]:
+        r = client.get(f"/api/v1/reports?{query}", headers=auth("est"))
+        assert r.status_code == 422, (query, r.text)
+        assert words in r.json()["detail"], (query, r.json())
