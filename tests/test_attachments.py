@@ -1,0 +1,73 @@
+"""Photos: a real image only, within the limits, and nothing of the EXIF (GPS!) survives."""
+import io
+import uuid
+from pathlib import Path
+
+from PIL import Image
+
+from app.config import get_settings
+from tests.helpers import SQUARE
+
+GPS_IFD = 0x8825
+
+
+def _jpeg_with_gps() -> bytes:
+    img = Image.new("RGB", (640, 480), (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"          # Make
+    exif[0x0131] = "Camera 1.0"          # Software
+    exif[0x0112] = 6                     # Orientation: rotate 90° when shown
+    exif.get_ifd(GPS_IFD).update({1: "N", 2: (59.0, 22.0, 16.0), 3: "E", 4: (16.0, 30.0, 35.0)})
+    out = io.BytesIO()
+    img.save(out, format="JPEG", exif=exif)
+    data = out.getvalue()
+    assert Image.open(io.BytesIO(data)).getexif().get_ifd(GPS_IFD)  # the fixture really has GPS
+    return data
+
+
+def _report(client, auth):
+    return client.post("/api/v1/reports", headers=auth("reporter"), json={"category": "klotter", **SQUARE}).json()["id"]
+
+
+def test_photo_is_stored_without_exif_and_upright(client, auth):
+    rid = _report(client, auth)
+    r = client.post(f"/api/v1/reports/{rid}/attachments", headers=auth("reporter"),
+                    files={"file": ("IMG_0001.jpg", _jpeg_with_gps(), "image/jpeg")})
+    assert r.status_code == 201, r.text
+    meta = r.json()
+    assert (meta["width"], meta["height"]) == (480, 640)  # orientation applied to the pixels
+    stored = Path(get_settings().attachment_dir) / rid / f"{meta['id']}.jpg"
+    data = stored.read_bytes()
+    img = Image.open(io.BytesIO(data))
+    assert len(img.getexif()) == 0 and "exif" not in img.info
+    assert b"PhoneMaker" not in data and b"Exif" not in data
+    served = client.get(meta["href"], headers=auth("reporter"))
+    assert served.status_code == 200 and served.content == data
+    assert served.headers["content-type"] == "image/jpeg"
+    # The report now lists its photo; other reporters cannot fetch it.
+    assert client.get(f"/api/v1/reports/{rid}", headers=auth("est")).json()["properties"]["attachments"] == [meta["href"]]
+
+
+def test_not_an_image_is_415(client, auth):
+    rid = _report(client, auth)
+    r = client.post(f"/api/v1/reports/{rid}/attachments", headers=auth("reporter"),
+                    files={"file": ("virus.jpg", b"MZ\x90\x00 not really a jpeg", "image/jpeg")})
+    assert r.status_code == 415 and "not an image" in r.json()["detail"]
+
+
+def test_too_large_is_413(client, auth):
+    rid = _report(client, auth)
+    big = b"\xff\xd8" + b"0" * (get_settings().attachment_max_bytes + 10)
+    r = client.post(f"/api/v1/reports/{rid}/attachments", headers=auth("reporter"),
+                    files={"file": ("big.jpg", big, "image/jpeg")})
+    assert r.status_code == 413 and r.headers["content-type"] == "application/problem+json"
+
+
+def test_photo_for_someone_elses_report_is_404(client, auth):
+    rid = client.post("/api/v1/reports", headers=auth("est"), json={"category": "klotter", **SQUARE}).json()["id"]
+    r = client.post(f"/api/v1/reports/{rid}/attachments", headers=auth("reporter"),
+                    files={"file": ("a.jpg", _jpeg_with_gps(), "image/jpeg")})
+    assert r.status_code == 404
+    r = client.post(f"/api/v1/reports/{uuid.uuid4()}/attachments", headers=auth("est"),
+                    files={"file": ("a.jpg", _jpeg_with_gps(), "image/jpeg")})
+    assert r.status_code == 404

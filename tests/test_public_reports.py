@@ -1,0 +1,51 @@
+"""A citizen reports anonymously: no login, rate-limited, held as 'new' until verified."""
+import uuid
+
+from sqlalchemy import select
+
+from app.reports.models import Report
+from tests.helpers import SQUARE, report_count
+
+
+def test_citizen_reports_without_login(client, db):
+    r = client.post("/api/v1/public/reports", json={"category": "otrygg_plats", **SQUARE,
+                                                     "description": "Trasig belysning i gångtunneln"})
+    assert r.status_code == 201, r.text
+    props = r.json()["properties"]
+    assert props["status"] == "new" and props["source"] == "public"
+    assert props["organisation_kind"] == "medborgare" and props["mine"] is False
+    row = db.get(Report, uuid.UUID(r.json()["id"]))
+    assert row.reporter_id is None and row.status == "new"
+
+
+def test_citizen_report_with_kommunkod_and_idempotency(client, db):
+    key = str(uuid.uuid4())
+    body = {"category": "klotter", **SQUARE, "municipality": "0484"}
+    a = client.post("/api/v1/public/reports", json=body, headers={"Idempotency-Key": key})
+    n = report_count(db)
+    b = client.post("/api/v1/public/reports", json=body, headers={"Idempotency-Key": key})
+    assert a.json() == b.json() and report_count(db) == n
+    unknown = client.post("/api/v1/public/reports", json={**body, "municipality": "9999"})
+    assert unknown.status_code == 422 and "kommunkod 9999" in unknown.json()["detail"]
+
+
+def test_public_reports_are_rate_limited_per_client(client, db):
+    codes = [client.post("/api/v1/public/reports", json={"category": "klotter", **SQUARE}).status_code
+             for _ in range(12)]
+    assert codes[:10] == [201] * 10 and codes[10:] == [429, 429]
+    last = client.post("/api/v1/public/reports", json={"category": "klotter", **SQUARE})
+    assert last.headers["content-type"] == "application/problem+json"
+    assert int(last.headers["retry-after"]) >= 1
+
+
+def test_public_categories_need_no_login(client):
+    cats = client.get("/api/v1/public/categories").json()
+    assert any(c["code"] == "klotter" for c in cats)
+
+
+def test_public_reports_do_not_count_as_verified(client, auth, db):
+    rid = client.post("/api/v1/public/reports", json={"category": "klotter", **SQUARE}).json()["id"]
+    verified = db.scalars(select(Report.id).where(Report.status == "verified")).all()
+    assert uuid.UUID(rid) not in verified
+    r = client.patch(f"/api/v1/reports/{rid}", headers=auth("coordinator"), json={"status": "verified"})
+    assert r.json()["properties"]["status"] == "verified"
