@@ -20,8 +20,9 @@ deps: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	@scripts/os-deps.sh
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	@$(VENV)/bin/pip install -q --upgrade pip
-	@$(VENV)/bin/pip install -q -e '.[test]'
+	@echo "installing Python dependencies into $(VENV) (log: $(VENV)/install.log)"
+	@{ $(VENV)/bin/pip install --upgrade pip && $(VENV)/bin/pip install -e '.[test]'; } > $(VENV)/install.log 2>&1 \
+		|| { tail -n 30 $(VENV)/install.log; exit 1; }
 	@touch $@
 
 bench: deps

@@ -1,0 +1,23 @@
+# Lägesbild API for servers. The database is a separate PostGIS (see docker-compose.yml).
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+    LAGESBILD_ENV=production LAGESBILD_ATTACHMENT_DIR=/var/lib/lagesbild/attachments
+
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libgeos-c1v5 tzdata \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --home /app --shell /usr/sbin/nologin lagesbild
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY app ./app
+COPY seeds ./seeds
+COPY migrations ./migrations
+COPY alembic.ini ./
+RUN pip install . && mkdir -p /var/lib/lagesbild/attachments && chown -R lagesbild /var/lib/lagesbild
+
+USER lagesbild
+EXPOSE 8000
+# Migrations run before the app starts; then two workers (set WEB_CONCURRENCY to change).
+CMD ["sh", "-c", "python -m app.manage migrate && exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --proxy-headers --workers ${WEB_CONCURRENCY:-2}"]
