@@ -18,7 +18,7 @@ class ReportCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"category": "klotter", "lat": 59.3706, "lon": 16.5106, "description": "Klotter på busskuren"},
-        {"category": "skadegorelse", "x": 587000, "y": 6582400, "crs": "EPSG:3006",
+        {"category": "skadegorelse", "x": 585610, "y": 6581999, "crs": "EPSG:3006",
          "occurred_from": "2026-11-20T22:00:00+01:00", "occurred_to": "2026-11-21T06:30:00+01:00"},
     ]})
 
