@@ -4,6 +4,7 @@
 #
 #   scripts/localpg.sh start   DIR PORT durable|throwaway   -> prints the DATABASE_URL
 #   scripts/localpg.sh stop    DIR
+#   scripts/localpg.sh running DIR                          (exit 0 when the server runs)
 #   scripts/localpg.sh destroy DIR                          (stop, then remove DIR)
 #
 # PostgreSQL refuses to run as root, so as root the server runs as the `postgres`
@@ -68,6 +69,7 @@ stop() {
 
 case $cmd in
     start) start ;;
+    running) is_running ;;
     stop) stop ;;
     destroy) stop; rm -rf "$dir" ;;
     *) echo "localpg: unknown command $cmd" >&2; exit 2 ;;

@@ -20,3 +20,20 @@ def test_openapi_docs_are_served(client):
     spec = client.get("/openapi.json").json()
     assert "/api/v1/reports" in spec["paths"]
     assert client.get("/docs").status_code == 200
+
+
+def test_database_outage_is_503_problem_not_500(client, auth):
+    from sqlalchemy.exc import OperationalError
+
+    from app.db import get_session
+    from app.main import app
+
+    def _down():
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+        yield  # pragma: no cover
+
+    headers = auth("reporter")
+    app.dependency_overrides[get_session] = _down
+    r = client.post("/api/v1/reports", headers=headers, json={"category": "klotter", "lat": 59.37, "lon": 16.51})
+    assert r.status_code == 503 and r.headers["retry-after"] == "5"
+    assert "nothing was stored" in r.json()["detail"]
