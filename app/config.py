@@ -27,7 +27,7 @@ class Settings(BaseSettings):
         "postgresql+psycopg://lagesbild@127.0.0.1:54329/lagesbild",
         validation_alias="DATABASE_URL",
     )
-    db_pool_size: int = 10
+    db_pool_size: int = 20
 
     secret_key: str = DEV_SECRET
     token_minutes: int = 12 * 60

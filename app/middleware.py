@@ -74,7 +74,7 @@ class AccessLogMiddleware:
                             (time.perf_counter() - start) * 1000)
 
 
-def require_json(request: Request) -> None:
+async def require_json(request: Request) -> None:
     """Route dependency: a JSON body must say so (415 otherwise, before the body is parsed)."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/json" and not ctype.endswith("+json"):

@@ -12,7 +12,14 @@ from app.db import SessionDep
 from app.errors import Forbidden, Unauthenticated
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def settings_dependency() -> Settings:
+    """The settings; async so that FastAPI does not hop to a worker thread for a cached value."""
+    return get_settings()
+
+
+SettingsDep = Annotated[Settings, Depends(settings_dependency)]
 
 
 def current_principal(session: SessionDep, settings: SettingsDep,
@@ -27,13 +34,13 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
 class RequireRole:
-    """Dependency that admits only the given roles (403 otherwise)."""
+    """Dependency that admits only the given roles (403 otherwise); async: a pure check needs no thread."""
 
     def __init__(self, roles: frozenset[str], what: str) -> None:
         self.roles = roles
         self.what = what
 
-    def __call__(self, principal: CurrentPrincipal) -> Principal:
+    async def __call__(self, principal: CurrentPrincipal) -> Principal:
         if principal.role not in self.roles:
             allowed = ", ".join(sorted(self.roles))
             raise Forbidden(f"Your role '{principal.role}' may not {self.what}; allowed: {allowed}")
