@@ -7,7 +7,6 @@ Demo mode only: :func:`load_demo_base` refuses to run when LAGESBILD_ENV=product
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, Polygon
@@ -18,6 +17,7 @@ from app.auth.models import User
 from app.auth.service import hash_password
 from app.config import get_settings
 from app.integrations.models import ApiKey, Integration
+from app.integrations.service import key_digest
 from app.municipalities.models import Municipality, Organisation
 from app.reports.models import Category
 
@@ -70,11 +70,6 @@ USERS = [
 ]
 
 
-def api_key_digest(key: str) -> str:
-    """How API keys are stored: SHA-256 hex of the key."""
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
 def load_demo_base(session: Session) -> Municipality:
     """Create the demo municipality and everything around it, once. Returns the municipality."""
     if not get_settings().demo_mode:
@@ -100,6 +95,6 @@ def load_demo_base(session: Session) -> Municipality:
     rescue = Integration(municipality_id=muni.id, organisation_id=orgs["raddningstjanst"].id, name="raddningstjanst")
     session.add(rescue)
     session.flush()
-    session.add(ApiKey(integration_id=rescue.id, key_sha256=api_key_digest(DEMO_API_KEY), label="demo"))
+    session.add(ApiKey(integration_id=rescue.id, key_sha256=key_digest(DEMO_API_KEY), label="demo"))
     session.flush()
     return muni

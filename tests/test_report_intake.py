@@ -120,3 +120,27 @@ def test_time_in_the_past_window_with_offset_is_kept_in_utc(client, auth, db):
                     json={"category": "klotter", **SQUARE, "occurred_from": "2026-11-01T10:00:00Z"})
     row = db.get(Report, uuid.UUID(r.json()["id"]))
     assert row.occurred_from == dt.datetime(2026, 11, 1, 10, tzinfo=dt.UTC) == row.occurred_to
+
+
+def test_integration_submits_with_its_api_key(client, db):
+    from app.integrations.models import ApiKey
+
+    body = {"category": "brand_container", **SQUARE, "external_id": "RT-2026-0042",
+            "occurred_from": "2026-11-20T23:10:00+01:00"}
+    r = client.post("/api/v1/reports", headers={"X-API-Key": "demo-rescue-key"}, json=body)
+    assert r.status_code == 201, r.text
+    props = r.json()["properties"]
+    assert props["source"] == "integration:raddningstjanst" and props["organisation_kind"] == "raddningstjanst"
+    row = db.get(Report, uuid.UUID(r.json()["id"]))
+    assert row.external_id == "RT-2026-0042" and row.reporter_id is None
+    assert db.scalar(select(ApiKey.last_used_at)) is not None
+    again = client.post("/api/v1/reports", headers={"X-API-Key": "demo-rescue-key"}, json=body)
+    assert again.status_code == 409 and "RT-2026-0042" in again.json()["detail"]
+    wrong = client.post("/api/v1/reports", headers={"X-API-Key": "guess"}, json=body)
+    assert wrong.status_code == 401 and "API key" in wrong.json()["detail"]
+
+
+def test_external_id_is_for_integrations_only(client, auth):
+    r = client.post("/api/v1/reports", headers=auth("reporter"),
+                    json={"category": "klotter", **SQUARE, "external_id": "x1"})
+    assert r.status_code == 422 and "integrations" in r.json()["detail"]

@@ -22,8 +22,10 @@ async def settings_dependency() -> Settings:
 SettingsDep = Annotated[Settings, Depends(settings_dependency)]
 
 
-def current_principal(session: SessionDep, settings: SettingsDep,
-                      token: Annotated[str | None, Depends(_bearer)]) -> Principal:
+BearerToken = Annotated[str | None, Depends(_bearer)]
+
+
+def current_principal(session: SessionDep, settings: SettingsDep, token: BearerToken) -> Principal:
     """The logged-in caller; 401 without a valid bearer token."""
     if not token:
         raise Unauthenticated("Log in first: send 'Authorization: Bearer <token>' from POST /api/v1/auth/token")
@@ -41,11 +43,15 @@ class RequireRole:
         self.what = what
 
     async def __call__(self, principal: CurrentPrincipal) -> Principal:
+        return self.check(principal)
+
+    def check(self, principal: Principal) -> Principal:
+        """403 unless the principal has one of the roles."""
         if principal.role not in self.roles:
             allowed = ", ".join(sorted(self.roles))
             raise Forbidden(f"Your role '{principal.role}' may not {self.what}; allowed: {allowed}")
         return principal
 
 
-Reporter = Annotated[Principal, Depends(RequireRole(REPORTING_ROLES, "submit reports"))]
+REPORTING = RequireRole(REPORTING_ROLES, "submit reports").check
 Moderator = Annotated[Principal, Depends(RequireRole(MODERATOR_ROLES, "moderate reports"))]

@@ -29,10 +29,12 @@ def create_public_report(payload: PublicReportCreate, request: Request, session:
     submitter = service.Submitter(municipality_id=muni.id, user_id=None,
                                   organisation_id=org.id if org else None,
                                   organisation_name=org.name if org else None,
-                                  organisation_kind="medborgare", source="public", status="new")
-    report = ReportCreate.model_validate(payload.model_dump(exclude={"municipality"}, exclude_unset=True))
+                                  organisation_kind="medborgare", source="public",
+                                  idempotency_scope=f"public:{muni.id}", status="new")
+    report = ReportCreate.model_validate(payload.model_dump(exclude={"municipality", "external_id"},
+                                                            exclude_unset=True))
     status, body, replayed = run_once(
-        session, scope=f"public:{muni.id}", key=idempotency_key,
+        session, scope=submitter.idempotency_scope, key=idempotency_key,
         fingerprint=request_fingerprint(payload.model_dump(mode="json")), status_code=201,
         work=lambda: service.create_report(session, payload=report, by=submitter,
                                            skew_s=settings.clock_skew_seconds))

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, Upload
 from fastapi.responses import FileResponse, JSONResponse
 
 from app import geo
-from app.auth.deps import CurrentPrincipal, Moderator, Reporter, SettingsDep
+from app.auth.deps import REPORTING, BearerToken, CurrentPrincipal, Moderator, SettingsDep, current_principal
 from app.db import SessionDep
 from app.errors import InvalidInput
+from app.integrations.service import authenticate_key
 from app.middleware import require_json
 from app.pagination import Cursor, clamp_limit
 from app.reports import attachments as attachment_service
@@ -32,16 +33,29 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key",
                                                           "same key return the first response")]
 
 
+def current_submitter(session: SessionDep, settings: SettingsDep, token: BearerToken,
+                      api_key: Annotated[str | None, Header(alias="X-API-Key")] = None) -> service.Submitter:
+    """Who is submitting: a logged-in user with a reporting role, or an integration's API key."""
+    if api_key:
+        client = authenticate_key(session, key=api_key)
+        return service.Submitter(municipality_id=client.municipality_id, user_id=None,
+                                 organisation_id=client.organisation_id, organisation_name=client.organisation_name,
+                                 organisation_kind=client.organisation_kind, source=client.source,
+                                 idempotency_scope=f"integration:{client.integration_id}")
+    principal = current_principal(session, settings, token)
+    REPORTING(principal)
+    return service.Submitter(municipality_id=principal.municipality_id, user_id=principal.user_id,
+                             organisation_id=principal.organisation_id, organisation_name=principal.organisation_name,
+                             organisation_kind=principal.organisation_kind, source="web",
+                             idempotency_scope=f"user:{principal.user_id}")
+
+
 @router.post("/reports", status_code=201, response_model=ReportFeature, dependencies=[JsonBody],
-             summary="Submit a report (reporter, est_member, coordinator)")
-def create_report(payload: ReportCreate, principal: Reporter, session: SessionDep, settings: SettingsDep,
-                  idempotency_key: IdempotencyKey = None) -> JSONResponse:
-    submitter = service.Submitter(
-        municipality_id=principal.municipality_id, user_id=principal.user_id,
-        organisation_id=principal.organisation_id, organisation_name=principal.organisation_name,
-        organisation_kind=principal.organisation_kind, source="web")
+             summary="Submit a report (reporter, est_member, coordinator; or an integration's X-API-Key)")
+def create_report(payload: ReportCreate, submitter: Annotated[service.Submitter, Depends(current_submitter)],
+                  session: SessionDep, settings: SettingsDep, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     status, body, replayed = run_once(
-        session, scope=f"user:{principal.user_id}", key=idempotency_key,
+        session, scope=submitter.idempotency_scope, key=idempotency_key,
         fingerprint=request_fingerprint(payload.model_dump(mode="json")), status_code=201,
         work=lambda: service.create_report(session, payload=payload, by=submitter,
                                            skew_s=settings.clock_skew_seconds))

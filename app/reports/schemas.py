@@ -32,6 +32,8 @@ class ReportCreate(BaseModel):
     occurred_to: dt.datetime | None = None
     description: str = Field("", max_length=DESCRIPTION_MAX_CHARS)
     place: str | None = Field(None, max_length=200, description="Optional place name, e.g. 'Fristadstorget'")
+    external_id: str | None = Field(None, min_length=1, max_length=200,
+                                    description="The source system's own id (integrations only); unique per source")
 
     @model_validator(mode="after")
     def _one_position(self) -> "ReportCreate":

@@ -14,11 +14,12 @@ from typing import Any
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
 from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import geo
 from app.auth.service import Principal
-from app.errors import Forbidden, InvalidInput, NotFound
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.municipalities.models import Municipality, Organisation
 from app.pagination import Cursor
 from app.reports.models import Attachment, Category, Report, ReportEvent
@@ -36,6 +37,7 @@ class Submitter:
     organisation_name: str | None
     organisation_kind: str | None
     source: str
+    idempotency_scope: str
     status: str = "new"
 
 
@@ -126,8 +128,18 @@ def create_report(session: Session, *, payload: ReportCreate, by: Submitter, ske
         description=payload.description.strip(), place_name=payload.place, reporter_id=by.user_id,
         organisation_id=by.organisation_id, source=by.source, status=by.status,
     )
-    session.add(report)
-    session.flush()
+    if payload.external_id is not None:
+        if not by.source.startswith("integration:"):
+            raise InvalidInput("external_id is for integrations (X-API-Key); leave it out",
+                               errors=[{"field": "external_id", "message": "only with an API key"}])
+        report.external_id = payload.external_id
+    try:
+        with session.begin_nested():
+            session.add(report)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(f"A report with external_id {payload.external_id!r} from {by.source} already exists; "
+                       "use a new external_id, or the integration's events feed to update it") from None
     return _feature(id=report.id, lon=lon, lat=lat, category=payload.category, label=label, group=group,
                     occurred_from=start, occurred_to=end, reported_at=now, description=report.description,
                     place=payload.place, status=by.status, source=by.source, organisation=by.organisation_name,
