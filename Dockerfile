@@ -20,4 +20,4 @@ RUN pip install . && mkdir -p /var/lib/lagesbild/attachments && chown -R lagesbi
 USER lagesbild
 EXPOSE 8000
 # Migrations run before the app starts; then two workers (set WEB_CONCURRENCY to change).
-CMD ["sh", "-c", "python -m app.manage migrate && exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --proxy-headers --workers ${WEB_CONCURRENCY:-2}"]
+CMD ["sh", "-c", "python -m app.manage migrate && exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --proxy-headers --no-access-log --workers ${WEB_CONCURRENCY:-2}"]

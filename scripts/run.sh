@@ -22,7 +22,7 @@ export LAGESBILD_ENV=${LAGESBILD_ENV:-demo}
 .venv/bin/python -m app.manage prepare --demo
 .venv/bin/python -m app.manage banner --port "$port"
 # In the background so that INT/TERM/HUP reach the server and the EXIT trap still runs.
-.venv/bin/python -m uvicorn app.main:app --host 127.0.0.1 --port "$port" --no-server-header --log-level info &
+.venv/bin/python -m uvicorn app.main:app --host 127.0.0.1 --port "$port" --no-server-header --no-access-log --log-level info &
 server=$!
 trap 'kill -TERM $server 2>/dev/null || true' INT TERM HUP
 wait $server || wait $server || true

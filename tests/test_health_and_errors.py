@@ -37,3 +37,19 @@ def test_database_outage_is_503_problem_not_500(client, auth):
     r = client.post("/api/v1/reports", headers=headers, json={"category": "klotter", "lat": 59.37, "lon": 16.51})
     assert r.status_code == 503 and r.headers["retry-after"] == "5"
     assert "nothing was stored" in r.json()["detail"]
+
+
+def test_logs_carry_no_personal_data(client, auth, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    headers = auth("reporter")
+    client.post("/api/v1/reports", headers=headers,
+                json={"category": "klotter", "lat": 59.3712, "lon": 16.5098, "description": "Kalle 19900101-1234"})
+    client.get("/api/v1/reports?bbox=16.5,59.3,16.6,59.4", headers=headers)
+    # What the server logs (the test client's own httpx logger is not the server's).
+    logged = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore")))
+    assert "POST /api/v1/reports 201" in logged  # the access log is there...
+    assert "19900101-1234" not in logged and "Kalle" not in logged  # ...without the report's text
+    assert headers["Authorization"].split()[1] not in logged and "testclient" not in logged
+    assert "bbox=" not in logged  # no query strings

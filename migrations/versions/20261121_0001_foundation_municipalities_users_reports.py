@@ -19,6 +19,8 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
+    # A server given by DATABASE_URL may not have PostGIS enabled in this database yet.
+    op.execute("CREATE EXTENSION IF NOT EXISTS postgis")
     op.create_table('idempotency_record',
     sa.Column('scope', sa.String(length=100), nullable=False),
     sa.Column('key', sa.String(length=200), nullable=False),
