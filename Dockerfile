@@ -5,7 +5,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     LAGESBILD_ENV=production LAGESBILD_ATTACHMENT_DIR=/var/lib/lagesbild/attachments
 
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libgeos-c1v5 tzdata \
+    && apt-get install -y --no-install-recommends tzdata \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home /app --shell /usr/sbin/nologin lagesbild
 

@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 export PORT PGPORT
 
-.PHONY: run test deps bench clean-db
+.PHONY: run test deps bench seed clean-db
 run: deps
 	@scripts/run.sh
 
@@ -19,7 +19,7 @@ deps: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	@scripts/os-deps.sh
-	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(VENV)/bin/pip || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	@echo "installing Python dependencies into $(VENV) (log: $(VENV)/install.log)"
 	@{ $(VENV)/bin/pip install --upgrade pip && $(VENV)/bin/pip install -e '.[test]'; } > $(VENV)/install.log 2>&1 \
 		|| { tail -n 30 $(VENV)/install.log; exit 1; }
@@ -27,6 +27,11 @@ $(VENV)/.installed: pyproject.toml
 
 bench: deps
 	@scripts/bench.sh
+
+# Add synthetic reports to the `make run` database: make seed REPORTS=1000000
+REPORTS ?= 100000
+seed: deps
+	@scripts/with-db.sh .venv/bin/python -m seeds --reports $(REPORTS)
 
 # Remove the local demo database that `make run` keeps between runs.
 clean-db:

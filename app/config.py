@@ -37,22 +37,20 @@ class Settings(BaseSettings):
     attachment_max_pixels: int = 40_000_000
     attachment_max_side: int = 2560
     body_max_bytes: int = 64 * 1024
-    description_max_chars: int = 2000
     clock_skew_seconds: int = 300
 
     list_default_limit: int = 100
     list_max_limit: int = 1000
 
     public_rate_limit: str = "10/minute"
-    login_rate_limit: str = "20/minute"
+    login_rate_limit: str = "20/minute"  # per client and username
+    login_client_rate_limit: str = "60/minute"  # per client, whatever the username
     trust_forwarded_for: bool = False
-
-    timezone: str = "Europe/Stockholm"
 
     @property
     def demo_mode(self) -> bool:
         """Demo logins and the demo integration key exist only in these environments."""
-        return self.env in {"dev", "demo", "test"}
+        return self.env in SAFE_ENVIRONMENTS
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> "Settings":

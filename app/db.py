@@ -37,6 +37,7 @@ def get_engine() -> Engine:
         pool_size=settings.db_pool_size,
         max_overflow=0,  # no overflow: opening and closing connections under load costs more than waiting
         pool_pre_ping=True,
+        hide_parameters=True,  # report texts and usernames never reach an error log
     )
 
 

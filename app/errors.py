@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -120,13 +120,21 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {404: "Not found", 405: "Method not allowed", 401: "Not authenticated"}
+        titles = {404: "Not found", 405: "Method not allowed", 401: "Not authenticated",
+                  413: "Payload too large", 415: "Unsupported media type", 429: "Too many requests"}
+        slugs = {413: "payload-too-large", 415: "unsupported-media-type", 429: "rate-limited"}
         detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"No resource at {request.url.path}"
         return problem(exc.status_code, titles.get(exc.status_code, "Error"), detail,
-                       type_slug=f"http-{exc.status_code}", instance=request.url.path,
+                       type_slug=slugs.get(exc.status_code, f"http-{exc.status_code}"), instance=request.url.path,
                        headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: Exception) -> JSONResponse:
+        # A value PostgreSQL cannot take (say, out of range): bad input, and nothing was stored.
+        return problem(422, "Invalid input", "A value in the request cannot be stored (out of range or not "
+                       "representable); nothing was stored", type_slug="invalid-input", instance=request.url.path)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)

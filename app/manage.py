@@ -50,6 +50,9 @@ def banner(port: int) -> None:
     """What a person needs after `make run`: the URL and the demo logins."""
     from seeds.demo import DEMO_API_KEY, DEMO_PASSWORD, USERS
 
+    if not get_settings().demo_mode:
+        print(f"Lägesbild is starting on port {port}", flush=True)
+        return
     print(f"""
 Lägesbild is starting on http://127.0.0.1:{port}   (API docs: http://127.0.0.1:{port}/docs)
 Demo logins (password '{DEMO_PASSWORD}'): {', '.join(f'{u} ({role})' for u, _, role, _ in USERS)}

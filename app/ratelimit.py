@@ -26,11 +26,12 @@ def _parsed(limit: str):
 
 
 def client_address(request: Request) -> str:
-    """The client's address, from X-Forwarded-For only when the proxy is trusted."""
+    """The client's address; behind a trusted proxy, the entry that proxy appended to
+    X-Forwarded-For (the rightmost), since everything left of it is what the client sent."""
     if get_settings().trust_forwarded_for:
         forwarded = request.headers.get("x-forwarded-for", "")
         if forwarded:
-            return forwarded.split(",")[0].strip()
+            return forwarded.split(",")[-1].strip()
     return request.client.host if request.client else "unknown"
 
 

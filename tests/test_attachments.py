@@ -71,3 +71,23 @@ def test_photo_for_someone_elses_report_is_404(client, auth):
     r = client.post(f"/api/v1/reports/{uuid.uuid4()}/attachments", headers=auth("est"),
                     files={"file": ("a.jpg", _jpeg_with_gps(), "image/jpeg")})
     assert r.status_code == 404
+
+
+def test_jpeg_comment_does_not_survive(client, auth):
+    rid = _report(client, auth)
+    out = io.BytesIO()
+    Image.new("RGB", (320, 240), "blue").save(out, format="JPEG", comment=b"Kalle Karlsson 19900101-1234")
+    r = client.post(f"/api/v1/reports/{rid}/attachments", headers=auth("reporter"),
+                    files={"file": ("c.jpg", out.getvalue(), "image/jpeg")})
+    assert r.status_code == 201
+    stored = client.get(r.json()["href"], headers=auth("reporter")).content
+    assert b"Kalle" not in stored and b"19900101" not in stored
+
+
+def test_decompression_bomb_is_413(client, auth):
+    rid = _report(client, auth)
+    out = io.BytesIO()
+    Image.new("1", (20000, 20000)).save(out, format="PNG")  # tiny file, 400 megapixels
+    r = client.post(f"/api/v1/reports/{rid}/attachments", headers=auth("reporter"),
+                    files={"file": ("bomb.png", out.getvalue(), "image/png")})
+    assert r.status_code == 413 and "pixels" in r.json()["detail"]

@@ -90,6 +90,7 @@ def test_chunked_body_over_the_limit_is_413(client, auth):
                     content=chunks())
     assert r.status_code == 413
     assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["title"] == "Payload too large" and r.json()["type"].endswith("/payload-too-large")
 
 
 def test_bad_query_parameters(client, auth):
@@ -99,3 +100,23 @@ def test_bad_query_parameters(client, auth):
         r = client.get(f"/api/v1/reports?{query}", headers=auth("est"))
         assert r.status_code == 422, (query, r.text)
         assert words in r.json()["detail"], (query, r.json())
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"category": "klotter", **SQUARE, "description": "Kalle\u0000"}, "description"),
+    ({"category": "klotter", **SQUARE, "occurred_from": "0001-01-01T00:00:00"}, "occurred_from"),
+    ({"category": "klotter", **SQUARE, "occurred_to": "9999-12-31T23:30:00Z"}, "occurred_to"),
+])
+def test_values_postgres_cannot_take_are_422_not_500(client, auth, db, body, field):
+    before = report_count(db)
+    r = client.post("/api/v1/reports", headers=auth("reporter"), json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == field
+    assert report_count(db) == before
+
+
+def test_odd_query_values_are_422_not_500(client, auth):
+    for query in ("start=0001-01-01T00:00:00", "category=%00"):
+        r = client.get(f"/api/v1/reports?{query}", headers=auth("est"))
+        assert r.status_code == 422, (query, r.text)
+        assert r.headers["content-type"] == "application/problem+json"

@@ -13,7 +13,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 
-ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
+# MPO: the multi-picture JPEG many phones write.
+ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ def clean_image(raw: bytes, *, max_bytes: int, max_pixels: int, max_side: int) -
         with Image.open(io.BytesIO(raw)) as probe:
             fmt = probe.format
             width, height = probe.size
+    except Image.DecompressionBombError:
+        raise PayloadTooLarge(f"The photo has too many pixels; the limit is {max_pixels} pixels") from None
     except (UnidentifiedImageError, OSError):
         raise UnsupportedMediaType("The file is not an image; send a JPEG, PNG or WebP photo") from None
     if fmt not in ACCEPTED_FORMATS:
@@ -46,6 +49,7 @@ def clean_image(raw: bytes, *, max_bytes: int, max_pixels: int, max_side: int) -
             img = ImageOps.exif_transpose(img)
             img = img.convert("RGB")
             img.thumbnail((max_side, max_side))
+            img.info.clear()  # JPEG comments, ICC and XMP would otherwise be written again
             out = io.BytesIO()
             img.save(out, format="JPEG", quality=85, optimize=True)  # no exif= argument: none is written
             return CleanImage(data=out.getvalue(), width=img.width, height=img.height)

@@ -119,7 +119,8 @@ class Attachment(Base):
 class IdempotencyRecord(Base):
     """The first response to an ``Idempotency-Key``, replayed verbatim on retries.
 
-    ``scope`` keeps clients apart (``user:<id>`` or ``public:<client>``); the request hash
+    ``scope`` keeps clients apart (``user:<id>``, ``integration:<id>``, or ``public:<municipality>``
+    for anonymous clients, whose keys must be random UUIDs); the request hash
     catches a key reused for a different body."""
 
     __tablename__ = "idempotency_record"

@@ -12,7 +12,6 @@ from app.db import SessionDep
 from app.municipalities.service import citizen_organisation, resolve_public_municipality
 from app.ratelimit import hit_or_raise
 from app.reports import service
-from app.reports.idempotency import request_fingerprint, run_once
 from app.reports.router import IdempotencyKey, JsonBody, category_read, created_response
 from app.reports.schemas import CategoryRead, PublicReportCreate, ReportCreate, ReportFeature
 
@@ -30,14 +29,12 @@ def create_public_report(payload: PublicReportCreate, request: Request, session:
                                   organisation_id=org.id if org else None,
                                   organisation_name=org.name if org else None,
                                   organisation_kind="medborgare", source="public",
-                                  idempotency_scope=f"public:{muni.id}", status="new")
+                                  idempotency_scope=f"public:{muni.id}")
     report = ReportCreate.model_validate(payload.model_dump(exclude={"municipality", "external_id"},
                                                             exclude_unset=True))
-    status, body, replayed = run_once(
-        session, scope=submitter.idempotency_scope, key=idempotency_key,
-        fingerprint=request_fingerprint(payload.model_dump(mode="json")), status_code=201,
-        work=lambda: service.create_report(session, payload=report, by=submitter,
-                                           skew_s=settings.clock_skew_seconds))
+    status, body, replayed = service.submit_report(session, payload=report, by=submitter,
+                                                   skew_s=settings.clock_skew_seconds,
+                                                   idempotency_key=idempotency_key)
     return created_response(status, body, replayed)
 
 

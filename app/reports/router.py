@@ -1,7 +1,6 @@
 """HTTP routes for reports, categories and photos. Thin: parse, call one service, return."""
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated
 
@@ -17,10 +16,9 @@ from app.middleware import require_json
 from app.pagination import Cursor, clamp_limit
 from app.reports import attachments as attachment_service
 from app.reports import service
-from app.reports.idempotency import request_fingerprint, run_once
 from app.reports.models import STATUSES
 from app.reports.schemas import (
-    AttachmentRead, CategoryRead, ReportCollection, ReportCreate, ReportFeature, ReportUpdate,
+    AttachmentRead, CategoryRead, ReportCollection, ReportCreate, ReportFeature, ReportUpdate, When,
 )
 from app.timeutil import to_utc, utcnow
 from app.municipalities.models import ORGANISATION_KINDS
@@ -54,11 +52,9 @@ def current_submitter(session: SessionDep, settings: SettingsDep, token: BearerT
              summary="Submit a report (reporter, est_member, coordinator; or an integration's X-API-Key)")
 def create_report(payload: ReportCreate, submitter: Annotated[service.Submitter, Depends(current_submitter)],
                   session: SessionDep, settings: SettingsDep, idempotency_key: IdempotencyKey = None) -> JSONResponse:
-    status, body, replayed = run_once(
-        session, scope=submitter.idempotency_scope, key=idempotency_key,
-        fingerprint=request_fingerprint(payload.model_dump(mode="json")), status_code=201,
-        work=lambda: service.create_report(session, payload=payload, by=submitter,
-                                           skew_s=settings.clock_skew_seconds))
+    status, body, replayed = service.submit_report(session, payload=payload, by=submitter,
+                                                   skew_s=settings.clock_skew_seconds,
+                                                   idempotency_key=idempotency_key)
     return created_response(status, body, replayed)
 
 
@@ -98,8 +94,8 @@ def list_reports(
     request: Request, principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep,
     bbox: Annotated[str | None, Query(description="minLon,minLat,maxLon,maxLat (WGS84)")] = None,
     category: Annotated[str | None, Query(description="Category code(s), comma-separated")] = None,
-    start: Annotated[dt.datetime | None, Query(description="Occurrence window overlaps [start, end)")] = None,
-    end: dt.datetime | None = None,
+    start: Annotated[When | None, Query(description="Occurrence window overlaps [start, end)")] = None,
+    end: Annotated[When | None, Query()] = None,
     status: Annotated[str | None, Query(description="new, verified, rejected, duplicate (comma-separated)")] = None,
     organisation_kind: Annotated[str | None, Query(description="kommun, polis, vaktare, ... (comma-separated)")] = None,
     limit: Annotated[int | None, Query(ge=1, description="Page size; capped")] = None,

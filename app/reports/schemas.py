@@ -5,10 +5,26 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 DESCRIPTION_MAX_CHARS = 2000
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _plausible_time(value: dt.datetime) -> dt.datetime:
+    if not 1970 <= value.year <= 2100:
+        raise ValueError("must be between the years 1970 and 2100")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+When = Annotated[dt.datetime, AfterValidator(_plausible_time)]
 
 
 class ReportCreate(BaseModel):
@@ -22,17 +38,17 @@ class ReportCreate(BaseModel):
          "occurred_from": "2026-11-20T22:00:00+01:00", "occurred_to": "2026-11-21T06:30:00+01:00"},
     ]})
 
-    category: str = Field(min_length=1, max_length=50, description="Category code, see GET /api/v1/categories")
+    category: Text = Field(min_length=1, max_length=50, description="Category code, see GET /api/v1/categories")
     lat: Annotated[Number, Field(ge=-90, le=90)] | None = None
     lon: Annotated[Number, Field(ge=-180, le=180)] | None = None
     x: Number | None = Field(None, description="Easting in metres (with crs EPSG:3006)")
     y: Number | None = Field(None, description="Northing in metres (with crs EPSG:3006)")
     crs: str | None = Field(None, description="EPSG:4326 (default) or EPSG:3006")
-    occurred_from: dt.datetime | None = None
-    occurred_to: dt.datetime | None = None
-    description: str = Field("", max_length=DESCRIPTION_MAX_CHARS)
-    place: str | None = Field(None, max_length=200, description="Optional place name, e.g. 'Fristadstorget'")
-    external_id: str | None = Field(None, min_length=1, max_length=200,
+    occurred_from: When | None = None
+    occurred_to: When | None = None
+    description: Text = Field("", max_length=DESCRIPTION_MAX_CHARS)
+    place: Text | None = Field(None, max_length=200, description="Optional place name, e.g. 'Fristadstorget'")
+    external_id: Text | None = Field(None, min_length=1, max_length=200,
                                     description="The source system's own id (integrations only); unique per source")
 
     @model_validator(mode="after")
@@ -63,9 +79,9 @@ class ReportUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: Literal["new", "verified", "rejected", "duplicate"] | None = None
-    category: str | None = Field(None, min_length=1, max_length=50)
+    category: Text | None = Field(None, min_length=1, max_length=50)
     duplicate_of: uuid.UUID | None = None
-    moderation_note: str | None = Field(None, max_length=2000)
+    moderation_note: Text | None = Field(None, max_length=2000)
 
 
 class PointGeometry(BaseModel):

@@ -22,6 +22,7 @@ from app.auth.service import Principal
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.municipalities.models import Municipality, Organisation
 from app.pagination import Cursor
+from app.reports.idempotency import request_fingerprint, run_once
 from app.reports.models import Attachment, Category, Report, ReportEvent
 from app.reports.schemas import ReportCreate, ReportUpdate
 from app.timeutil import local_iso, to_utc, utcnow
@@ -38,7 +39,6 @@ class Submitter:
     organisation_kind: str | None
     source: str
     idempotency_scope: str
-    status: str = "new"
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def create_report(session: Session, *, payload: ReportCreate, by: Submitter, ske
         occurred_from=start, occurred_to=end, reported_at=now, geom=from_shape(Point(lon, lat), srid=4326),
         h3_r7=cells[7], h3_r8=cells[8], h3_r9=cells[9], h3_r10=cells[10],
         description=payload.description.strip(), place_name=payload.place, reporter_id=by.user_id,
-        organisation_id=by.organisation_id, source=by.source, status=by.status,
+        organisation_id=by.organisation_id, source=by.source, status="new",
     )
     if payload.external_id is not None:
         if not by.source.startswith("integration:"):
@@ -142,8 +142,16 @@ def create_report(session: Session, *, payload: ReportCreate, by: Submitter, ske
                        "use a new external_id, or the integration's events feed to update it") from None
     return _feature(id=report.id, lon=lon, lat=lat, category=payload.category, label=label, group=group,
                     occurred_from=start, occurred_to=end, reported_at=now, description=report.description,
-                    place=payload.place, status=by.status, source=by.source, organisation=by.organisation_name,
+                    place=payload.place, status="new", source=by.source, organisation=by.organisation_name,
                     organisation_kind=by.organisation_kind, mine=by.user_id is not None, h3_r9=cells[9])
+
+
+def submit_report(session: Session, *, payload: ReportCreate, by: Submitter, skew_s: int,
+                  idempotency_key: str | None) -> tuple[int, dict[str, Any], bool]:
+    """:func:`create_report` once per Idempotency-Key; returns (status, feature, replayed)."""
+    return run_once(session, scope=by.idempotency_scope, key=idempotency_key,
+                    fingerprint=request_fingerprint(payload.model_dump(mode="json")), status_code=201,
+                    work=lambda: create_report(session, payload=payload, by=by, skew_s=skew_s))
 
 
 def _feature(*, id, lon, lat, category, label, group, occurred_from, occurred_to, reported_at, description,
@@ -270,11 +278,14 @@ def update_report(session: Session, *, report_id: uuid.UUID, changes: ReportUpda
                                 str(target) if target else None]
         report.duplicate_of = target
     if fields.get("status") is not None and fields["status"] != report.status:
-        if fields["status"] == "duplicate" and report.duplicate_of is None:
-            raise InvalidInput("status 'duplicate' needs duplicate_of (the report it duplicates)",
-                               errors=[{"field": "duplicate_of", "message": "required with status duplicate"}])
         diff["status"] = [report.status, fields["status"]]
         report.status = fields["status"]
+    if report.status == "duplicate" and report.duplicate_of is None:
+        raise InvalidInput("A duplicate needs duplicate_of (the report it duplicates)",
+                           errors=[{"field": "duplicate_of", "message": "required with status duplicate"}])
+    if report.status != "duplicate" and report.duplicate_of is not None:
+        diff["duplicate_of"] = [str(report.duplicate_of), None]
+        report.duplicate_of = None
     if "moderation_note" in fields:
         diff["moderation_note"] = True  # the note itself is kept on the report, not copied to the log
         report.moderation_note = fields["moderation_note"]
