@@ -7,10 +7,11 @@ if [ -z "${DATABASE_URL:-}" ]; then
     state=$(scripts/statedir.sh)
     mkdir -p "$(dirname "$state")"
     if ! scripts/localpg.sh running "$state"; then
-        trap 'scripts/localpg.sh stop "$state"' EXIT
+        trap 'scripts/localpg.sh stop "$state"; echo "PostgreSQL stopped; data kept in $state"' EXIT
     fi
     DATABASE_URL=$(scripts/localpg.sh start "$state" "${PGPORT:-54329}" durable)
     export DATABASE_URL
+    echo "PostGIS: $state (port ${PGPORT:-54329})"
 fi
 export LAGESBILD_ENV=${LAGESBILD_ENV:-demo}
 .venv/bin/python -m app.manage migrate
