@@ -11,6 +11,8 @@ import h3
 import numpy as np
 from pyproj import Transformer
 
+from app.errors import InvalidInput
+
 WGS84 = "EPSG:4326"
 SWEREF99TM = "EPSG:3006"
 SUPPORTED_CRS = {WGS84, SWEREF99TM, "CRS84", "OGC:CRS84"}
@@ -38,6 +40,17 @@ def normalise_crs(crs: str) -> str:
     if upper.endswith("/OGC/1.3/CRS84") or upper in {"CRS84", "OGC:CRS84"}:
         return WGS84
     raise ValueError(f"unsupported CRS {crs!r}; use EPSG:4326 (WGS84) or EPSG:3006 (SWEREF 99 TM)")
+
+
+def parse_crs(crs: str | None, *, default: str | None) -> str | None:
+    """:func:`normalise_crs` for a request's ``crs`` field: ``default`` when absent,
+    a 422 problem naming the field when unsupported."""
+    if not crs:
+        return default
+    try:
+        return normalise_crs(crs)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), errors=[{"field": "crs", "message": "unsupported CRS"}]) from None
 
 
 def sweref_to_wgs84(x: float, y: float) -> tuple[float, float]:

@@ -109,7 +109,7 @@ def list_reports(
         organisation_kinds=_csv(organisation_kind, field="organisation_kind", allowed=ORGANISATION_KINDS))
     if flt.start and flt.end and flt.end <= flt.start:
         raise InvalidInput("end must be after start", errors=[{"field": "end", "message": "not after start"}])
-    out_crs = _output_crs(crs)
+    out_crs = geo.parse_crs(crs, default=geo.WGS84)
     page_size = clamp_limit(limit, default=settings.list_default_limit, maximum=settings.list_max_limit)
     features, matched, next_cursor = service.list_reports(
         session, principal=principal, flt=flt, limit=page_size,
@@ -123,13 +123,6 @@ def list_reports(
     if out_crs != geo.WGS84:
         body["crs"] = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3006"}}
     return JSONResponse(body, media_type=GEOJSON, headers={"Content-Crs": f"<{_crs_uri(out_crs)}>"})
-
-
-def _output_crs(crs: str | None) -> str:
-    try:
-        return geo.normalise_crs(crs) if crs else geo.WGS84
-    except ValueError as exc:
-        raise InvalidInput(str(exc), errors=[{"field": "crs", "message": "unsupported"}]) from None
 
 
 def _crs_uri(crs: str) -> str:
@@ -152,7 +145,7 @@ def _in_crs(features: list[dict], crs: str) -> list[dict]:
 def get_report(report_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep,
                crs: str | None = None) -> JSONResponse:
     feature = service.get_report(session, report_id=report_id, principal=principal)
-    return JSONResponse(_in_crs([feature], _output_crs(crs))[0], media_type=GEOJSON)
+    return JSONResponse(_in_crs([feature], geo.parse_crs(crs, default=geo.WGS84))[0], media_type=GEOJSON)
 
 
 @router.patch("/reports/{report_id}", response_model=ReportFeature, dependencies=[JsonBody], summary="Moderate a report (coordinator)")

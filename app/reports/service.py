@@ -55,10 +55,7 @@ class ReportFilter:
 
 def resolve_position(payload: ReportCreate) -> tuple[float, float]:
     """(lon, lat) in WGS84 from either lat/lon or x/y in SWEREF 99 TM."""
-    try:
-        crs = geo.normalise_crs(payload.crs) if payload.crs else None
-    except ValueError as exc:
-        raise InvalidInput(str(exc), errors=[{"field": "crs", "message": str(exc)}]) from None
+    crs = geo.parse_crs(payload.crs, default=None)
     if payload.lat is not None:
         if crs not in (None, geo.WGS84):
             raise InvalidInput("lat/lon are WGS84 (EPSG:4326); use x/y for EPSG:3006",
