@@ -5,6 +5,7 @@ PORT ?= 8000
 PGPORT ?= 54329
 PYTHON ?= python3
 VENV := .venv
+NODE_STAMP := frontend/node_modules/.installed
 export PORT PGPORT
 
 .PHONY: run test deps bench seed clean-db
@@ -14,7 +15,7 @@ run: deps
 test: deps
 	@scripts/test.sh $(ARGS)
 
-deps: $(VENV)/.installed
+deps: $(VENV)/.installed $(NODE_STAMP)
 	@scripts/os-deps.sh
 
 $(VENV)/.installed: pyproject.toml
@@ -23,6 +24,14 @@ $(VENV)/.installed: pyproject.toml
 	@echo "installing Python dependencies into $(VENV) (log: $(VENV)/install.log)"
 	@{ $(VENV)/bin/pip install --upgrade pip && $(VENV)/bin/pip install -e '.[test]'; } > $(VENV)/install.log 2>&1 \
 		|| { tail -n 30 $(VENV)/install.log; exit 1; }
+	@touch $@
+
+# Leaflet for the situation map, from the npm registry at set-up time (served from /static, no CDN).
+$(NODE_STAMP): frontend/package-lock.json
+	@scripts/os-deps.sh
+	@echo "installing frontend packages into frontend/node_modules (log: frontend/npm-install.log)"
+	@cd frontend && npm ci --no-audit --no-fund > npm-install.log 2>&1 \
+		|| { tail -n 30 npm-install.log; exit 1; }
 	@touch $@
 
 bench: deps

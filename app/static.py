@@ -1,0 +1,35 @@
+"""Browser assets served from this service's own origin, never from a CDN.
+
+Municipal networks often block CDNs and printed situation maps must open offline, so Leaflet
+is installed from the npm registry at set-up time (`make deps` -> frontend/node_modules) and
+served here. The directories are resolved from the repository root, not the working directory.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
+LEAFLET_DIR = FRONTEND_DIR / "node_modules" / "leaflet" / "dist"
+OWN_STATIC_DIR = FRONTEND_DIR / "static"
+LEAFLET_URL = "/static/vendor/leaflet"
+
+log = logging.getLogger(__name__)
+
+
+def mount_static(app: FastAPI) -> None:
+    """Mount Leaflet at /static/vendor/leaflet and frontend/static (when present) at /static.
+
+    A missing Leaflet is logged, not raised: the API itself does not need it, only the
+    situation map page does, and that should not keep report intake from starting.
+    """
+    if LEAFLET_DIR.is_dir():
+        app.mount(LEAFLET_URL, StaticFiles(directory=LEAFLET_DIR), name="leaflet")
+    else:
+        log.error("Leaflet is not installed at %s: run `make deps` (npm ci in frontend/); "
+                  "situation maps will not load until then", LEAFLET_DIR)
+    if OWN_STATIC_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=OWN_STATIC_DIR), name="static")
