@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     login_client_rate_limit: str = "60/minute"  # per client, whatever the username
     trust_forwarded_for: bool = False
 
+    # Basemap for maps; empty = no tiles (the maps stay readable: outline and hexagons only).
+    map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    map_tile_attribution: str = "© OpenStreetMap contributors"
+
     @property
     def demo_mode(self) -> bool:
         """Demo logins and the demo integration key exist only in these environments."""

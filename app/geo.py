@@ -82,3 +82,32 @@ def h3_cells_vectorised(lat: np.ndarray, lon: np.ndarray) -> dict[int, np.ndarra
     for res in H3_RESOLUTIONS[:-1]:
         out[res] = np.asarray(h3ronpy.change_resolution(finest, res)).astype(np.int64)
     return out
+
+
+def parse_bbox(text: str | None, *, crs: str | None) -> tuple[float, float, float, float] | None:
+    """``minx,miny,maxx,maxy`` in ``crs`` (WGS84 lon/lat by default, or SWEREF 99 TM metres)
+    -> a WGS84 (min_lon, min_lat, max_lon, max_lat); a 422 naming ``bbox`` when malformed,
+    inverted or outside the CRS's range."""
+    if text is None:
+        return None
+    def bad(why: str) -> InvalidInput:
+        return InvalidInput(f"bbox {text!r} {why}; expected 'minx,miny,maxx,maxy', e.g. 16.45,59.35,16.56,59.40 "
+                            "(lon/lat) or with bbox-crs=EPSG:3006 in metres",
+                            errors=[{"field": "bbox", "message": why}])
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise bad("has a value that is not a number") from None
+    if len(values) != 4 or not all(np.isfinite(values)):
+        raise bad("must be four finite numbers")
+    minx, miny, maxx, maxy = values
+    if minx >= maxx or miny >= maxy:
+        raise bad("is inverted or empty (min must be less than max)")
+    if parse_crs(crs, default=WGS84) == SWEREF99TM:
+        if not (SWEREF_E[0] <= minx and maxx <= SWEREF_E[1] and SWEREF_N[0] <= miny and maxy <= SWEREF_N[1]):
+            raise bad("is outside SWEREF 99 TM's area (Sweden)")
+        xs, ys = _transformer(SWEREF99TM, WGS84).transform([minx, minx, maxx, maxx], [miny, maxy, miny, maxy])
+        return min(xs), min(ys), max(xs), max(ys)
+    if not (-180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90):
+        raise bad("is outside lon -180..180, lat -90..90 (lon/lat order)")
+    return minx, miny, maxx, maxy

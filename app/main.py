@@ -9,6 +9,8 @@ from app import errors
 from app.auth.router import router as auth_router
 from app.config import get_settings
 from app.health import router as health_router
+from app.hotspots.router import router as hotspots_router
+from app.static import mount_static
 from app.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from app.reports.public_router import router as public_router
 from app.reports.router import router as reports_router
@@ -28,8 +30,9 @@ def create_app() -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, default_limit=settings.body_max_bytes,
                        upload_limit=settings.attachment_max_bytes + 64 * 1024)
     app.add_middleware(AccessLogMiddleware)
-    for router in (health_router, auth_router, reports_router, public_router):
+    for router in (health_router, auth_router, reports_router, public_router, hotspots_router):
         app.include_router(router)
+    mount_static(app)
     return app
 
 

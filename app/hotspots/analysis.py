@@ -1,0 +1,76 @@
+"""From a cells × cycles count matrix to everything the meeting sees per cell (pure, no I/O)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.hotspots import grid, stats, trend
+
+REPEAT_STREAK = 3  # hot in at least this many consecutive cycles up to now: a repeat place
+
+
+@dataclass(frozen=True)
+class CellStats:
+    """Per-cell results, each an array aligned with ``cells`` (the cycle under study is the
+    last column of the input). Counts are reports per cycle, possibly fractional."""
+
+    cells: np.ndarray
+    count: np.ndarray
+    previous: np.ndarray
+    baseline: np.ndarray
+    p_increase: np.ndarray
+    increase: np.ndarray
+    neighbourhood: np.ndarray
+    p_hot: np.ndarray
+    hot: np.ndarray
+    gi_star_z: np.ndarray
+    trend: list[str]
+    trend_z: np.ndarray
+    trend_p: np.ndarray
+    hot_streak: np.ndarray
+    score: np.ndarray
+    rank: np.ndarray
+
+    @property
+    def repeat(self) -> np.ndarray:
+        return self.hot_streak >= REPEAT_STREAK
+
+
+def analyse(cells: np.ndarray, counts: np.ndarray, *, area: np.ndarray, baseline_cycles: int,
+            q: float = stats.ALPHA) -> CellStats:
+    """All per-cell statistics for the last cycle of ``counts``.
+
+    ``cells`` are sorted unique int64 H3 indices of one resolution with ``counts`` (n × T, oldest
+    cycle first, T > baseline_cycles); ``area`` the sorted cells covering the municipality.
+    The cycle totals are the column sums: the query behind ``counts`` covers the whole
+    municipality.
+    """
+    cells = np.asarray(cells, dtype=np.int64)
+    counts = np.asarray(counts, dtype=np.float64).reshape(cells.size, -1)
+    n_cycles = counts.shape[1]
+    if n_cycles <= baseline_cycles:
+        raise ValueError(f"need more than {baseline_cycles} cycles, got {n_cycles}")
+    universe = np.union1d(area, cells)
+    neighbours = grid.neighbour_rows(cells)
+    disk = grid.disk_sizes_in(cells, universe)
+    sums = stats.neighbourhood_sums(counts, neighbours)
+    states, p_hot = stats.hot_cold_states(sums, counts.sum(axis=0), area_cells=universe.size,
+                                          neighbourhood_cells=disk, q=q)
+    count = counts[:, -1]
+    baseline_total = counts[:, -1 - baseline_cycles:-1].sum(axis=1)
+    p_increase = stats.increase_p(count, baseline_total, baseline_cycles)
+    increase = stats.benjamini_hochberg(np.where(count > 0, p_increase, np.nan), q)
+    trend_z, trend_p = stats.mann_kendall(sums)
+    score = stats.forecast_score(counts, neighbours)
+    order = np.lexsort((cells, -count, -score))
+    rank = np.empty(cells.size, dtype=np.int64)
+    rank[order] = np.arange(1, cells.size + 1)
+    return CellStats(
+        cells=cells, count=count, previous=counts[:, -2], baseline=baseline_total / baseline_cycles,
+        p_increase=p_increase, increase=increase, neighbourhood=sums[:, -1], p_hot=p_hot[:, -1],
+        hot=states[:, -1] == 1,
+        gi_star_z=stats.gi_star_z(count, sums[:, -1], area_cells=universe.size, neighbourhood_cells=disk),
+        trend=trend.classify(states, trend_z, trend_p), trend_z=trend_z, trend_p=trend_p,
+        hot_streak=trend.hot_streak(states), score=score, rank=rank,
+    )

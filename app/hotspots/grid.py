@@ -1,0 +1,88 @@
+"""The H3 side of the hotspot layer: neighbourhoods, hexagon outlines, the area's cells."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import h3
+import h3ronpy
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+DISK = 7  # a cell and its k=1 ring (Sweden has no pentagons)
+
+
+def neighbour_rows(cells: np.ndarray) -> np.ndarray:
+    """For sorted unique ``cells`` (int64 H3), the (n, 7) row indices of each cell's k=1 disk
+    within ``cells``; -1 for a neighbour that is not in ``cells``."""
+    cells = np.asarray(cells, dtype=np.int64)
+    if cells.size == 0:
+        return np.empty((0, DISK), dtype=np.int64)
+    disks = np.asarray(h3ronpy.grid_disk(cells.astype(np.uint64), 1, flatten=True)).astype(np.int64)
+    if disks.size != cells.size * DISK:  # a pentagon somewhere: fall back to one cell at a time
+        return _neighbour_rows_slow(cells)
+    disks = disks.reshape(-1, DISK)
+    pos = np.searchsorted(cells, disks)
+    pos_clipped = np.minimum(pos, cells.size - 1)
+    return np.where(cells[pos_clipped] == disks, pos_clipped, -1)
+
+
+def _neighbour_rows_slow(cells: np.ndarray) -> np.ndarray:
+    index = {int(c): i for i, c in enumerate(cells)}
+    out = np.full((cells.size, DISK), -1, dtype=np.int64)
+    for i, c in enumerate(cells):
+        for j, n in enumerate(h3.grid_disk(h3.int_to_str(int(c)), 1)):
+            out[i, j] = index.get(h3.str_to_int(n), -1)
+    return out
+
+
+def disk_sizes_in(cells: np.ndarray, area: np.ndarray) -> np.ndarray:
+    """How many cells of each cell's k=1 disk lie in ``area`` (sorted int64): the number of
+    cells a neighbourhood really covers at the edge of the municipality."""
+    cells = np.asarray(cells, dtype=np.int64)
+    if cells.size == 0:
+        return np.empty(0)
+    disks = np.asarray(h3ronpy.grid_disk(cells.astype(np.uint64), 1, flatten=True)).astype(np.int64)
+    if disks.size != cells.size * DISK:
+        return np.full(cells.size, float(DISK))
+    inside = np.isin(disks, area).reshape(-1, DISK)
+    return np.maximum(inside.sum(axis=1), 1).astype(np.float64)
+
+
+@lru_cache(maxsize=16)
+def area_cells(boundary_wkb: bytes, res: int) -> np.ndarray:
+    """Sorted int64 H3 cells of resolution ``res`` whose centres lie in the boundary (WKB,
+    WGS84). Cached: a municipality's outline changes rarely and polyfill costs milliseconds."""
+    geom: BaseGeometry = shapely.from_wkb(boundary_wkb)
+    shape = h3.geo_to_h3shape(geom.__geo_interface__)
+    cells = np.array([h3.str_to_int(c) for c in h3.h3shape_to_cells(shape, res)], dtype=np.int64)
+    return np.sort(cells)
+
+
+@lru_cache(maxsize=200_000)
+def hexagon_ring(cell: int) -> tuple[tuple[float, float], ...]:
+    """The cell's outline as a closed, counter-clockwise GeoJSON ring of (lon, lat), 7 decimals
+    (~1 cm). Cached: outlines never change and a layer reuses the same cells every cycle."""
+    latlng = h3.cell_to_boundary(h3.int_to_str(cell))
+    ring = [(round(lng, 7), round(lat, 7)) for lat, lng in latlng]
+    if _signed_area(ring) < 0:
+        ring.reverse()
+    ring.append(ring[0])
+    return tuple(ring)
+
+
+def cell_string(cell: int) -> str:
+    """The H3 index as its usual hexadecimal string."""
+    return h3.int_to_str(int(cell))
+
+
+def parse_cell(value: str) -> int:
+    """An H3 index string -> int; ValueError when it is not a valid cell."""
+    text = value.strip().lower()
+    if not h3.is_valid_cell(text):
+        raise ValueError(f"{value!r} is not an H3 cell index")
+    return h3.str_to_int(text)
+
+
+def _signed_area(ring: list[tuple[float, float]]) -> float:
+    return sum(x1 * y2 - x2 * y1 for (x1, y1), (x2, y2) in zip(ring, ring[1:] + ring[:1])) / 2.0

@@ -1,0 +1,136 @@
+"""HTTP routes for the situation picture: cycles, the hotspot layer, the agenda, patterns, the map."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import HTMLResponse
+
+from app import geo
+from app.auth.deps import CurrentPrincipal, RequireRole, SettingsDep
+from app.auth.service import ALL_REPORTS_ROLES, Principal
+from app.db import SessionDep
+from app.errors import InvalidInput
+from app.hotspots import service
+from app.hotspots.cycles import Cycle
+from app.hotspots.queries import Selection
+from app.hotspots.situation_map import render_situation_map
+from app.timeutil import STOCKHOLM, local_iso, utcnow
+
+router = APIRouter(tags=["situation picture"])
+GEOJSON = "application/geo+json"
+Analyst = Annotated[Principal, Depends(RequireRole(ALL_REPORTS_ROLES, "see the situation picture"))]
+Resolution = Annotated[int, Query(ge=7, le=10, description="H3 resolution: 7 (~5 km²) … 10 (~0.015 km²)")]
+CycleRef = Annotated[str, Query(description="'current', 'previous' or a cycle id (its first day, YYYY-MM-DD)")]
+
+
+def _json(data: Any, media_type: str = "application/json") -> Response:
+    return Response(orjson.dumps(data), media_type=media_type)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The filters every situation-picture route shares, as given in the query string."""
+
+    category: list[str]
+    group: list[str]
+    organisation_kind: list[str]
+    status: list[str]
+
+
+def filters(
+    category: Annotated[list[str], Query(description="category code; repeat for several")] = [],
+    group: Annotated[list[str], Query(description="category group, e.g. brand, skadegorelse")] = [],
+    organisation_kind: Annotated[list[str], Query(description="reporting organisation kind, e.g. polis")] = [],
+    status: Annotated[list[Literal["verified", "new"]],
+                      Query(description="report statuses counted; verified only by default")] = ["verified"],
+) -> Filters:
+    return Filters(category=category, group=group, organisation_kind=organisation_kind, status=status)
+
+
+FiltersDep = Annotated[Filters, Depends(filters)]
+
+
+def _selection(session, principal: Principal, f: Filters, **extra) -> Selection:
+    return service.build_selection(session, municipality_id=principal.municipality_id, categories=f.category,
+                                   groups=f.group, organisation_kinds=f.organisation_kind, statuses=f.status,
+                                   **extra)
+
+
+def _scope_and_cycle(session, principal: Principal, ref: str) -> tuple[service.Scope, Cycle]:
+    scope = service.get_scope(session, municipality_id=principal.municipality_id)
+    return scope, scope.grid.resolve(ref)
+
+
+@router.get("/api/v1/cycles", summary="The municipality's EST cycles, newest first")
+def list_cycles(session: SessionDep, principal: CurrentPrincipal,
+                n: Annotated[int, Query(ge=1, le=260, description="how many cycles up to the current")] = 26) -> Response:
+    scope = service.get_scope(session, municipality_id=principal.municipality_id)
+    return _json(service.list_cycles(scope, n=n))
+
+
+@router.get("/api/v1/cycles/{ref}", summary="One cycle: 'current', 'previous' or its id")
+def get_cycle(ref: str, session: SessionDep, principal: CurrentPrincipal) -> Response:
+    scope, cycle = _scope_and_cycle(session, principal, ref)
+    return _json(service.cycle_json(cycle, current=scope.grid.current()))
+
+
+@router.get("/api/v1/hotspots", summary="The hotspot layer of a cycle (GeoJSON H3 hexagons)")
+def hotspots(session: SessionDep, principal: Analyst, f: FiltersDep, cycle: CycleRef = "current",
+             res: Resolution = 9) -> Response:
+    scope, c = _scope_and_cycle(session, principal, cycle)
+    layer = service.get_layer(session, scope, cycle=c, res=res, selection=_selection(session, principal, f))
+    return _json(layer, GEOJSON)
+
+
+@router.get("/api/v1/hotspots/top", summary="The meeting agenda: the best-ranked cells of a cycle")
+def top(session: SessionDep, principal: Analyst, f: FiltersDep, cycle: CycleRef = "current",
+        res: Resolution = 9, n: Annotated[int, Query(ge=1, le=100)] = 10) -> Response:
+    scope, c = _scope_and_cycle(session, principal, cycle)
+    return _json(service.get_top(session, scope, cycle=c, res=res, n=n,
+                                 selection=_selection(session, principal, f)))
+
+
+@router.get("/api/v1/patterns", summary="Weekday × hour matrix for a cycle or a date range")
+def patterns(session: SessionDep, principal: Analyst, f: FiltersDep,
+             cycle: Annotated[str | None, Query(description="'current' (default), 'previous' or a cycle id")] = None,
+             date_from: Annotated[dt.date | None, Query(alias="from", description="first local day")] = None,
+             date_to: Annotated[dt.date | None, Query(alias="to", description="last local day (inclusive)")] = None,
+             cell: Annotated[list[str], Query(description="H3 cell (res 7-10); repeat for several")] = [],
+             bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy")] = None,
+             bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None) -> Response:
+    start, end, about = _range(session, principal, cycle, date_from, date_to)
+    selection = _selection(session, principal, f, cells=cell, bbox=geo.parse_bbox(bbox, crs=bbox_crs))
+    return _json({**service.get_patterns(session, selection=selection, start=start, end=end), **about})
+
+
+def _range(session, principal: Principal, cycle: str | None, date_from: dt.date | None,
+           date_to: dt.date | None) -> tuple[dt.datetime, dt.datetime, dict[str, Any]]:
+    if date_from is None and date_to is None:
+        _, c = _scope_and_cycle(session, principal, cycle or "current")
+        return c.start, c.end, {"cycle": service.cycle_json(c)}
+    if cycle is not None:
+        raise InvalidInput("Give either 'cycle' or 'from'/'to', not both",
+                           errors=[{"field": "cycle", "message": "conflicts with from/to"}])
+    if date_from is None or date_to is None or date_to < date_from:
+        raise InvalidInput("A date range needs both 'from' and 'to' (local days, 'to' inclusive) with from <= to",
+                           errors=[{"field": "from" if date_from is None else "to", "message": "missing or inverted"}])
+    start = dt.datetime.combine(date_from, dt.time(0), STOCKHOLM)
+    end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(0), STOCKHOLM)
+    return start, end, {"cycle": None}
+
+
+@router.get("/maps/situation.html", response_class=HTMLResponse, summary="Printable situation map of a cycle")
+def situation_map(session: SessionDep, principal: Analyst, settings: SettingsDep, f: FiltersDep,
+                  cycle: CycleRef = "current", res: Resolution = 9) -> HTMLResponse:
+    scope, c = _scope_and_cycle(session, principal, cycle)
+    layer = service.get_layer(session, scope, cycle=c, res=res, selection=_selection(session, principal, f))
+    html = render_situation_map(
+        layer=layer, boundary=service.boundary_geojson(scope), title=f"Lägesbild {scope.municipality.name}",
+        cycle_label=f"{c.label} ({c.first_day.isoformat()} – {c.last_day.isoformat()})",
+        generated_at=local_iso(utcnow())[:16].replace("T", " "),
+        tile_url=settings.map_tile_url or None, tile_attribution=settings.map_tile_attribution or None)
+    return HTMLResponse(html)
