@@ -47,7 +47,7 @@ def analyse(cells: np.ndarray, counts: np.ndarray, *, area: np.ndarray, baseline
     municipality.
     """
     cells = np.asarray(cells, dtype=np.int64)
-    counts = np.asarray(counts, dtype=np.float64).reshape(cells.size, -1)
+    counts = np.asarray(counts, dtype=np.float64)
     n_cycles = counts.shape[1]
     if n_cycles <= baseline_cycles:
         raise ValueError(f"need more than {baseline_cycles} cycles, got {n_cycles}")

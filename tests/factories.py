@@ -1,0 +1,41 @@
+"""Reports placed exactly where and when a test needs them (straight into the database)."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from geoalchemy2.shape import from_shape
+from shapely.geometry import Point
+from sqlalchemy import select
+
+from app.geo import h3_cells
+from app.hotspots.cycles import Cycle, CycleGrid
+from app.municipalities.models import Municipality, Organisation
+from app.reports.models import Category, Report
+
+
+def demo_grid(db) -> CycleGrid:
+    muni = db.scalar(select(Municipality))
+    return CycleGrid(anchor=muni.cycle_anchor, days=muni.cycle_days)
+
+
+def cycle_back(db, n: int) -> Cycle:
+    """The cycle ``n`` before the current one (0 = current)."""
+    grid = demo_grid(db)
+    return grid.cycle(grid.current().index - n)
+
+
+def add_reports(db, *, lat: float, lon: float, at: dt.datetime, n: int = 1, until: dt.datetime | None = None,
+                category: str = "klotter", status: str = "verified", kind: str = "kommun") -> list[Report]:
+    """``n`` reports at one point, an instant ``at`` or the window ``at``..``until``."""
+    muni = db.scalar(select(Municipality))
+    cat = db.scalar(select(Category).where(Category.code == category))
+    org = db.scalar(select(Organisation).where(Organisation.kind == kind).order_by(Organisation.id))
+    cells = h3_cells(lat, lon)
+    reports = [Report(id=uuid.uuid4(), municipality_id=muni.id, category_id=cat.id, occurred_from=at,
+                      occurred_to=until or at, reported_at=until or at, geom=from_shape(Point(lon, lat), srid=4326),
+                      h3_r7=cells[7], h3_r8=cells[8], h3_r9=cells[9], h3_r10=cells[10], organisation_id=org.id,
+                      source="test", status=status) for _ in range(n)]
+    db.add_all(reports)
+    db.flush()
+    return reports
