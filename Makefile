@@ -34,8 +34,10 @@ $(NODE_STAMP): frontend/package-lock.json
 		|| { tail -n 30 npm-install.log; exit 1; }
 	@touch $@
 
+# make bench BENCH=hotspots (or intake, quality; default all) — see scripts/bench.sh
+BENCH ?= all
 bench: deps
-	@scripts/bench.sh
+	@scripts/bench.sh $(BENCH)
 
 # Add synthetic reports to the `make run` database: make seed REPORTS=1000000
 REPORTS ?= 100000

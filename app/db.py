@@ -38,6 +38,9 @@ def get_engine() -> Engine:
         max_overflow=0,  # no overflow: opening and closing connections under load costs more than waiting
         pool_pre_ping=True,
         hide_parameters=True,  # report texts and usernames never reach an error log
+        # No JIT: the hotspot query's cost estimate crosses jit_above_cost, and compiling it
+        # took ~550 ms of a 650 ms layer (measured, bench/hotspots.py); our queries are short.
+        connect_args={"options": "-c jit=off"},
     )
 
 

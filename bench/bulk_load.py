@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 from pathlib import Path
@@ -23,21 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import text  # noqa: E402
 
 from app.db import get_engine  # noqa: E402
+from bench.machine import cpu_model  # noqa: E402
 from seeds.loader import seed  # noqa: E402
 
 SERVER_SETTINGS = ("server_version", "fsync", "synchronous_commit", "full_page_writes", "wal_level",
                    "shared_buffers", "max_wal_size", "max_parallel_maintenance_workers")
-
-
-def cpu_model() -> str:
-    """The CPU model as the kernel reports it (the first 'model name' line)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def server_settings() -> dict[str, str]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -35,15 +34,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.reports.models import Report  # noqa: E402
+from bench.machine import describe  # noqa: E402
 
 # Points inside the demo town, cycled through by the clients.
 POINTS = [(59.3712, 16.5098), (59.3680, 16.5063), (59.3575, 16.4830), (59.3745, 16.5135), (59.3830, 16.4930)]
-
-
-def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def free_port() -> int:
@@ -143,7 +137,7 @@ def main() -> int:
     try:
         token = httpx.post(f"{base}/api/v1/auth/token", data={"username": "reporter", "password": "demo"}).json()[
             "access_token"]
-        print(f"machine: {machine()}; PostgreSQL {pg}, fsync={fsync}; uvicorn workers={args.workers}")
+        print(f"machine: {describe()}; PostgreSQL {pg}, fsync={fsync}; uvicorn workers={args.workers}")
         asyncio.run(run_phase(base, token, 5, 2, 0))  # warm-up: connections, pools, caches
         results = {}
         for name, interval in (("paced", args.interval), ("saturated", 0.0)):

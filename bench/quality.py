@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.hotspots import analysis, stats  # noqa: E402
 from app.hotspots.grid import area_cells  # noqa: E402
+from bench.machine import cpu_model  # noqa: E402
 
 RES = 9
 CENTRE_LATLON = (59.37, 16.51)  # Eskilstuna
@@ -294,11 +295,8 @@ def summarise_calibration(n: int, runs: list[dict[str, int]]) -> dict:
 
 
 def machine() -> dict[str, str | int]:
-    """Where the numbers come from: OS, CPU model (first /proc/cpuinfo 'model name'), cores."""
-    cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
-    cpu = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), platform.processor())
-    return {"platform": platform.platform(), "cpu": cpu, "cores": os.cpu_count() or 0,
+    """Where the numbers come from: OS, CPU model, cores, library versions."""
+    return {"platform": platform.platform(), "cpu": cpu_model(), "cores": os.cpu_count() or 0,
             "python": platform.python_version(), "numpy": np.__version__, "h3": h3.__version__}
 
 

@@ -1,10 +1,24 @@
 #!/usr/bin/env bash
-# `make bench`: both benchmarks against a throwaway but durable (fsync on) PostGIS.
+# `make bench [BENCH=intake|hotspots|quality|all]` against a throwaway but durable (fsync on) PostGIS:
+#   intake    POST latency under 50 clients, then the 1,000,000-report bulk load (3 runs)
+#   hotspots  the hotspot layer with 1,050,000 reports vs the analyst's ST_HexagonGrid count
+#   quality   PAI vs the oracle and calibration on synthetic data (no database needed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LAGESBILD_ENV=demo
-exec scripts/with-throwaway-db.sh durable sh -c '
+which=${1:-all}
+case "$which" in
+    quality) exec .venv/bin/python bench/quality.py ;;
+    intake|hotspots|all) ;;
+    *) echo "bench: unknown benchmark '$which' (intake, hotspots, quality, all)" >&2; exit 2 ;;
+esac
+scripts/with-throwaway-db.sh durable sh -c '
     .venv/bin/python -m app.manage migrate &&
     .venv/bin/python -m seeds --reports 0 &&
-    .venv/bin/python bench/post_load.py "$@" &&
-    .venv/bin/python bench/bulk_load.py --reports 1000000 --runs 3' bench "$@"
+    case "$1" in
+        intake)   .venv/bin/python bench/post_load.py && .venv/bin/python bench/bulk_load.py --reports 1000000 --runs 3 ;;
+        hotspots) .venv/bin/python bench/hotspots.py ;;
+        all)      .venv/bin/python bench/post_load.py && .venv/bin/python bench/bulk_load.py --reports 1000000 --runs 3 &&
+                  .venv/bin/python bench/hotspots.py ;;
+    esac' bench "$which"
+[ "$which" != all ] || .venv/bin/python bench/quality.py

@@ -1,24 +1,27 @@
 """SQL for the situation picture: aoristic report counts per H3 cell and cycle, in one query.
 
 A report counts in every cycle its occurrence window overlaps, weighted by the share of the
-window inside the cycle. Instants (the majority) go straight to the cycle of their local day;
-only windows are expanded over the cycles they touch. Cycle boundaries are local midnights, so
-the cycle of an instant is computed from its Europe/Stockholm calendar day.
+window inside the cycle. The cycle boundaries (local midnights, so DST is already in them)
+are passed as one array of instants; ``width_bucket`` finds a report's cycle by binary
+search, which is far cheaper per row than converting every timestamp to a local date.
+Instants (the majority) go straight to their cycle; only windows are expanded over the
+cycles they touch.
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import (ColumnElement, Date, DateTime, Float, Integer, Select, cast, func, literal,
+from sqlalchemy import (ColumnElement, DateTime, Float, Integer, Select, bindparam, cast, func, literal,
                         select, true, union_all)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import Grouping
 
-from app.hotspots.cycles import CycleGrid
 from app.municipalities.models import Organisation
 from app.reports.models import Report
 
 TZ = "Europe/Stockholm"
 CELL_COLUMNS = {7: Report.h3_r7, 8: Report.h3_r8, 9: Report.h3_r9, 10: Report.h3_r10}
-COUNTED_STATUSES = ("new", "verified")
 
 
 @dataclass(frozen=True)
@@ -49,39 +52,31 @@ class Selection:
         return where
 
 
-def _cycle_index(grid: CycleGrid, instant) -> ColumnElement[int]:
-    local_day = cast(func.timezone(TZ, instant), Date)
-    days_since_anchor = local_day - literal(grid.anchor, Date)
-    return cast(func.floor(cast(days_since_anchor, Float) / grid.days), Integer)
+def weighted_counts(selection: Selection, *, edges: list[dt.datetime], keys: list[ColumnElement]) -> Select:
+    """``keys`` + period ``k`` + summed aoristic weight ``w``.
 
-
-def _cycle_start(grid: CycleGrid, index) -> ColumnElement:
-    first_day = literal(grid.anchor, Date) + index * grid.days
-    return func.timezone(TZ, cast(first_day, DateTime))
-
-
-def weighted_counts(grid: CycleGrid, selection: Selection, *, first: int, last: int,
-                    keys: list[ColumnElement]) -> Select:
-    """``keys`` + cycle index ``k`` + summed aoristic weight ``w`` over cycles ``first..last``.
-
-    The result has one row per distinct (keys, k) with w > 0; cycles are grid indices.
+    ``edges`` are consecutive period boundaries (aware instants, ``len(periods) + 1``); ``k``
+    is the 0-based period. One row per distinct (keys, k) with w > 0.
     """
-    lo, hi = grid.cycle(first).start, grid.cycle(last).end
+    bounds = Grouping(bindparam("edges", list(edges), type_=ARRAY(DateTime(timezone=True))))  # (...)[j] in SQL
+    n_periods = len(edges) - 1
+    lo, hi = edges[0], edges[-1]
     where = selection.conditions()
     instants = (
-        select(*keys, _cycle_index(grid, Report.occurred_from).label("k"), literal(1.0, Float).label("w"))
+        select(*keys, (func.width_bucket(Report.occurred_from, bounds) - 1).label("k"), literal(1.0, Float).label("w"))
         .where(*where, Report.occurred_to == Report.occurred_from,
                Report.occurred_from >= lo, Report.occurred_from < hi)
     )
-    k_series = func.generate_series(func.greatest(_cycle_index(grid, Report.occurred_from), first),
-                                    func.least(_cycle_index(grid, Report.occurred_to), last)
-                                    ).table_valued("k").render_derived().lateral("ks")
-    start, end = _cycle_start(grid, k_series.c.k), _cycle_start(grid, k_series.c.k + 1)
-    overlap = func.extract("epoch", func.least(Report.occurred_to, end) - func.greatest(Report.occurred_from, start))
+    series = func.generate_series(func.greatest(func.width_bucket(Report.occurred_from, bounds), 1),
+                                  func.least(func.width_bucket(Report.occurred_to, bounds), n_periods)
+                                  ).table_valued("j").render_derived().lateral("js")
+    j = cast(series.c.j, Integer)
+    overlap = func.extract("epoch", func.least(Report.occurred_to, bounds[j + 1])
+                           - func.greatest(Report.occurred_from, bounds[j]))
     length = func.extract("epoch", Report.occurred_to - Report.occurred_from)
     windows = (
-        select(*keys, k_series.c.k.label("k"), cast(overlap / length, Float).label("w"))
-        .select_from(Report).join(k_series, true())
+        select(*keys, (j - 1).label("k"), (cast(overlap, Float) / cast(length, Float)).label("w"))
+        .select_from(Report).join(series, true())
         .where(*where, Report.occurred_to > Report.occurred_from,
                Report.occurred_from < hi, Report.occurred_to > lo)
     )

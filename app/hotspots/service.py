@@ -110,7 +110,7 @@ def cell_stats(session: Session, scope: Scope, *, cycle: Cycle, res: int, select
     """Counts over the trend window ending with ``cycle`` and every per-cell statistic."""
     cycles = scope.grid.span(cycle, TREND_CYCLES)
     cell_col = queries.CELL_COLUMNS[res].label("cell")
-    query = queries.weighted_counts(scope.grid, selection, first=cycles[0].index, last=cycle.index, keys=[cell_col])
+    query = queries.weighted_counts(selection, edges=[c.start for c in cycles] + [cycle.end], keys=[cell_col])
     rows = session.execute(query).all()
     area = grid.area_cells(shapely.to_wkb(to_shape(scope.municipality.boundary)), res)
     if not rows:
@@ -119,7 +119,7 @@ def cell_stats(session: Session, scope: Scope, *, cycle: Cycle, res: int, select
     raw_cells, ks, weights = (np.array(col) for col in zip(*rows))
     cells, row_of = np.unique(raw_cells.astype(np.int64), return_inverse=True)
     counts = np.zeros((cells.size, TREND_CYCLES))
-    np.add.at(counts, (row_of, ks.astype(np.int64) - cycles[0].index), weights.astype(np.float64))
+    np.add.at(counts, (row_of, ks.astype(np.int64)), weights.astype(np.float64))
     return analyse(cells, counts, area=area, baseline_cycles=BASELINE_CYCLES)
 
 
@@ -204,7 +204,7 @@ def _what_and_who(session: Session, scope: Scope, *, cycle: Cycle, res: int, sel
     if not cells:
         return {}
     narrowed = Selection(**{**selection.__dict__, "cells": {res: tuple(cells)}})
-    query = queries.weighted_counts(scope.grid, narrowed, first=cycle.index, last=cycle.index,
+    query = queries.weighted_counts(narrowed, edges=[cycle.start, cycle.end],
                                     keys=[queries.CELL_COLUMNS[res].label("cell"), Report.category_id.label("category_id"),
                                           Report.organisation_id.label("organisation_id")])
     rows = session.execute(query).all()
