@@ -33,3 +33,14 @@ def mount_static(app: FastAPI) -> None:
                   "situation maps will not load until then", LEAFLET_DIR)
     if OWN_STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=OWN_STATIC_DIR), name="static")
+
+
+def inline_leaflet(html: str) -> str:
+    """The page with Leaflet's script and stylesheet embedded instead of linked, so a saved
+    copy (the meeting minutes) opens anywhere, offline, without this service.
+
+    Raises FileNotFoundError when Leaflet is not installed (see :func:`mount_static`)."""
+    script = (LEAFLET_DIR / "leaflet.js").read_text(encoding="utf-8").replace("</script", "<\\/script")
+    style = (LEAFLET_DIR / "leaflet.css").read_text(encoding="utf-8").replace("</style", "<\\/style")
+    html = html.replace(f'<script src="{LEAFLET_URL}/leaflet.js"></script>', f"<script>{script}</script>", 1)
+    return html.replace(f'<link rel="stylesheet" href="{LEAFLET_URL}/leaflet.css"/>', f"<style>{style}</style>", 1)

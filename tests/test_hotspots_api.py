@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import h3
 import numpy as np
@@ -251,7 +252,11 @@ def test_the_printable_situation_map_is_self_contained(client, auth, db):
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     html = r.text
     assert prev.label in html and SQUARE_R9 in html and "Eskilstuna" in html
-    assert '/static/vendor/leaflet/leaflet.js' in html
-    assert "cdn" not in html.lower() and "unpkg" not in html.lower()
+    assert "<script src=" not in html and '<link rel="stylesheet"' not in html  # Leaflet embedded
+    assert "Leaflet" in html and "leaflet-container" in html
+    fetched = re.findall(r"""(?:src=|<link[^>]*href=|url\()["']?(https?://[^"')\s]+)""", html)
+    assert fetched == [], fetched  # nothing loaded from elsewhere; only the basemap tiles (configurable)
+    linked = client.get("/maps/situation.html", headers=auth("est"), params={"cycle": prev.id, "embed": False})
+    assert '<script src="/static/vendor/leaflet/leaflet.js"></script>' in linked.text
     js = client.get("/static/vendor/leaflet/leaflet.js")
     assert js.status_code == 200 and len(js.content) > 100_000

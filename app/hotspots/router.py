@@ -18,6 +18,7 @@ from app.hotspots import service
 from app.hotspots.cycles import Cycle
 from app.hotspots.queries import Selection
 from app.hotspots.situation_map import render_situation_map
+from app.static import inline_leaflet
 from app.timeutil import STOCKHOLM, local_iso, utcnow
 
 router = APIRouter(tags=["situation picture"])
@@ -125,7 +126,10 @@ def _range(session, principal: Principal, cycle: str | None, date_from: dt.date 
 
 @router.get("/maps/situation.html", response_class=HTMLResponse, summary="Printable situation map of a cycle")
 def situation_map(session: SessionDep, principal: Analyst, settings: SettingsDep, f: FiltersDep,
-                  cycle: CycleRef = "current", res: Resolution = 9) -> HTMLResponse:
+                  cycle: CycleRef = "current", res: Resolution = 9,
+                  embed: Annotated[bool, Query(description="embed Leaflet in the page (a saved copy works "
+                                                           "offline); false links /static/vendor/leaflet")] = True,
+                  ) -> HTMLResponse:
     scope, c = _scope_and_cycle(session, principal, cycle)
     layer = service.get_layer(session, scope, cycle=c, res=res, selection=_selection(session, principal, f))
     html = render_situation_map(
@@ -133,4 +137,4 @@ def situation_map(session: SessionDep, principal: Analyst, settings: SettingsDep
         cycle_label=f"{c.label} ({c.first_day.isoformat()} – {c.last_day.isoformat()})",
         generated_at=local_iso(utcnow())[:16].replace("T", " "),
         tile_url=settings.map_tile_url or None, tile_attribution=settings.map_tile_attribution or None)
-    return HTMLResponse(html)
+    return HTMLResponse(inline_leaflet(html) if embed else html)
