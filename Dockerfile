@@ -1,4 +1,11 @@
 # Lägesbild API for servers. The database is a separate PostGIS (see docker-compose.yml).
+
+# Leaflet from the npm registry (pinned by frontend/package-lock.json); only its dist/ is kept.
+FROM node:20-bookworm-slim AS leaflet
+WORKDIR /frontend
+COPY frontend/package.json frontend/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
@@ -15,6 +22,7 @@ COPY app ./app
 COPY seeds ./seeds
 COPY migrations ./migrations
 COPY alembic.ini ./
+COPY --from=leaflet /frontend/node_modules/leaflet/dist ./frontend/node_modules/leaflet/dist
 RUN pip install . && mkdir -p /var/lib/lagesbild/attachments && chown -R lagesbild /var/lib/lagesbild
 
 USER lagesbild
