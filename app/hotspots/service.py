@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import h3
@@ -203,7 +203,7 @@ def _what_and_who(session: Session, scope: Scope, *, cycle: Cycle, res: int, sel
     """Per cell: categories and reporting organisations this cycle, largest first (top 3)."""
     if not cells:
         return {}
-    narrowed = Selection(**{**selection.__dict__, "cells": {res: tuple(cells)}})
+    narrowed = replace(selection, cells={res: tuple(cells)})
     query = queries.weighted_counts(narrowed, edges=[cycle.start, cycle.end],
                                     keys=[queries.CELL_COLUMNS[res].label("cell"), Report.category_id.label("category_id"),
                                           Report.organisation_id.label("organisation_id")])
