@@ -91,8 +91,8 @@ def parse_bbox(text: str | None, *, crs: str | None) -> tuple[float, float, floa
     if text is None:
         return None
     def bad(why: str) -> InvalidInput:
-        return InvalidInput(f"bbox {text!r} {why}; expected 'minx,miny,maxx,maxy', e.g. 16.45,59.35,16.56,59.40 "
-                            "(lon/lat) or with bbox-crs=EPSG:3006 in metres",
+        return InvalidInput(f"bbox must be minx,miny,maxx,maxy, e.g. 16.45,59.35,16.56,59.40 (lon/lat, WGS84) or "
+                            f"metres with bbox-crs=EPSG:3006; {text!r} {why}",
                             errors=[{"field": "bbox", "message": why}])
     try:
         values = [float(v) for v in text.split(",")]
@@ -101,8 +101,8 @@ def parse_bbox(text: str | None, *, crs: str | None) -> tuple[float, float, floa
     if len(values) != 4 or not all(np.isfinite(values)):
         raise bad("must be four finite numbers")
     minx, miny, maxx, maxy = values
-    if minx >= maxx or miny >= maxy:
-        raise bad("is inverted or empty (min must be less than max)")
+    if minx > maxx or miny > maxy:
+        raise bad("is inverted (min must not exceed max)")
     if parse_crs(crs, default=WGS84) == SWEREF99TM:
         if not (SWEREF_E[0] <= minx and maxx <= SWEREF_E[1] and SWEREF_N[0] <= miny and maxy <= SWEREF_N[1]):
             raise bad("is outside SWEREF 99 TM's area (Sweden)")

@@ -50,9 +50,10 @@ def disk_sizes_in(cells: np.ndarray, area: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def area_cells(boundary_wkb: bytes, res: int) -> np.ndarray:
-    """Sorted int64 H3 cells of resolution ``res`` whose centres lie in the boundary (WKB,
-    WGS84). Cached: a municipality's outline changes rarely and polyfill costs milliseconds."""
+def area_cells(boundary_wkb: bytes | str, res: int) -> np.ndarray:
+    """Sorted int64 H3 cells of resolution ``res`` whose centres lie in the boundary (WKB or
+    hex WKB, WGS84). Cached: a municipality's outline changes rarely and polyfill costs
+    milliseconds."""
     geom: BaseGeometry = shapely.from_wkb(boundary_wkb)
     shape = h3.geo_to_h3shape(geom.__geo_interface__)
     cells = np.array([h3.str_to_int(c) for c in h3.h3shape_to_cells(shape, res)], dtype=np.int64)

@@ -112,7 +112,7 @@ def cell_stats(session: Session, scope: Scope, *, cycle: Cycle, res: int, select
     cell_col = queries.CELL_COLUMNS[res].label("cell")
     query = queries.weighted_counts(selection, edges=[c.start for c in cycles] + [cycle.end], keys=[cell_col])
     rows = session.execute(query).all()
-    area = grid.area_cells(shapely.to_wkb(to_shape(scope.municipality.boundary)), res)
+    area = grid.area_cells(scope.municipality.boundary.desc, res)  # hex (E)WKB as loaded: no re-encoding
     if not rows:
         return analyse(np.empty(0, dtype=np.int64), np.empty((0, TREND_CYCLES)), area=area,
                        baseline_cycles=BASELINE_CYCLES)

@@ -75,20 +75,6 @@ def _csv(value: str | None, *, field: str, allowed: tuple[str, ...] | None = Non
     return items
 
 
-def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
-    if not value:
-        return None
-    try:
-        parts = tuple(float(v) for v in value.split(","))
-    except ValueError:
-        parts = ()
-    ok = (len(parts) == 4 and -180 <= parts[0] <= parts[2] <= 180 and -90 <= parts[1] <= parts[3] <= 90)
-    if not ok:
-        raise InvalidInput("bbox must be minLon,minLat,maxLon,maxLat in WGS84 degrees (e.g. 16.45,59.35,16.56,59.40)",
-                           errors=[{"field": "bbox", "message": "invalid bbox"}])
-    return parts
-
-
 @router.get("/reports", response_model=ReportCollection, summary="List reports as GeoJSON")
 def list_reports(
     request: Request, principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep,
@@ -103,7 +89,7 @@ def list_reports(
     crs: Annotated[str | None, Query(description="EPSG:4326 (default) or EPSG:3006 for the coordinates")] = None,
 ) -> JSONResponse:
     flt = service.ReportFilter(
-        bbox=_bbox(bbox), categories=_csv(category, field="category"),
+        bbox=geo.parse_bbox(bbox, crs=None), categories=_csv(category, field="category"),
         start=to_utc(start) if start else None, end=to_utc(end) if end else None,
         statuses=_csv(status, field="status", allowed=STATUSES),
         organisation_kinds=_csv(organisation_kind, field="organisation_kind", allowed=ORGANISATION_KINDS))
