@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install the operating-system packages the project needs when they are missing:
-# PostgreSQL with PostGIS (for the installed PostgreSQL major), python3-venv, and Node.js
-# with npm (Leaflet for the situation map comes from the npm registry, never from a CDN).
+# PostgreSQL with PostGIS (for the installed PostgreSQL major), python3-venv, Node.js with npm
+# (Leaflet comes from the npm registry, never from a CDN), Chromium (the browser tests drive
+# the distribution's own build headless) and gdal-bin (the tests read our OGC API with GDAL's
+# own client, as QGIS does).
 # Runs apt-get as root, through sudo otherwise; does nothing when all is present.
 set -euo pipefail
 
@@ -19,6 +21,8 @@ install() {
 
 python3 -c 'import ensurepip' >/dev/null 2>&1 || install python3-venv
 command -v npm >/dev/null || install nodejs npm
+command -v chromium >/dev/null || install chromium
+command -v ogrinfo >/dev/null || install gdal-bin
 # The distribution's own PostgreSQL first (15 on Debian 12, 16 on Ubuntu 24.04, ...), then
 # PostGIS for whichever major is installed.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || install postgresql

@@ -30,6 +30,8 @@ from app.main import app  # noqa: E402
 from app.manage import migrate  # noqa: E402
 from seeds.demo import load_demo_base  # noqa: E402
 
+pytest_plugins = ["tests.live"]
+
 
 @pytest.fixture(scope="session")
 def engine():

@@ -1,10 +1,6 @@
 """The real stack: uvicorn over TCP, real commits, concurrent retries of one report."""
 import concurrent.futures
 import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 
 import httpx
@@ -13,30 +9,15 @@ from sqlalchemy import delete, func, select, text
 
 from app.reports.models import IdempotencyRecord, Report
 from tests.helpers import SQUARE
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.live import free_port, start_server
 
 
 @pytest.fixture(scope="module")
 def server(engine):
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port),
-                             "--log-level", "warning"], env={**os.environ, "LAGESBILD_ENV": "test"})
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail("uvicorn did not start")
-    yield base
+    """uvicorn on the suite's own database (not the live_server one): rows are cleaned up per test."""
+    port = free_port()
+    proc = start_server({**os.environ, "LAGESBILD_ENV": "test"}, port)
+    yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(10)
 
