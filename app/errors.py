@@ -37,6 +37,11 @@ class InvalidInput(DomainError):
     status, title, type_slug = 422, "Invalid input", "invalid-input"
 
 
+class PersonalDataSuspected(InvalidInput):
+    """The text seems to hold a personnummer or phone number; the client may resend with a confirmation."""
+    type_slug = "personal-data"
+
+
 class NotFound(DomainError):
     status, title, type_slug = 404, "Not found", "not-found"
 

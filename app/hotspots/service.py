@@ -91,17 +91,23 @@ def _require_known(name: str, values: list[str], known: set[str]) -> None:
                            errors=[{"field": name, "message": f"unknown value {v!r}"} for v in unknown])
 
 
+def parse_cell_ref(value: str) -> tuple[int, int]:
+    """An H3 cell index of resolution 7-10 as (resolution, cell); 422 naming the field otherwise."""
+    try:
+        cell = grid.parse_cell(value)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), errors=[{"field": "cell", "message": "not an H3 index"}]) from None
+    res = h3.get_resolution(grid.cell_string(cell))
+    if res not in queries.CELL_COLUMNS:
+        raise InvalidInput(f"H3 cell {value} has resolution {res}; use resolutions 7-10",
+                           errors=[{"field": "cell", "message": "resolution outside 7-10"}])
+    return res, cell
+
+
 def _cells_by_resolution(values: list[str]) -> dict[int, tuple[int, ...]]:
     out: dict[int, list[int]] = defaultdict(list)
     for value in values:
-        try:
-            cell = grid.parse_cell(value)
-        except ValueError as exc:
-            raise InvalidInput(str(exc), errors=[{"field": "cell", "message": "not an H3 index"}]) from None
-        res = h3.get_resolution(grid.cell_string(cell))
-        if res not in queries.CELL_COLUMNS:
-            raise InvalidInput(f"H3 cell {value} has resolution {res}; use resolutions 7-10",
-                               errors=[{"field": "cell", "message": "resolution outside 7-10"}])
+        res, cell = parse_cell_ref(value)
         out[res].append(cell)
     return {res: tuple(cells) for res, cells in out.items()}
 
@@ -196,6 +202,23 @@ def get_top(session: Session, scope: Scope, *, cycle: Cycle, res: int, selection
         item["centre"] = [round(lon, 6), round(lat, 6)]
         item.update(details.get(int(result.cells[row]), {"categories": [], "organisations": []}))
     return {"cycle": cycle_json(cycle), "resolution": res, "items": items}
+
+
+def get_cell(session: Session, scope: Scope, *, cycle: Cycle, cell_ref: str, selection: Selection) -> dict[str, Any]:
+    """One cell for the dashboard's detail panel: its counts over the trend window ending with
+    ``cycle`` (oldest first, for the sparkline) and what and who was reported there this cycle."""
+    res, cell = parse_cell_ref(cell_ref)
+    cycles = scope.grid.span(cycle, TREND_CYCLES)
+    narrowed = replace(selection, cells={res: (cell,)})
+    query = queries.weighted_counts(narrowed, edges=[c.start for c in cycles] + [cycle.end],
+                                    keys=[queries.CELL_COLUMNS[res].label("cell")])
+    counts = np.zeros(len(cycles))
+    for row in session.execute(query):
+        counts[int(row.k)] += row.w
+    details = _what_and_who(session, scope, cycle=cycle, res=res, selection=selection, cells=[cell])[cell]
+    return {"h3": grid.cell_string(cell), "resolution": res, "cycle": cycle_json(cycle),
+            "series": [{"cycle": c.id, "label": c.label, "count": round(float(n), 3)} for c, n in zip(cycles, counts)],
+            **details}
 
 
 def _what_and_who(session: Session, scope: Scope, *, cycle: Cycle, res: int, selection: Selection,

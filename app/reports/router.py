@@ -11,6 +11,7 @@ from app import geo
 from app.auth.deps import REPORTING, BearerToken, CurrentPrincipal, Moderator, SettingsDep, current_principal
 from app.db import SessionDep
 from app.errors import InvalidInput
+from app.hotspots.service import parse_cell_ref
 from app.integrations.service import authenticate_key
 from app.middleware import require_json
 from app.pagination import Cursor, clamp_limit
@@ -87,12 +88,15 @@ def list_reports(
     limit: Annotated[int | None, Query(ge=1, description="Page size; capped")] = None,
     cursor: Annotated[str | None, Query(description="From the 'next' link")] = None,
     crs: Annotated[str | None, Query(description="EPSG:4326 (default) or EPSG:3006 for the coordinates")] = None,
+    mine: Annotated[bool, Query(description="only my own reports")] = False,
+    cell: Annotated[str | None, Query(description="only reports in this H3 cell (resolution 7-10)")] = None,
 ) -> JSONResponse:
     flt = service.ReportFilter(
         bbox=geo.parse_bbox(bbox, crs=None), categories=_csv(category, field="category"),
         start=to_utc(start) if start else None, end=to_utc(end) if end else None,
         statuses=_csv(status, field="status", allowed=STATUSES),
-        organisation_kinds=_csv(organisation_kind, field="organisation_kind", allowed=ORGANISATION_KINDS))
+        organisation_kinds=_csv(organisation_kind, field="organisation_kind", allowed=ORGANISATION_KINDS),
+        mine=mine, cell=parse_cell_ref(cell) if cell else None)
     if flt.start and flt.end and flt.end <= flt.start:
         raise InvalidInput("end must be after start", errors=[{"field": "end", "message": "not after start"}])
     out_crs = geo.parse_crs(crs, default=geo.WGS84)

@@ -48,6 +48,9 @@ class ReportCreate(BaseModel):
     occurred_to: When | None = None
     description: Text = Field("", max_length=DESCRIPTION_MAX_CHARS)
     place: Text | None = Field(None, max_length=200, description="Optional place name, e.g. 'Fristadstorget'")
+    confirm_personal_data: bool = Field(False, description="Send true after a 422 'personal-data' answer when the "
+                                                           "description really must contain a personnummer or a "
+                                                           "phone number")
     external_id: Text | None = Field(None, min_length=1, max_length=200,
                                     description="The source system's own id (integrations only); unique per source")
 

@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from app import geo
 from app.auth.service import Principal
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound, PersonalDataSuspected
 from app.municipalities.models import Municipality, Organisation
 from app.pagination import Cursor
+from app.reports import personal_data
 from app.reports.idempotency import request_fingerprint, run_once
 from app.reports.models import Attachment, Category, Report, ReportEvent
 from app.reports.schemas import ReportCreate, ReportUpdate
@@ -51,6 +52,8 @@ class ReportFilter:
     end: dt.datetime | None = None
     statuses: tuple[str, ...] = ()
     organisation_kinds: tuple[str, ...] = ()
+    mine: bool = False  # only the caller's own reports ("My reports")
+    cell: tuple[int, int] | None = None  # (H3 resolution, cell) the report lies in
 
 
 def resolve_position(payload: ReportCreate) -> tuple[float, float]:
@@ -97,9 +100,23 @@ def resolve_window(payload: ReportCreate, *, now: dt.datetime, skew_s: int) -> t
     return start, end
 
 
+def check_personal_data(payload: ReportCreate) -> None:
+    """Ask the reporter to confirm a description that looks like it names someone (422 personal-data)."""
+    kinds = personal_data.personal_data_kinds(payload.description)
+    if not kinds or payload.confirm_personal_data:
+        return
+    what = " and ".join({"personnummer": "a personal identity number (personnummer)",
+                         "phone": "a phone number"}[k] for k in kinds)
+    raise PersonalDataSuspected(
+        f"The description seems to contain {what}. Reports are read by several organisations: remove it, "
+        "or send the report again with confirm_personal_data=true if it must stay",
+        errors=[{"field": "description", "message": "looks like personal data", "code": k} for k in kinds])
+
+
 def create_report(session: Session, *, payload: ReportCreate, by: Submitter, skew_s: int) -> dict[str, Any]:
     """Validate and store one report; returns its GeoJSON feature."""
     lon, lat = resolve_position(payload)
+    check_personal_data(payload)
     now = utcnow()
     start, end = resolve_window(payload, now=now, skew_s=skew_s)
     point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
@@ -214,7 +231,12 @@ def get_report(session: Session, *, report_id: uuid.UUID, principal: Principal) 
     return _row_to_feature(row, principal=principal, attachments=attachments)
 
 
-def _apply_filter(query: Select, flt: ReportFilter) -> Select:
+def _apply_filter(query: Select, flt: ReportFilter, *, principal: Principal) -> Select:
+    if flt.mine:
+        query = query.where(Report.reporter_id == principal.user_id)
+    if flt.cell:
+        res, cell = flt.cell
+        query = query.where(getattr(Report, f"h3_r{res}") == cell)
     if flt.bbox:
         query = query.where(Report.geom.intersects(func.ST_MakeEnvelope(*flt.bbox, 4326)))
     if flt.categories:
@@ -235,7 +257,7 @@ def list_reports(session: Session, *, principal: Principal, flt: ReportFilter, l
     """A page of visible reports, newest first, with the number matched and the next cursor.
 
     Keyset pagination on (reported_at, id) keeps deep pages as fast as the first."""
-    base = _apply_filter(_feature_query().where(visible_to(principal)), flt)
+    base = _apply_filter(_feature_query().where(visible_to(principal)), flt, principal=principal)
     matched = session.scalar(select(func.count()).select_from(base.with_only_columns(Report.id).subquery()))
     page = base
     if cursor is not None:

@@ -1,0 +1,154 @@
+"""The browser pages: /report (field reporting PWA), /dashboard (the meeting map), the service
+worker and the web app manifest. Same origin as the API; no front-end build step.
+
+A page is an HTML file in frontend/pages. Before it is served, the stylesheets and scripts
+marked ``data-inline`` and both translation files are written into it, so the reporting form
+needs one round trip to become usable on a slow mobile connection; Leaflet stays a separate,
+cacheable file. The inline scripts are allowed by their SHA-256 in the Content-Security-Policy,
+so an injected script would not run even if some text were ever rendered as HTML.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from geoalchemy2.shape import to_shape
+
+from app.auth.deps import SettingsDep
+from app.config import Settings
+from app.db import SessionDep
+from app.errors import DomainError
+from app.municipalities.service import resolve_public_municipality
+from app.reports import service as reports
+from app.reports.router import category_read
+from app.static import FRONTEND_DIR
+
+router = APIRouter(include_in_schema=False)
+PAGES = FRONTEND_DIR / "pages"
+STATIC = FRONTEND_DIR / "static"
+I18N = STATIC / "i18n"
+SWEDEN = (62.0, 15.0)
+PHOTO_MAX_SIDE = 1600  # px; a resized phone photo is ~200-400 kB instead of 3-5 MB
+log = logging.getLogger(__name__)
+
+_INLINE_CSS = re.compile(r'<link rel="stylesheet" href="/static/([\w/.-]+\.css)" data-inline>')
+_INLINE_JS = re.compile(r'<script src="/static/([\w/.-]+\.js)" data-inline></script>')
+
+
+@dataclass(frozen=True)
+class Page:
+    html: str
+    script_hashes: tuple[str, ...]
+
+
+def _json_for_html(data: Any) -> str:
+    """JSON that is safe inside <script type="application/json">."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+
+
+def _sha256(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def _asset_mtimes() -> tuple[float, ...]:
+    return tuple(p.stat().st_mtime for p in sorted([*PAGES.glob("*.html"), *STATIC.rglob("*.*")]))
+
+
+@lru_cache(maxsize=8)
+def _assemble(name: str, _mtimes: tuple[float, ...]) -> Page:
+    """The page with its marked assets inlined (cached until a file under frontend/ changes)."""
+    html = (PAGES / name).read_text(encoding="utf-8")
+    html = _INLINE_CSS.sub(lambda m: "<style>" + (STATIC / m.group(1)).read_text(encoding="utf-8") + "</style>", html)
+    scripts: list[str] = []
+
+    def script(m: re.Match) -> str:
+        body = (STATIC / m.group(1)).read_text(encoding="utf-8").replace("</script", "<\\/script")
+        scripts.append(body)
+        return "<script>" + body + "</script>"
+
+    html = _INLINE_JS.sub(script, html)
+    dicts = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(I18N.glob("*.json"))}
+    html = html.replace("<!--i18n-->", _json_for_html(dicts), 1)
+    return Page(html=html, script_hashes=tuple(_sha256(s) for s in scripts))
+
+
+def asset_version() -> str:
+    """Changes whenever a page or static file changes: names the service worker's cache."""
+    return hashlib.sha256(repr(_asset_mtimes()).encode()).hexdigest()[:12]
+
+
+def _tile_origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}" if parts.scheme and parts.netloc else ""
+
+
+def _csp(page: Page, settings: Settings) -> str:
+    tiles = _tile_origin(settings.map_tile_url) if settings.map_tile_url else ""
+    return "; ".join([
+        "default-src 'self'", f"script-src 'self' {' '.join(page.script_hashes)}",
+        "style-src 'self' 'unsafe-inline'", f"img-src 'self' data: blob: {tiles}".strip(),
+        "connect-src 'self'", "worker-src 'self'", "manifest-src 'self'", "object-src 'none'",
+        "base-uri 'none'", "frame-ancestors 'none'", "form-action 'self'",
+    ])
+
+
+def _page_config(session, settings: Settings) -> dict[str, Any]:
+    """What the page needs before its first request: map start, tiles, the public categories."""
+    config: dict[str, Any] = {"centre": list(SWEDEN), "zoom": 5, "categories": [],
+                              "tileUrl": settings.map_tile_url, "tileAttribution": settings.map_tile_attribution,
+                              "photoMaxSide": PHOTO_MAX_SIDE}
+    try:
+        muni = resolve_public_municipality(session, code=None)
+    except DomainError:
+        return config  # no or several municipalities: the page asks after login
+    centre = to_shape(muni.boundary).centroid
+    config.update(centre=[round(centre.y, 6), round(centre.x, 6)], zoom=13, municipality=muni.code,
+                  categories=[category_read(c).model_dump()
+                              for c in reports.list_categories(session, municipality_id=muni.id)])
+    return config
+
+
+def _serve(name: str, session, settings: Settings) -> HTMLResponse:
+    page = _assemble(name, _asset_mtimes())
+    html = page.html.replace("<!--config-->", _json_for_html(_page_config(session, settings)), 1)
+    return HTMLResponse(html, headers={"Content-Security-Policy": _csp(page, settings),
+                                       "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
+                                       "Referrer-Policy": "same-origin"})
+
+
+@router.get("/")
+def index() -> RedirectResponse:
+    return RedirectResponse("/report", status_code=307)
+
+
+@router.get("/report", response_class=HTMLResponse)
+def report_page(session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    return _serve("report.html", session, settings)
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard_page(session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    return _serve("dashboard.html", session, settings)
+
+
+@router.get("/sw.js")
+def service_worker() -> Response:
+    """The service worker, from the site root so that its scope covers /report."""
+    body = (STATIC / "js" / "sw.js").read_text(encoding="utf-8").replace("__VERSION__", asset_version(), 1)
+    return Response(body, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/manifest.webmanifest")
+def manifest() -> Response:
+    return Response((STATIC / "manifest.webmanifest").read_bytes(), media_type="application/manifest+json",
+                    headers={"Cache-Control": "public, max-age=3600"})

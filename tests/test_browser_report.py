@@ -1,0 +1,176 @@
+"""The field reporting app in a real (headless Chromium) phone: /report."""
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from app.auth.models import User
+from tests.browser import PHONE, DialogWatch, delete_test_reports, login, marker, reports_with
+from tests.helpers import SQUARE
+
+
+@pytest.fixture
+def phone(browser, live_server):
+    contexts = []
+
+    def _open(**overrides):
+        context = browser.new_context(**{**PHONE, **overrides})
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(f"{live_server.url}/report")
+        return page
+
+    yield _open
+    for c in contexts:
+        c.close()
+    delete_test_reports(live_server.engine)
+
+
+def submit(page, category: str, description: str) -> None:
+    page.click(f'#categories [data-code="{category}"]')
+    page.fill("#description", description)
+    page.click("#submit")
+
+
+def test_reporter_reports_from_the_phone_and_sees_it_in_my_reports(phone, live_server, artifacts):
+    page = phone()
+    login(page, "reporter")
+    page.wait_for_selector('#position-status[data-how="gps"]')
+    assert "±12 m" in page.inner_text("#position-status")
+    word = marker()
+    page.click('#categories [data-code="klotter"]')
+    page.fill("#description", f"Klotter på busskuren {word}")
+    page.screenshot(path=artifacts / "report-form.png", full_page=True)
+    page.click("#submit")
+    page.wait_for_selector("#toast:has-text('Rapporten är skickad')")
+    item = page.wait_for_selector(f"#mine-list li:has-text('{word}')")
+    assert "Klotter" in item.inner_text() and "Ny" in item.inner_text()
+
+    rows = reports_with(live_server.engine, word)
+    assert len(rows) == 1
+    _, source, status, lon, lat, _, reporter_id = rows[0]
+    assert (source, status) == ("web", "new")
+    assert lat == pytest.approx(SQUARE["lat"], abs=1e-6) and lon == pytest.approx(SQUARE["lon"], abs=1e-6)
+    with live_server.engine.connect() as conn:
+        assert conn.scalar(select(User.username).where(User.id == reporter_id)) == "reporter"
+
+
+def test_offline_reports_wait_and_are_sent_exactly_once(phone, live_server):
+    page = phone()
+    login(page, "reporter")
+    page.wait_for_selector('#position-status[data-how="gps"]')
+    page.evaluate("navigator.serviceWorker.ready")
+    word = marker()
+    page.context.set_offline(True)
+    submit(page, "nedskrapning", f"första {word}")
+    page.wait_for_selector("#toast:has-text('Ingen täckning')")
+    submit(page, "otrygg_plats", f"andra {word}")
+    page.wait_for_selector("#outbox-status:has-text('Väntar på att skickas (2)')")
+    # Still without coverage, the app opens again from the service worker and keeps both.
+    page.reload()
+    page.wait_for_selector("#outbox-status:has-text('Väntar på att skickas (2)')")
+    assert reports_with(live_server.engine, word) == []
+
+    page.context.set_offline(False)
+    page.wait_for_selector("#outbox-status", state="hidden", timeout=15000)
+    page.evaluate("LB.outbox.flush()")  # a second flush must not send anything again
+    rows = reports_with(live_server.engine, word)
+    assert sorted(r.description for r in rows) == [f"andra {word}", f"första {word}"]
+    assert page.locator(f"#mine-list li:has-text('{word}')").count() == 2
+
+
+def test_denied_geolocation_falls_back_to_tapping_the_map(phone, live_server):
+    page = phone(permissions=[])
+    login(page, "reporter")
+    page.wait_for_selector('#position-status[data-how="failed"]')
+    assert "Tryck på kartan" in page.inner_text("#position-status")
+    page.wait_for_selector("#map.leaflet-container")
+    page.click("#map", position={"x": 195, "y": 120})
+    assert "Plats vald på kartan" in page.inner_text("#position-status")
+    word = marker()
+    submit(page, "skadegorelse", word)
+    page.wait_for_selector("#toast:has-text('Rapporten är skickad')")
+    rows = reports_with(live_server.engine, word)
+    assert len(rows) == 1
+
+
+def test_server_refusal_is_shown_next_to_the_field_and_can_be_confirmed(phone, live_server):
+    page = phone()
+    login(page, "reporter")
+    page.wait_for_selector('#position-status[data-how="gps"]')
+    word = marker()
+    submit(page, "hot_vald", f"Ring mig på 070-123 45 67 {word}")
+    error = page.wait_for_selector('.field-error[data-field="description"]:has-text("phone number")')
+    assert error.is_visible()
+    assert reports_with(live_server.engine, word) == []
+    page.click("#confirm-personal")
+    page.wait_for_selector("#toast:has-text('Rapporten är skickad')")
+    assert len(reports_with(live_server.engine, word)) == 1
+
+
+def test_expired_login_returns_to_login_without_losing_the_report(phone, live_server):
+    page = phone()
+    login(page, "reporter")
+    page.wait_for_selector('#position-status[data-how="gps"]')
+    # The token the server issued has expired (here: no longer valid); the page does not know yet.
+    page.evaluate("""() => { const a = JSON.parse(localStorage.getItem('lb.auth'));
+                             a.token = 'expired.' + a.token; localStorage.setItem('lb.auth', JSON.stringify(a)); }""")
+    word = marker()
+    submit(page, "klotter", word)
+    page.wait_for_selector("#login-form", state="visible")
+    page.wait_for_selector("#toast:has-text('Inloggningen har gått ut')")
+    assert reports_with(live_server.engine, word) == []
+    login(page, "reporter")
+    page.wait_for_selector(f"#mine-list li:has-text('{word}')")
+    page.wait_for_function("document.querySelector('#outbox-status').hidden")
+    assert len(reports_with(live_server.engine, word)) == 1
+
+
+def test_description_with_markup_is_shown_as_text(phone, live_server):
+    word = marker()
+    evil = f"<img src=x onerror=alert(1)> {word}"
+    r = httpx.post(f"{live_server.url}/api/v1/reports", headers=live_server.headers("reporter"),
+                   json={"category": "klotter", **SQUARE, "description": evil})
+    assert r.status_code == 201
+    page = phone()
+    dialogs = DialogWatch(page)
+    login(page, "reporter")
+    item = page.wait_for_selector(f"#mine-list li:has-text('{word}')")
+    assert evil in item.inner_text()
+    assert page.locator("#mine-list img").count() == 0
+    page.wait_for_timeout(300)
+    assert dialogs.opened == []
+
+
+def test_citizen_reports_anonymously_through_the_public_route(phone, live_server):
+    page = phone()
+    page.click("#citizen-mode")
+    page.wait_for_selector('#position-status[data-how="gps"]')
+    assert page.is_visible("#citizen-banner") and not page.is_visible("#photo-fieldset")
+    word = marker()
+    submit(page, "otrygg_plats", f"Mörk gångtunnel {word}")
+    page.wait_for_selector("#toast:has-text('Rapporten är skickad')")
+    rows = reports_with(live_server.engine, word)
+    assert [(r.source, r.status, r.reporter_id) for r in rows] == [("public", "new", None)]
+
+
+def test_english_is_one_tap_away(phone):
+    page = phone()
+    page.click('[data-lang="en"]')
+    assert page.inner_text("#login-form h2") == "Log in"
+    login(page, "reporter")
+    page.wait_for_selector("#report-form", state="visible")
+    assert page.inner_text("#submit") == "Send report"
+    assert page.evaluate("document.documentElement.lang") == "en"
+
+
+def test_report_page_is_installable_and_strict(live_server):
+    page = httpx.get(f"{live_server.url}/report")
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self' 'sha256-" in csp and "unsafe-inline" not in csp.split("style-src")[0]
+    manifest = httpx.get(f"{live_server.url}/manifest.webmanifest").json()
+    assert manifest["start_url"] == "/report" and manifest["display"] == "standalone"
+    assert {i["sizes"] for i in manifest["icons"]} >= {"192x192", "512x512"}
+    sw = httpx.get(f"{live_server.url}/sw.js")
+    assert sw.headers["content-type"].startswith("text/javascript") and "__VERSION__" not in sw.text
