@@ -22,7 +22,10 @@ COPY app ./app
 COPY seeds ./seeds
 COPY migrations ./migrations
 COPY alembic.ini ./
+COPY frontend/pages ./frontend/pages
+COPY frontend/static ./frontend/static
 COPY --from=leaflet /frontend/node_modules/leaflet/dist ./frontend/node_modules/leaflet/dist
+COPY --from=leaflet /frontend/node_modules/leaflet.markercluster/dist ./frontend/node_modules/leaflet.markercluster/dist
 RUN pip install . && mkdir -p /var/lib/lagesbild/attachments && chown -R lagesbild /var/lib/lagesbild
 
 USER lagesbild

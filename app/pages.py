@@ -25,9 +25,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from geoalchemy2.shape import to_shape
 
 from app.auth.deps import SettingsDep
+from app.auth.service import ALL_REPORTS_ROLES
 from app.config import Settings
 from app.db import SessionDep
 from app.errors import DomainError
+from app.municipalities.models import ORGANISATION_KINDS
 from app.municipalities.service import resolve_public_municipality
 from app.reports import service as reports
 from app.reports.router import category_read
@@ -106,13 +108,16 @@ def _page_config(session, settings: Settings) -> dict[str, Any]:
     """What the page needs before its first request: map start, tiles, the public categories."""
     config: dict[str, Any] = {"centre": list(SWEDEN), "zoom": 5, "categories": [],
                               "tileUrl": settings.map_tile_url, "tileAttribution": settings.map_tile_attribution,
-                              "photoMaxSide": PHOTO_MAX_SIDE}
+                              "photoMaxSide": PHOTO_MAX_SIDE, "organisationKinds": list(ORGANISATION_KINDS),
+                              # who may see the situation picture and report points (the API enforces it)
+                              "analystRoles": sorted(ALL_REPORTS_ROLES), "pointRoles": sorted(ALL_REPORTS_ROLES)}
     try:
         muni = resolve_public_municipality(session, code=None)
     except DomainError:
         return config  # no or several municipalities: the page asks after login
     centre = to_shape(muni.boundary).centroid
     config.update(centre=[round(centre.y, 6), round(centre.x, 6)], zoom=13, municipality=muni.code,
+                  municipalityName=muni.name,
                   categories=[category_read(c).model_dump()
                               for c in reports.list_categories(session, municipality_id=muni.id)])
     return config

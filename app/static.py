@@ -16,21 +16,25 @@ FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
 LEAFLET_DIR = FRONTEND_DIR / "node_modules" / "leaflet" / "dist"
 OWN_STATIC_DIR = FRONTEND_DIR / "static"
 LEAFLET_URL = "/static/vendor/leaflet"
+# npm packages the pages use: URL under /static/vendor -> their dist folder in node_modules.
+VENDOR = {"leaflet": LEAFLET_DIR,
+          "markercluster": FRONTEND_DIR / "node_modules" / "leaflet.markercluster" / "dist"}
 
 log = logging.getLogger(__name__)
 
 
 def mount_static(app: FastAPI) -> None:
-    """Mount Leaflet at /static/vendor/leaflet and frontend/static (when present) at /static.
+    """Mount the npm packages at /static/vendor/<name> and frontend/static at /static.
 
-    A missing Leaflet is logged, not raised: the API itself does not need it, only the
-    situation map page does, and that should not keep report intake from starting.
+    A missing package is logged, not raised: the API itself does not need it, only the pages
+    do, and that should not keep report intake from starting.
     """
-    if LEAFLET_DIR.is_dir():
-        app.mount(LEAFLET_URL, StaticFiles(directory=LEAFLET_DIR), name="leaflet")
-    else:
-        log.error("Leaflet is not installed at %s: run `make deps` (npm ci in frontend/); "
-                  "situation maps will not load until then", LEAFLET_DIR)
+    for name, directory in VENDOR.items():
+        if directory.is_dir():
+            app.mount(f"/static/vendor/{name}", StaticFiles(directory=directory), name=f"vendor-{name}")
+        else:
+            log.error("%s is not installed at %s: run `make deps` (npm ci in frontend/); "
+                      "the map pages will not load until then", name, directory)
     if OWN_STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=OWN_STATIC_DIR), name="static")
 

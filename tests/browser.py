@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
 from sqlalchemy import delete, func, select
 
 from app.reports.models import Report
@@ -14,6 +15,11 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "i
          "geolocation": {"latitude": SQUARE["lat"], "longitude": SQUARE["lon"], "accuracy": 12},
          "permissions": ["geolocation"]}
 DESKTOP = {"viewport": {"width": 1440, "height": 900}, "locale": "sv-SE", "timezone_id": "Europe/Stockholm"}
+# The pages' Content-Security-Policy would stop an injected onerror= by itself; the tests switch
+# it off so that "rendered as text, never as HTML" is tested on its own (and can fail). The
+# policy is checked separately on the response headers.
+for _profile in (PHONE, DESKTOP):
+    _profile["bypass_csp"] = True
 MARK = "browsertest"
 
 
@@ -28,6 +34,25 @@ class DialogWatch:
     def __init__(self, page) -> None:
         self.opened: list[str] = []
         page.on("dialog", lambda d: (self.opened.append(d.message), d.dismiss()))
+
+
+def post_markup_report(live_server) -> tuple[str, str]:
+    """A reporter's report whose description is markup with a script in it: (word, description)."""
+    word = marker()
+    evil = f"<img src=x onerror=alert(1)> {word}"
+    r = httpx.post(f"{live_server.url}/api/v1/reports", headers=live_server.headers("reporter"),
+                   json={"category": "klotter", **SQUARE, "description": evil})
+    assert r.status_code == 201
+    return word, evil
+
+
+def assert_shown_as_text(page, dialogs: DialogWatch, *, item_selector: str, scope: str, evil: str) -> None:
+    """The description appears literally, no <img> was made from it and no script ran."""
+    item = page.wait_for_selector(item_selector)
+    assert evil in item.inner_text()
+    assert page.locator(f"{scope} img").count() == 0
+    page.wait_for_timeout(300)
+    assert dialogs.opened == []
 
 
 def login(page, username: str, password: str = "demo") -> None:

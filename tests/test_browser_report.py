@@ -6,7 +6,9 @@ import pytest
 from sqlalchemy import select
 
 from app.auth.models import User
-from tests.browser import PHONE, DialogWatch, delete_test_reports, login, marker, reports_with
+from tests.browser import (
+    PHONE, DialogWatch, assert_shown_as_text, delete_test_reports, login, marker, post_markup_report, reports_with,
+)
 from tests.helpers import SQUARE
 
 
@@ -128,19 +130,12 @@ def test_expired_login_returns_to_login_without_losing_the_report(phone, live_se
 
 
 def test_description_with_markup_is_shown_as_text(phone, live_server):
-    word = marker()
-    evil = f"<img src=x onerror=alert(1)> {word}"
-    r = httpx.post(f"{live_server.url}/api/v1/reports", headers=live_server.headers("reporter"),
-                   json={"category": "klotter", **SQUARE, "description": evil})
-    assert r.status_code == 201
+    word, evil = post_markup_report(live_server)
     page = phone()
     dialogs = DialogWatch(page)
     login(page, "reporter")
-    item = page.wait_for_selector(f"#mine-list li:has-text('{word}')")
-    assert evil in item.inner_text()
-    assert page.locator("#mine-list img").count() == 0
-    page.wait_for_timeout(300)
-    assert dialogs.opened == []
+    assert_shown_as_text(page, dialogs, item_selector=f"#mine-list li:has-text('{word}')", scope="#mine-list",
+                         evil=evil)
 
 
 def test_citizen_reports_anonymously_through_the_public_route(phone, live_server):

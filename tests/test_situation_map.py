@@ -129,7 +129,7 @@ def test_leaflet_is_served_from_our_own_origin():
 
 
 def test_a_missing_leaflet_is_logged_and_the_app_still_starts(monkeypatch, tmp_path, caplog):
-    monkeypatch.setattr(static, "LEAFLET_DIR", tmp_path / "absent")
+    monkeypatch.setitem(static.VENDOR, "leaflet", tmp_path / "absent")
     app = FastAPI()
     static.mount_static(app)
     assert "run `make deps`" in caplog.text

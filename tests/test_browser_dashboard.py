@@ -1,0 +1,141 @@
+"""The EST meeting map in a real (headless Chromium) desktop browser: /dashboard."""
+from __future__ import annotations
+
+import re
+
+import h3
+import httpx
+import pytest
+from sqlalchemy import update
+
+from app.reports.models import Report
+from tests.browser import DESKTOP, DialogWatch, assert_shown_as_text, delete_test_reports, login, post_markup_report
+from tests.helpers import SQUARE
+
+
+@pytest.fixture
+def desktop(browser, live_server):
+    contexts = []
+
+    def _open(username: str):
+        context = browser.new_context(**DESKTOP)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(f"{live_server.url}/dashboard")
+        login(page, username)
+        return page
+
+    yield _open
+    for c in contexts:
+        c.close()
+    delete_test_reports(live_server.engine)
+
+
+def layer(page) -> dict:
+    return page.evaluate("({...document.querySelector('#map').dataset})")
+
+
+def test_meeting_map_shows_the_hotspots_and_a_cell_in_detail(desktop, live_server, artifacts):
+    page = desktop("est")
+    page.wait_for_selector("body[data-layer-ready]")
+    shown = layer(page)
+    api = httpx.get(f"{live_server.url}/api/v1/hotspots", params={"cycle": shown["layerCycle"], "res": shown["layerRes"]},
+                    headers=live_server.headers("est")).json()
+    assert int(shown["layerCells"]) == len(api["features"]) > 0
+    assert page.locator("path.hex").count() == len(api["features"])
+    assert page.locator("#agenda li").count() == 10
+
+    page.locator("#agenda .agenda-item").first.click()
+    page.wait_for_selector("#heat td.heat-cell")
+    detail = page.inner_text("#detail")
+    top = api["features"][0]["properties"]
+    assert page.get_attribute("#detail", "data-h3") == top["h3"]
+    assert "Plats 1 på dagordningen" in detail and "Denna cykel" in detail
+    assert page.locator("#heat td.heat-cell").count() == 7 * 24
+    assert page.locator("#sparkline polyline").count() == 1
+    assert page.locator("#sparkline circle").count() == 10
+    assert page.locator("#cell-reports li").count() > 0  # an est_member sees the reports in it
+    page.screenshot(path=artifacts / "dashboard.png")
+
+
+def test_cycle_switch_changes_the_layer(desktop):
+    page = desktop("coordinator")
+    page.wait_for_selector("body[data-layer-ready]")
+    before = layer(page)
+    options = page.eval_on_selector_all("#cycle option", "els => els.map(e => e.value)")
+    page.select_option("#cycle", options[3])
+    page.wait_for_function(f"document.body.dataset.layerReady === '{options[3]}'")
+    after = layer(page)
+    assert before["layerCycle"] == options[0] and after["layerCycle"] == options[3]
+    assert (after["layerCells"], after["layerTotal"]) != (before["layerCells"], before["layerTotal"])
+    assert options[3][:4] in page.inner_text("#layer-status") or "v." in page.inner_text("#layer-status")
+
+    page.check("#compare")
+    page.wait_for_selector("path.hex-previous")
+    assert "Förra cykelns hotspots" in page.inner_text("#legend")
+
+
+def test_colour_modes_and_filters(desktop):
+    page = desktop("est")
+    page.wait_for_selector("body[data-layer-ready]")
+    all_total = float(layer(page)["layerTotal"])
+    page.select_option("#colour-by", "significance")
+    assert "Intensifierande" in page.inner_text("#legend")
+    page.select_option("#colour-by", "change")
+    assert "Oförändrat" in page.inner_text("#legend")
+    page.select_option("#group", "brand")
+    page.wait_for_function(f"Number(document.querySelector('#map').dataset.layerTotal) < {all_total}")
+
+
+def test_resolution_follows_zoom(desktop):
+    page = desktop("est")
+    page.wait_for_selector("body[data-layer-ready]")
+    assert layer(page)["layerRes"] == "9"
+    page.click(".leaflet-control-zoom-out")
+    page.wait_for_function("document.querySelector('#map').dataset.layerRes === '8'")
+    page.click(".leaflet-control-zoom-out")
+    page.wait_for_function("document.querySelector('#map').dataset.layerRes === '7'")
+    cells_at_7 = int(layer(page)["layerCells"])
+    for _ in range(4):
+        page.click(".leaflet-control-zoom-in")
+        page.wait_for_timeout(400)
+    page.wait_for_function("document.querySelector('#map').dataset.layerRes === '10'")
+    assert int(layer(page)["layerCells"]) > cells_at_7
+
+
+def test_points_only_for_roles_that_may_see_them(desktop, live_server):
+    page = desktop("est")
+    page.wait_for_selector("body[data-layer-ready]")
+    page.check("#points")
+    page.wait_for_function("Number(document.querySelector('#map').dataset.points) > 0")
+    assert page.locator(".marker-cluster, path.report-point").count() > 0
+
+    reporter = desktop("reporter")
+    reporter.wait_for_selector("#no-access", state="visible")
+    assert reporter.is_hidden("#workspace") and reporter.is_hidden("#points-toggle")
+    r = httpx.get(f"{live_server.url}/api/v1/hotspots", headers=live_server.headers("reporter"))
+    assert r.status_code == 403
+
+
+def test_report_text_in_the_cell_list_is_text_not_html(desktop, live_server):
+    word, evil = post_markup_report(live_server)
+    # Verified and in the current cycle, so the hexagon on the square lists it.
+    with live_server.engine.begin() as conn:
+        conn.execute(update(Report).where(Report.description == evil).values(status="verified"))
+    cell = h3.latlng_to_cell(SQUARE["lat"], SQUARE["lon"], 9)
+    page = desktop("est")
+    dialogs = DialogWatch(page)
+    page.goto(f"{live_server.url}/dashboard#cell={cell}")  # a link to one cell, as in the minutes
+    assert_shown_as_text(page, dialogs, item_selector=f"#cell-reports li:has-text('{word}')", scope="#detail",
+                         evil=evil)
+
+
+def test_print_view_is_one_a4_landscape_page(desktop, artifacts):
+    page = desktop("est")
+    page.wait_for_selector("body[data-layer-ready]")
+    page.emulate_media(media="print")
+    assert page.is_visible("#print-title") and "Lägesbild" in page.inner_text("#print-title")
+    assert page.is_hidden(".controls") and page.is_visible("#legend")
+    pdf = page.pdf(format="A4", landscape=True, print_background=True)
+    (artifacts / "dashboard-print.pdf").write_bytes(pdf)
+    assert len(re.findall(rb"/Type\s*/Page(?!s)", pdf)) == 1
