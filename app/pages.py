@@ -33,7 +33,7 @@ from app.municipalities.models import ORGANISATION_KINDS
 from app.municipalities.service import resolve_public_municipality
 from app.reports import service as reports
 from app.reports.router import category_read
-from app.static import FRONTEND_DIR
+from app.static import FRONTEND_DIR, VENDOR
 
 router = APIRouter(include_in_schema=False)
 PAGES = FRONTEND_DIR / "pages"
@@ -43,8 +43,9 @@ SWEDEN = (62.0, 15.0)
 PHOTO_MAX_SIDE = 1600  # px; a resized phone photo is ~200-400 kB instead of 3-5 MB
 log = logging.getLogger(__name__)
 
-_INLINE_CSS = re.compile(r'<link rel="stylesheet" href="/static/([\w/.-]+\.css)" data-inline>')
-_INLINE_JS = re.compile(r'<script src="/static/([\w/.-]+\.js)" data-inline></script>')
+_INLINE_CSS = re.compile(r'<link rel="stylesheet" href="(/static/[\w/.-]+\.css)" data-inline>')
+_RELATIVE_URL = re.compile(r"url\((?!['\"]?(?:/|#|data:|https?:))['\"]?([^)'\"]+)['\"]?\)")
+_INLINE_JS = re.compile(r'<script src="(/static/[\w/.-]+\.js)" data-inline></script>')
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,11 @@ def _asset_mtimes() -> tuple[float, ...]:
 def _assemble(name: str, _mtimes: tuple[float, ...]) -> Page:
     """The page with its marked assets inlined (cached until a file under frontend/ changes)."""
     html = (PAGES / name).read_text(encoding="utf-8")
-    html = _INLINE_CSS.sub(lambda m: "<style>" + (STATIC / m.group(1)).read_text(encoding="utf-8") + "</style>", html)
+    html = _INLINE_CSS.sub(lambda m: "<style>" + _stylesheet(m.group(1)) + "</style>", html)
     scripts: list[str] = []
 
     def script(m: re.Match) -> str:
-        body = (STATIC / m.group(1)).read_text(encoding="utf-8").replace("</script", "<\\/script")
+        body = _static_file(m.group(1)).read_text(encoding="utf-8").replace("</script", "<\\/script")
         scripts.append(body)
         return "<script>" + body + "</script>"
 
@@ -82,6 +83,22 @@ def _assemble(name: str, _mtimes: tuple[float, ...]) -> Page:
     dicts = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(I18N.glob("*.json"))}
     html = html.replace("<!--i18n-->", _json_for_html(dicts), 1)
     return Page(html=html, script_hashes=tuple(_sha256(s) for s in scripts))
+
+
+def _static_file(url: str) -> Path:
+    """The file behind a /static URL: an npm package's dist (/static/vendor/<name>/...) or frontend/static."""
+    rest = url.removeprefix("/static/")
+    if rest.startswith("vendor/"):
+        _, name, inner = rest.split("/", 2)
+        return VENDOR[name] / inner
+    return STATIC / rest
+
+
+def _stylesheet(url: str) -> str:
+    """A stylesheet's text for inlining, its relative url(...) made absolute (Leaflet's images)."""
+    base = url.rsplit("/", 1)[0]
+    text = _static_file(url).read_text(encoding="utf-8").replace("</style", "<\\/style")
+    return _RELATIVE_URL.sub(lambda m: f"url({base}/{m.group(1)})", text)
 
 
 def asset_version() -> str:

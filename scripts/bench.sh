@@ -3,14 +3,15 @@
 #   intake    POST latency under 50 clients, then the 1,000,000-report bulk load (3 runs)
 #   hotspots  the hotspot layer with 1,050,000 reports vs the analyst's ST_HexagonGrid count
 #   quality   PAI vs the oracle and calibration on synthetic data (no database needed)
+#   browser   dashboard and report form in headless Chromium with 1,000,000 reports (Slow 4G for the form)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LAGESBILD_ENV=demo
 which=${1:-all}
 case "$which" in
     quality) exec .venv/bin/python bench/quality.py ;;
-    intake|hotspots|all) ;;
-    *) echo "bench: unknown benchmark '$which' (intake, hotspots, quality, all)" >&2; exit 2 ;;
+    intake|hotspots|browser|all) ;;
+    *) echo "bench: unknown benchmark '$which' (intake, hotspots, browser, quality, all)" >&2; exit 2 ;;
 esac
 scripts/with-throwaway-db.sh durable sh -c '
     .venv/bin/python -m app.manage migrate &&
@@ -18,7 +19,8 @@ scripts/with-throwaway-db.sh durable sh -c '
     case "$1" in
         intake)   .venv/bin/python bench/post_load.py && .venv/bin/python bench/bulk_load.py --reports 1000000 --runs 3 ;;
         hotspots) .venv/bin/python bench/hotspots.py ;;
+        browser)  .venv/bin/python bench/browser.py ;;
         all)      .venv/bin/python bench/post_load.py && .venv/bin/python bench/bulk_load.py --reports 1000000 --runs 3 &&
-                  .venv/bin/python bench/hotspots.py ;;
+                  .venv/bin/python bench/hotspots.py && .venv/bin/python bench/browser.py ;;
     esac' bench "$which"
 [ "$which" != all ] || .venv/bin/python bench/quality.py

@@ -111,13 +111,14 @@
       return;
     }
     if (request !== state.request) return;  // a newer choice is already on its way
+    performance.mark("layer-data");
     state.data = data;
     state.breaks = logBreaks(data.features.map((f) => f.properties.count));
     if (state.layer) state.layer.remove();
     state.layer = L.geoJSON(data, {
       style,
       onEachFeature: (feature, layer) => {
-        layer.bindTooltip(tooltip(feature.properties), { sticky: true });
+        layer.bindTooltip(() => tooltip(feature.properties), { sticky: true });  // built when shown
         layer.on("click", () => selectCell(feature.properties.h3));
       },
     }).addTo(state.map);

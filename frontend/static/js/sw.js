@@ -5,7 +5,7 @@
 const CACHE = "lagesbild-__VERSION__";
 const SHELL = [
   "/report", "/manifest.webmanifest", "/static/icons/icon.svg", "/static/icons/icon-192.png",
-  "/static/vendor/leaflet/leaflet.js", "/static/vendor/leaflet/leaflet.css",
+  "/static/vendor/leaflet/leaflet.js",
   "/static/vendor/leaflet/images/marker-icon.png", "/static/vendor/leaflet/images/marker-icon-2x.png",
   "/static/vendor/leaflet/images/marker-shadow.png",
 ];
