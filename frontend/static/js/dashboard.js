@@ -105,7 +105,10 @@
     $("#layer-status").textContent = t("dash.loading");
     let data;
     try {
-      data = await LB.api("/api/v1/hotspots?" + params);
+      const early = state.prefetch;  // the first layer, asked for together with the cycle list
+      state.prefetch = null;
+      data = early && cycle.current && res === early.res && !filterParams().toString() ? await early.data
+        : await LB.api("/api/v1/hotspots?" + params);
     } catch (e) {
       if (request === state.request) $("#layer-status").textContent = e.message;
       return;
@@ -353,6 +356,11 @@
       state.map.on("moveend", () => { if ($("#points").checked) loadPoints(); });
     }
     state.map.invalidateSize();
+    if (!state.cycles.length) {
+      const res = resForZoom(state.map.getZoom());
+      state.prefetch = { res, data: LB.api(`/api/v1/hotspots?cycle=current&res=${res}`) };
+      state.prefetch.data.catch(() => {});  // a failure is reported when loadLayer awaits it
+    }
     const [cycles, categories] = await Promise.all([LB.api("/api/v1/cycles?n=26"), LB.api("/api/v1/categories")]);
     state.cycles = cycles.cycles;
     state.categories = categories;
