@@ -59,6 +59,12 @@ def sweref_to_wgs84(x: float, y: float) -> tuple[float, float]:
     return float(lon), float(lat)
 
 
+def sweref_to_wgs84_arrays(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised :func:`sweref_to_wgs84` (metres -> lon, lat arrays), e.g. for a polygon's vertices."""
+    lon, lat = _transformer(SWEREF99TM, WGS84).transform(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+    return np.asarray(lon), np.asarray(lat)
+
+
 def wgs84_to_sweref(lon: float, lat: float) -> tuple[float, float]:
     """(lon, lat) degrees -> SWEREF 99 TM (easting, northing) in metres."""
     x, y = _transformer(WGS84, SWEREF99TM).transform(lon, lat)

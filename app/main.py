@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 
 from app import errors
+from app.actions.router import router as actions_router
 from app.auth.router import router as auth_router
 from app.config import get_settings
 from app.health import router as health_router
@@ -34,7 +35,8 @@ def create_app() -> FastAPI:
     app.add_middleware(AccessLogMiddleware)
     # Pages, Leaflet and hotspot layers shrink 4-8x; level 5 costs a fraction of level 9's CPU.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
-    for router in (health_router, auth_router, reports_router, public_router, hotspots_router, pages_router):
+    for router in (health_router, auth_router, reports_router, public_router, hotspots_router, actions_router,
+                   pages_router):
         app.include_router(router)
     mount_static(app)
     return app

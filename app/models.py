@@ -1,4 +1,7 @@
 """Import every domain's tables so that ``Base.metadata`` is complete (Alembic, tests)."""
+from app.actions.models import (  # noqa: F401
+    Action, AnalysisNote, AuditEntry, FollowUp, Meeting, Place, SafetyWalk, SafetyWalkRemark,
+)
 from app.auth.models import User  # noqa: F401
 from app.db import Base  # noqa: F401
 from app.integrations.models import ApiKey, Integration  # noqa: F401

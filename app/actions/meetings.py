@@ -1,0 +1,120 @@
+"""The EST meeting of a cycle: participants, minutes, decisions (new actions), follow-ups
+reviewed, and the situation picture frozen when the meeting starts."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.actions import audit
+from app.actions.follow_up import follow_up_json
+from app.actions.models import Action, FollowUp, Meeting
+from app.actions.schemas import MeetingCreate, MeetingUpdate
+from app.actions.service import action_json
+from app.auth.service import Principal
+from app.errors import Conflict, InvalidInput, NotFound
+from app.hotspots.service import build_selection, cycle_json, get_layer, get_scope, get_top
+from app.timeutil import local_iso, utcnow
+
+FROZEN_RESOLUTION = 9
+AGENDA_ITEMS = 10
+
+
+def _audit_view(m: Meeting) -> dict[str, Any]:
+    return {"cycle": m.cycle, "held_on": m.held_on, "organisations": list(m.organisations), "minutes": m.minutes,
+            "started_at": local_iso(m.started_at)}
+
+
+def create_meeting(session: Session, *, principal: Principal, payload: MeetingCreate) -> Meeting:
+    """A meeting for a cycle that has begun (422 otherwise); one per cycle (409)."""
+    scope = get_scope(session, municipality_id=principal.municipality_id)
+    current = scope.grid.current()
+    try:
+        cycle = scope.grid.resolve(payload.cycle)
+    except NotFound as exc:  # not a cycle start, or one that has not begun: bad input for a new meeting
+        raise InvalidInput(exc.detail, errors=[{"field": "cycle", "message": exc.detail}]) from None
+    if cycle.index > current.index:
+        raise InvalidInput(f"Cycle {cycle.id} has not begun", errors=[{"field": "cycle", "message": "future cycle"}])
+    taken = session.scalar(select(Meeting.id).where(Meeting.municipality_id == principal.municipality_id,
+                                                    Meeting.cycle == cycle.first_day))
+    if taken is not None:
+        raise Conflict(f"Cycle {cycle.id} already has a meeting ({taken})")
+    meeting = Meeting(municipality_id=principal.municipality_id, cycle=cycle.first_day, held_on=payload.held_on,
+                      organisations=list(payload.organisations), minutes=payload.minutes,
+                      created_by=principal.user_id)
+    session.add(meeting)
+    session.flush()
+    audit.record(session, principal=principal, entity="meeting", entity_id=meeting.id, operation="create",
+                 after=_audit_view(meeting))
+    return meeting
+
+
+def _get(session: Session, principal: Principal, meeting_id: int) -> Meeting:
+    meeting = session.get(Meeting, meeting_id)
+    if meeting is None or meeting.municipality_id != principal.municipality_id:
+        raise NotFound(f"No meeting {meeting_id} in your municipality")
+    return meeting
+
+
+def update_meeting(session: Session, *, principal: Principal, meeting_id: int, payload: MeetingUpdate) -> Meeting:
+    """Minutes, participants, the date."""
+    meeting = _get(session, principal, meeting_id)
+    before = _audit_view(meeting)
+    for key, value in payload.model_dump(exclude_unset=True).items():
+        if value is None:
+            raise InvalidInput(f"{key} cannot be removed", errors=[{"field": key, "message": "cannot be null"}])
+        setattr(meeting, key, value)
+    session.flush()
+    audit.record(session, principal=principal, entity="meeting", entity_id=meeting.id, operation="update",
+                 before=before, after=_audit_view(meeting))
+    return meeting
+
+
+def start_meeting(session: Session, *, principal: Principal, meeting_id: int) -> Meeting:
+    """Freeze the situation picture: the cycle's hotspot layer (res 9, verified reports) and
+    the agenda as they are now. Late reports change the live layer, never these; 409 when the
+    meeting has already started."""
+    meeting = _get(session, principal, meeting_id)
+    if meeting.started_at is not None:
+        raise Conflict(f"Meeting {meeting_id} started at {local_iso(meeting.started_at)}; its picture is frozen")
+    scope = get_scope(session, municipality_id=principal.municipality_id)
+    cycle = scope.grid.cycle(scope.grid.index_of_day(meeting.cycle))
+    selection = build_selection(session, municipality_id=principal.municipality_id, categories=[], groups=[],
+                                organisation_kinds=[], statuses=["verified"])
+    meeting.frozen_layer = get_layer(session, scope, cycle=cycle, res=FROZEN_RESOLUTION, selection=selection)
+    meeting.frozen_agenda = get_top(session, scope, cycle=cycle, res=FROZEN_RESOLUTION, selection=selection,
+                                    n=AGENDA_ITEMS)
+    before = _audit_view(meeting)
+    meeting.started_at = utcnow()
+    session.flush()
+    audit.record(session, principal=principal, entity="meeting", entity_id=meeting.id, operation="update",
+                 before=before, after=_audit_view(meeting))
+    return meeting
+
+
+def meeting_json(session: Session, *, principal: Principal, meeting_id: int,
+                 with_picture: bool = True) -> dict[str, Any]:
+    """A meeting with its decisions, the follow-ups reviewed and (unless left out) the frozen
+    situation picture."""
+    meeting = _get(session, principal, meeting_id)
+    scope = get_scope(session, municipality_id=principal.municipality_id)
+    cycle = scope.grid.cycle(scope.grid.index_of_day(meeting.cycle))
+    decisions = session.scalars(select(Action).where(Action.meeting_id == meeting.id).order_by(Action.id)).all()
+    reviewed = session.scalars(select(FollowUp).where(FollowUp.meeting_id == meeting.id).order_by(FollowUp.id)).all()
+    out = {"id": meeting.id, "cycle": cycle_json(cycle), "held_on": meeting.held_on.isoformat(),
+           "organisations": list(meeting.organisations), "minutes": meeting.minutes,
+           "started_at": local_iso(meeting.started_at),
+           "decisions": [action_json(session, a) for a in decisions],
+           "follow_ups": [follow_up_json(f) for f in reviewed]}
+    if with_picture:
+        out["frozen_layer"] = meeting.frozen_layer
+        out["frozen_agenda"] = meeting.frozen_agenda
+    return out
+
+
+def list_meetings(session: Session, *, principal: Principal) -> list[dict[str, Any]]:
+    rows = session.scalars(select(Meeting).where(Meeting.municipality_id == principal.municipality_id)
+                           .order_by(Meeting.cycle.desc())).all()
+    return [{"id": m.id, "cycle": m.cycle.isoformat(), "held_on": m.held_on.isoformat(),
+             "organisations": list(m.organisations), "started_at": local_iso(m.started_at)} for m in rows]

@@ -1,0 +1,210 @@
+"""HTTP routes for the EST loop: places, analysis, actions, safety walks, follow-ups, meetings,
+the audit log. Thin: parse, call one service, return JSON."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Response
+
+from app.actions import audit, follow_up, meetings, service
+from app.actions.schemas import (
+    ActionCreate, ActionUpdate, FollowUpCreate, MeetingCreate, MeetingUpdate, NoteCreate, NoteUpdate, PlaceCreate,
+    PlaceUpdate, RemarkUpdate, SafetyWalkCreate,
+)
+from app.auth.deps import RequireRole
+from app.auth.service import ALL_REPORTS_ROLES, MODERATOR_ROLES, Principal
+from app.db import SessionDep
+from app.middleware import require_json
+
+router = APIRouter(prefix="/api/v1", tags=["EST loop"])
+WRITE_ROLES = frozenset({"est_member", "coordinator"})
+Reader = Annotated[Principal, Depends(RequireRole(ALL_REPORTS_ROLES, "see the EST group's places and actions"))]
+Writer = Annotated[Principal, Depends(RequireRole(WRITE_ROLES, "change the EST group's places and actions"))]
+Coordinator = Annotated[Principal, Depends(RequireRole(MODERATOR_ROLES, "read the audit log"))]
+JsonBody = [Depends(require_json)]
+Cycles = Annotated[int, Query(ge=1, le=26, description="cycles before and after the start (equal numbers)")]
+Window = Annotated[Literal["first", "latest"], Query(description="'first' cycles after the start, or the 'latest' "
+                                                                 "full cycles (did the effect last?)")]
+Control = Annotated[Literal["municipality", "ring"], Query(description="control area: the rest of the "
+                                                                       "municipality, or the ring around the place")]
+
+
+def _json(data: Any, status: int = 200, media_type: str = "application/json") -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type=media_type)
+
+
+# --- places and analysis -----------------------------------------------------------------
+
+@router.get("/places", summary="Places as GeoJSON with open actions and the latest traffic light")
+def list_places(session: SessionDep, principal: Reader) -> Response:
+    return _json(service.list_places(session, principal=principal), media_type="application/geo+json")
+
+
+@router.post("/places", status_code=201, dependencies=JsonBody, summary="Create a place from H3 cells or a polygon")
+def create_place(payload: PlaceCreate, session: SessionDep, principal: Writer) -> Response:
+    return _json(service.place_json(service.create_place(session, principal=principal, payload=payload)), 201)
+
+
+@router.get("/places/{place_id}", summary="One place with its analysis and actions")
+def get_place(place_id: int, session: SessionDep, principal: Reader) -> Response:
+    place = service.get_place(session, principal=principal, place_id=place_id)
+    return _json({**service.place_json(place),
+                  "analysis": service.list_notes(session, principal=principal, place_id=place_id),
+                  "actions": service.list_actions(session, principal=principal, place_id=place_id, status=[])})
+
+
+@router.patch("/places/{place_id}", dependencies=JsonBody, summary="Rename a place")
+def update_place(place_id: int, payload: PlaceUpdate, session: SessionDep, principal: Writer) -> Response:
+    return _json(service.place_json(service.update_place(session, principal=principal, place_id=place_id,
+                                                         name=payload.name)))
+
+
+@router.delete("/places/{place_id}", status_code=204, summary="Delete a place without actions")
+def delete_place(place_id: int, session: SessionDep, principal: Writer) -> Response:
+    service.delete_place(session, principal=principal, place_id=place_id)
+    return Response(status_code=204)
+
+
+@router.post("/places/{place_id}/analysis", status_code=201, dependencies=JsonBody,
+             summary="Add a cause-analysis note or hypothesis")
+def create_note(place_id: int, payload: NoteCreate, session: SessionDep, principal: Writer) -> Response:
+    note = service.create_note(session, principal=principal, place_id=place_id, payload=payload)
+    return _json(service.note_json(note, {principal.user_id: principal.username}), 201)
+
+
+@router.get("/places/{place_id}/analysis", summary="A place's cause analysis")
+def list_notes(place_id: int, session: SessionDep, principal: Reader) -> Response:
+    return _json(service.list_notes(session, principal=principal, place_id=place_id))
+
+
+@router.patch("/analysis/{note_id}", dependencies=JsonBody, summary="Edit a note (a hypothesis' test and result)")
+def update_note(note_id: int, payload: NoteUpdate, session: SessionDep, principal: Writer) -> Response:
+    return _json(service.note_json(service.update_note(session, principal=principal, note_id=note_id,
+                                                       payload=payload)))
+
+
+@router.delete("/analysis/{note_id}", status_code=204, summary="Delete a note")
+def delete_note(note_id: int, session: SessionDep, principal: Writer) -> Response:
+    service.delete_note(session, principal=principal, note_id=note_id)
+    return Response(status_code=204)
+
+
+@router.get("/places/{place_id}/effect", summary="Measured effect at a place from a date (no action needed)")
+def place_effect(place_id: int, session: SessionDep, principal: Reader,
+                 date: Annotated[dt.date, Query(description="the start, a local day")],
+                 cycles: Cycles = 3, window: Window = "first", control: Control = "municipality",
+                 category: Annotated[list[str], Query(description="category codes (all when absent)")] = []) -> Response:
+    return _json(follow_up.place_effect(session, principal=principal, place_id=place_id, start=date, cycles=cycles,
+                                        window=window, control=control, categories=category))
+
+
+# --- actions and follow-up -------------------------------------------------------------
+
+@router.get("/actions", summary="Actions, earliest due first")
+def list_actions(session: SessionDep, principal: Reader, place_id: int | None = None,
+                 status: Annotated[list[Literal["planned", "in_progress", "done", "cancelled"]], Query()] = []
+                 ) -> Response:
+    return _json(service.list_actions(session, principal=principal, place_id=place_id, status=status))
+
+
+@router.post("/actions", status_code=201, dependencies=JsonBody, summary="Create an action (insats)")
+def create_action(payload: ActionCreate, session: SessionDep, principal: Writer) -> Response:
+    return _json(service.action_json(session, service.create_action(session, principal=principal, payload=payload)),
+                 201)
+
+
+@router.get("/actions/{action_id}", summary="One action with its baseline")
+def get_action(action_id: int, session: SessionDep, principal: Reader) -> Response:
+    return _json(service.action_json(session, service.get_action(session, principal=principal, action_id=action_id)))
+
+
+@router.patch("/actions/{action_id}", dependencies=JsonBody, summary="Change an action (status, dates, owner…)")
+def update_action(action_id: int, payload: ActionUpdate, session: SessionDep, principal: Writer) -> Response:
+    action = service.update_action(session, principal=principal, action_id=action_id, payload=payload)
+    return _json(service.action_json(session, action))
+
+
+@router.delete("/actions/{action_id}", status_code=204, summary="Delete an action")
+def delete_action(action_id: int, session: SessionDep, principal: Writer) -> Response:
+    service.delete_action(session, principal=principal, action_id=action_id)
+    return Response(status_code=204)
+
+
+@router.get("/actions/{action_id}/follow-up", summary="Measured follow-up with a traffic-light proposal")
+def action_follow_up(action_id: int, session: SessionDep, principal: Reader, cycles: Cycles = 3,
+                     window: Window = "first", control: Control = "municipality") -> Response:
+    return _json(follow_up.action_follow_up(session, principal=principal, action_id=action_id, cycles=cycles,
+                                            window=window, control=control))
+
+
+@router.post("/actions/{action_id}/follow-ups", status_code=201, dependencies=JsonBody,
+             summary="Store a follow-up: confirm the proposed light or override it with a comment")
+def create_follow_up(action_id: int, payload: FollowUpCreate, session: SessionDep, principal: Writer) -> Response:
+    row = follow_up.create_follow_up(session, principal=principal, action_id=action_id, payload=payload)
+    return _json(follow_up.follow_up_json(row), 201)
+
+
+@router.get("/actions/{action_id}/follow-ups", summary="Stored follow-ups of an action, oldest first")
+def list_follow_ups(action_id: int, session: SessionDep, principal: Reader) -> Response:
+    return _json(follow_up.list_follow_ups(session, principal=principal, action_id=action_id))
+
+
+# --- safety walks ------------------------------------------------------------------------
+
+@router.post("/safety-walks", status_code=201, dependencies=JsonBody, summary="Record a safety walk with remarks")
+def create_walk(payload: SafetyWalkCreate, session: SessionDep, principal: Writer) -> Response:
+    return _json(service.create_walk(session, principal=principal, payload=payload), 201)
+
+
+@router.get("/safety-walks/{walk_id}", summary="A safety walk and its numbered remarks")
+def get_walk(walk_id: int, session: SessionDep, principal: Reader) -> Response:
+    return _json(service.get_walk(session, principal=principal, walk_id=walk_id))
+
+
+@router.patch("/safety-walks/{walk_id}/remarks/{number}", dependencies=JsonBody, summary="Update a remark")
+def update_remark(walk_id: int, number: int, payload: RemarkUpdate, session: SessionDep,
+                  principal: Writer) -> Response:
+    return _json(service.update_remark(session, principal=principal, walk_id=walk_id, number=number,
+                                       payload=payload))
+
+
+# --- meetings -------------------------------------------------------------------------------
+
+@router.get("/meetings", summary="Meetings, newest cycle first")
+def list_meetings(session: SessionDep, principal: Reader) -> Response:
+    return _json(meetings.list_meetings(session, principal=principal))
+
+
+@router.post("/meetings", status_code=201, dependencies=JsonBody, summary="Create the meeting of a cycle")
+def create_meeting(payload: MeetingCreate, session: SessionDep, principal: Writer) -> Response:
+    meeting = meetings.create_meeting(session, principal=principal, payload=payload)
+    return _json(meetings.meeting_json(session, principal=principal, meeting_id=meeting.id), 201)
+
+
+@router.get("/meetings/{meeting_id}", summary="A meeting: decisions, follow-ups, the frozen situation picture")
+def get_meeting(meeting_id: int, session: SessionDep, principal: Reader,
+                picture: Annotated[bool, Query(description="include the frozen layer and agenda")] = True) -> Response:
+    return _json(meetings.meeting_json(session, principal=principal, meeting_id=meeting_id, with_picture=picture))
+
+
+@router.patch("/meetings/{meeting_id}", dependencies=JsonBody, summary="Minutes, participants, date")
+def update_meeting(meeting_id: int, payload: MeetingUpdate, session: SessionDep, principal: Writer) -> Response:
+    meetings.update_meeting(session, principal=principal, meeting_id=meeting_id, payload=payload)
+    return _json(meetings.meeting_json(session, principal=principal, meeting_id=meeting_id, with_picture=False))
+
+
+@router.post("/meetings/{meeting_id}/start", summary="Start the meeting: freeze the situation picture")
+def start_meeting(meeting_id: int, session: SessionDep, principal: Writer) -> Response:
+    meetings.start_meeting(session, principal=principal, meeting_id=meeting_id)
+    return _json(meetings.meeting_json(session, principal=principal, meeting_id=meeting_id))
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+@router.get("/audit", summary="The audit log of the EST loop (coordinator)")
+def list_audit(session: SessionDep, principal: Coordinator, entity: str | None = None, entity_id: int | None = None,
+               limit: Annotated[int, Query(ge=1, le=500)] = 100, before_id: int | None = None) -> Response:
+    return _json(audit.list_audit(session, municipality_id=principal.municipality_id, entity=entity,
+                                  entity_id=entity_id, limit=limit, before_id=before_id))

@@ -1,0 +1,200 @@
+"""The EST loop over HTTP: places, cause analysis, actions, safety walks, roles, the audit log."""
+from __future__ import annotations
+
+import datetime as dt
+
+import h3
+from sqlalchemy import func, select
+
+from app.actions.models import Action, AuditEntry, Place
+from app.geo import wgs84_to_sweref
+
+from tests.factories import add_reports, cycle_back
+from tests.helpers import SQUARE
+
+PROBLEM = "application/problem+json"
+SQUARE_R9 = h3.latlng_to_cell(SQUARE["lat"], SQUARE["lon"], 9)
+
+
+def make_place(client, auth, cells=None, name="Fristadstorget", user="est") -> dict:
+    r = client.post("/api/v1/places", json={"name": name, "cells": cells or [SQUARE_R9]}, headers=auth(user))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def action_body(place_id: int, **over) -> dict:
+    body = {"place_id": place_id, "what": "Ta bort klotter inom 24 h", "goal": "Från 2 till ≤ 1 klotter per cykel "
+            "till mars", "kind": "situational", "owner_organisation": "Gatukontoret", "owner_contact": "gata@example.se",
+            "start_date": "2026-11-02", "due_date": "2026-12-31", "recurrence": "recurring"}
+    body.update(over)
+    return body
+
+
+def audit_count(db) -> int:
+    return db.scalar(select(func.count()).select_from(AuditEntry))
+
+
+def test_hotspot_cells_become_a_place_with_its_cause_analysis(client, auth):
+    ring = sorted(set(h3.grid_disk(SQUARE_R9, 1)) - {SQUARE_R9})[:2]
+    place = make_place(client, auth, cells=[SQUARE_R9, *ring])
+    assert place["resolution"] == 9 and len(place["cells"]) == 3
+    assert place["geometry"]["type"] == "MultiPolygon"
+    situation = client.post(f"/api/v1/places/{place['id']}/analysis", headers=auth("est"),
+                            json={"kind": "situation", "text": "Mörkt vid busskuren efter 22, trasig belysning"})
+    assert situation.status_code == 201 and situation.json()["author"] == "est"
+    hypothesis = client.post(f"/api/v1/places/{place['id']}/analysis", headers=auth("coordinator"),
+                             json={"kind": "hypothesis", "text": "Klottret sker när torget är obevakat",
+                                   "test_plan": "Väktarrond 22-02 i två cykler, jämför antal"})
+    hid = hypothesis.json()["id"]
+    r = client.patch(f"/api/v1/analysis/{hid}", headers=auth("est"), json={"result": "Färre klotter under ronderna"})
+    assert r.json()["result"] == "Färre klotter under ronderna"
+    got = client.get(f"/api/v1/places/{place['id']}", headers=auth("gis")).json()
+    assert [(n["kind"], n["author"]) for n in got["analysis"]] == [("situation", "est"), ("hypothesis", "coordinator")]
+    assert got["analysis"][1]["test_plan"].startswith("Väktarrond")
+
+
+def test_a_drawn_polygon_in_sweref_becomes_a_place(client, auth):
+    x, y = wgs84_to_sweref(SQUARE["lon"], SQUARE["lat"])
+    ring = [[x - 150, y - 100], [x + 150, y - 100], [x + 150, y + 100], [x - 150, y + 100], [x - 150, y - 100]]
+    r = client.post("/api/v1/places", headers=auth("est"), json={
+        "name": "Torget ritat", "crs": "EPSG:3006", "geometry": {"type": "Polygon", "coordinates": [ring]}})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["source"] == "polygon" and body["resolution"] == 10 and len(body["cells"]) >= 3
+    assert h3.latlng_to_cell(SQUARE["lat"], SQUARE["lon"], 10) in body["cells"]
+    lon0, lat0 = body["geometry"]["coordinates"][0][0][0]
+    assert abs(lon0 - 16.5) < 0.05 and abs(lat0 - 59.37) < 0.05  # stored in WGS84
+
+
+def test_bad_places_are_refused_and_store_nothing(client, auth, db):
+    before = (db.scalar(select(func.count()).select_from(Place)), audit_count(db))
+    cases = [
+        ({"name": "Tom", "cells": []}, "at least one H3 cell"),
+        ({"name": "Ingen"}, "at least one H3 cell"),
+        ({"name": "Fel", "cells": ["not-a-cell"]}, "not an H3 cell"),
+        ({"name": "Grov", "cells": [h3.latlng_to_cell(SQUARE["lat"], SQUARE["lon"], 6)]}, "resolution 6"),
+        ({"name": "Blandat", "cells": [SQUARE_R9, h3.latlng_to_cell(SQUARE["lat"], SQUARE["lon"], 8)]},
+         "one resolution"),
+        ({"name": "Göteborg", "cells": [h3.latlng_to_cell(57.7089, 11.9746, 9)]}, "outside Eskilstuna"),
+        ({"name": "Linje", "geometry": {"type": "LineString", "coordinates": [[16.5, 59.37], [16.51, 59.37]]}},
+         "Polygon or MultiPolygon"),
+        ({"name": "Självkorsande", "geometry": {"type": "Polygon", "coordinates": [
+            [[16.50, 59.37], [16.51, 59.38], [16.51, 59.37], [16.50, 59.38], [16.50, 59.37]]]}}, "not valid"),
+    ]
+    for body, needle in cases:
+        r = client.post("/api/v1/places", json=body, headers=auth("est"))
+        assert r.status_code == 422, (body, r.text)
+        assert r.headers["content-type"] == PROBLEM
+        assert needle in r.json()["detail"], (needle, r.json()["detail"])
+    assert (db.scalar(select(func.count()).select_from(Place)), audit_count(db)) == before
+
+
+def test_an_action_shows_the_baseline_that_makes_its_goal_concrete(client, auth, db):
+    for back in range(1, 7):  # 2 reports per cycle over the 6 full cycles
+        add_reports(db, **SQUARE, at=cycle_back(db, back).start + dt.timedelta(days=3, hours=20), n=2)
+    add_reports(db, **SQUARE, at=cycle_back(db, 1).start + dt.timedelta(days=3), n=1, category="brand_container")
+    place = make_place(client, auth)
+    note = client.post(f"/api/v1/places/{place['id']}/analysis", headers=auth("est"),
+                       json={"kind": "target_victim", "text": "Busskuren är lätt att klottra på"}).json()
+    r = client.post("/api/v1/actions", headers=auth("est"),
+                    json=action_body(place["id"], causes=[note["id"]], categories=["klotter"]))
+    assert r.status_code == 201, r.text
+    action = r.json()
+    assert action["baseline"] == {"per_cycle": 2.0, "cycles": 6}
+    assert action["causes"] == [note["id"]] and action["status"] == "planned"
+    everything = client.post("/api/v1/actions", headers=auth("est"), json=action_body(place["id"])).json()
+    assert everything["baseline"]["per_cycle"] == round(13 / 6, 3)  # all categories: the fire counts too
+
+
+def test_bad_actions_get_a_clear_problem(client, auth, db):
+    place = make_place(client, auth)
+    other = make_place(client, auth, name="Annan")
+    foreign_note = client.post(f"/api/v1/places/{other['id']}/analysis", headers=auth("est"),
+                               json={"kind": "offender", "text": "Samma grupp varje fredag"}).json()
+    before = (db.scalar(select(func.count()).select_from(Action)), audit_count(db))
+    no_owner = {k: v for k, v in action_body(place["id"]).items() if k != "owner_organisation"}
+    cases = [
+        (action_body(place["id"], start_date="2026-12-01", due_date="2026-11-01"),
+         "due_date 2026-11-01 is before start_date 2026-12-01"),
+        (no_owner, "owner_organisation"),
+        (action_body(place["id"], owner_organisation="   "), "needs an owner organisation"),
+        (action_body(place["id"], kind="magic"), "kind"),
+        (action_body(place["id"], causes=[foreign_note["id"]]), f"are not notes of place {place['id']}"),
+        (action_body(place["id"], categories=["unicorns"]), "Unknown category 'unicorns'"),
+        (action_body(999999), "No place 999999"),
+    ]
+    for body, needle in cases:
+        r = client.post("/api/v1/actions", json=body, headers=auth("est"))
+        assert r.status_code in (404, 422), (body, r.text)
+        assert r.headers["content-type"] == PROBLEM
+        assert needle in r.json()["detail"], (needle, r.json()["detail"])
+    assert (db.scalar(select(func.count()).select_from(Action)), audit_count(db)) == before
+    action = client.post("/api/v1/actions", json=action_body(place["id"]), headers=auth("est")).json()
+    r = client.patch(f"/api/v1/actions/{action['id']}", json={"due_date": "2026-10-01"}, headers=auth("est"))
+    assert r.status_code == 422 and "before start_date" in r.json()["detail"]
+
+
+def test_every_change_is_in_the_audit_log_for_the_coordinator(client, auth):
+    place = make_place(client, auth)
+    action = client.post("/api/v1/actions", json=action_body(place["id"]), headers=auth("est")).json()
+    client.patch(f"/api/v1/actions/{action['id']}", json={"status": "in_progress"}, headers=auth("coordinator"))
+    client.patch(f"/api/v1/places/{place['id']}", json={"name": "Fristadstorget norra"}, headers=auth("est"))
+    client.delete(f"/api/v1/actions/{action['id']}", headers=auth("est"))
+    log = client.get("/api/v1/audit", headers=auth("coordinator"))
+    assert log.status_code == 200
+    items = log.json()["items"]
+    got = [(i["entity"], i["operation"], i["user"]) for i in items[:5]]
+    assert got == [("action", "delete", "est"), ("place", "update", "est"), ("action", "update", "coordinator"),
+                   ("action", "create", "est"), ("place", "create", "est")]
+    assert items[2]["changes"] == {"status": ["planned", "in_progress"]}
+    assert items[1]["changes"] == {"name": ["Fristadstorget", "Fristadstorget norra"]}
+    assert items[3]["changes"]["owner_organisation"] == [None, "Gatukontoret"]
+    only = client.get(f"/api/v1/audit?entity=place&entity_id={place['id']}", headers=auth("coordinator")).json()
+    assert [i["operation"] for i in only["items"]] == ["update", "create"]
+    for user in ("est", "gis", "reporter"):
+        assert client.get("/api/v1/audit", headers=auth(user)).status_code == 403
+
+
+def test_roles(client, auth):
+    place = make_place(client, auth, user="coordinator")
+    assert client.get("/api/v1/places", headers=auth("gis")).status_code == 200
+    r = client.post("/api/v1/places", json={"name": "X", "cells": [SQUARE_R9]}, headers=auth("gis"))
+    assert r.status_code == 403 and r.headers["content-type"] == PROBLEM
+    assert client.post("/api/v1/actions", json=action_body(place["id"]), headers=auth("gis")).status_code == 403
+    for path in ("/api/v1/places", f"/api/v1/places/{place['id']}", "/api/v1/actions", "/api/v1/meetings"):
+        assert client.get(path, headers=auth("reporter")).status_code == 403, path
+    assert client.post("/api/v1/places", json={"name": "X", "cells": [SQUARE_R9]}).status_code == 401
+
+
+def test_places_for_the_map_carry_open_actions(client, auth):
+    place = make_place(client, auth)
+    a = client.post("/api/v1/actions", json=action_body(place["id"]), headers=auth("est")).json()
+    done = client.post("/api/v1/actions", json=action_body(place["id"], status="done"), headers=auth("est")).json()
+    fc = client.get("/api/v1/places", headers=auth("est"))
+    assert fc.headers["content-type"].startswith("application/geo+json")
+    feature = next(f for f in fc.json()["features"] if f["id"] == place["id"])
+    assert [x["id"] for x in feature["properties"]["open_actions"]] == [a["id"]]
+    assert feature["properties"]["actions"] == 2 and done["status"] == "done"
+    assert feature["geometry"]["type"] == "MultiPolygon"
+    assert client.delete(f"/api/v1/places/{place['id']}", headers=auth("est")).status_code == 409
+
+
+def test_a_safety_walk_is_a_numbered_list_of_remarks(client, auth):
+    r = client.post("/api/v1/safety-walks", headers=auth("est"), json={
+        "title": "Trygghetsvandring Årby", "walked_on": "2026-10-14",
+        "remarks": [{"text": "Trasig belysning gångtunneln", "lat": 59.362, "lon": 16.47,
+                     "owner_organisation": "Gatukontoret", "fix_by": "2026-11-01"},
+                    {"text": "Buskar skymmer gångvägen", "lat": 59.363, "lon": 16.472,
+                     "owner_organisation": "Parkförvaltningen"}]})
+    assert r.status_code == 201, r.text
+    walk = r.json()
+    assert [(m["number"], m["owner_organisation"]) for m in walk["remarks"]] == [(1, "Gatukontoret"),
+                                                                                 (2, "Parkförvaltningen")]
+    assert walk["remarks"][0]["point"] == [16.47, 59.362]
+    fixed = client.patch(f"/api/v1/safety-walks/{walk['id']}/remarks/1", json={"fixed_on": "2026-10-20"},
+                         headers=auth("coordinator")).json()
+    assert fixed["remarks"][0]["fixed_on"] == "2026-10-20"
+    bad = client.post("/api/v1/safety-walks", headers=auth("est"), json={
+        "title": "X", "walked_on": "2026-10-14", "remarks": [{"text": "Y", "lat": 59.36, "lon": 16.47,
+                                                              "owner_organisation": "Z", "fix_by": "2026-10-01"}]})
+    assert bad.status_code == 422 and "before the walk" in bad.json()["detail"]
