@@ -191,7 +191,8 @@ def propose_light(*, carried_out: bool, target: ConditionalTest, ratio: RateRati
 
 
 def as_dict(value) -> dict | None:
-    """A result dataclass as JSON-ready dict (numbers rounded to 6 decimals)."""
+    """A result dataclass as JSON-ready dict (numbers to 6 significant digits, so small
+    p-values keep their precision)."""
     if value is None:
         return None
-    return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(value).items()}
+    return {k: (float(f"{v:.6g}") if isinstance(v, float) else v) for k, v in asdict(value).items()}

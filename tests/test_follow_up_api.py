@@ -1,0 +1,135 @@
+"""Measured follow-up over HTTP: before/after at the place against the rest of the town,
+the displacement ring, the traffic light and the coordinator's confirmation."""
+from __future__ import annotations
+
+import datetime as dt
+
+import h3
+import pytest
+from scipy import stats
+
+from tests.factories import add_reports, cycle_back
+from tests.helpers import SQUARE
+from tests.test_est_loop_api import SQUARE_R9, action_body, make_place
+
+PROBLEM = "application/problem+json"
+RING_CELL = sorted(set(h3.grid_disk(SQUARE_R9, 1)) - {SQUARE_R9})[0]
+RING_POINT = dict(zip(("lat", "lon"), h3.cell_to_latlng(RING_CELL)))
+FAR_AWAY = {"lat": 59.40, "lon": 16.58}  # the rest of the municipality (control)
+
+
+def fill(db, *, before: int, after: int, ring=(2, 2), control=(40, 40)) -> None:
+    """Per cycle: ``before``/``after`` reports at the square in the 3 cycles before/after the
+    start (the first day of the cycle 3 back), the ring and the control likewise."""
+    for back in range(1, 7):
+        phase = 1 if back <= 3 else 0
+        at = cycle_back(db, back).start + dt.timedelta(days=4, hours=21)
+        add_reports(db, **SQUARE, at=at, n=(before, after)[phase])
+        add_reports(db, **RING_POINT, at=at, n=ring[phase])
+        add_reports(db, **FAR_AWAY, at=at, n=control[phase])
+
+
+def started_action(client, auth, **over) -> dict:
+    place = make_place(client, auth)
+    body = action_body(place["id"], **over)
+    r = client.post("/api/v1/actions", json=body, headers=auth("est"))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_a_done_action_with_a_real_drop_gets_a_green_proposal(client, auth, db):
+    fill(db, before=8, after=1)
+    start = cycle_back(db, 3).first_day.isoformat()
+    action = started_action(client, auth, start_date=start, due_date=start, status="done", recurrence="one_off")
+    r = client.get(f"/api/v1/actions/{action['id']}/follow-up", headers=auth("est"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["cycles_used"] == 3 and body["after"][0]["id"] == start
+    assert body["before"][-1]["id"] == cycle_back(db, 4).first_day.isoformat()
+    assert body["counts"] == {"target": [24.0, 3.0], "ring": [6.0, 6.0], "control": [120.0, 120.0]}
+    assert body["test"]["p_decrease"] == pytest.approx(stats.binomtest(3, 27, 0.5, alternative="less").pvalue,
+                                                       rel=1e-6)
+    assert body["rate_ratio"]["ratio"] == pytest.approx(0.125)
+    assert body["wdd"]["wdd"] == pytest.approx(-21.0)
+    assert body["displacement"]["p_increase"] > 0.05
+    assert body["proposal"]["light"] == "green"
+    assert len(body["series"]) == 6
+
+
+def test_displacement_to_the_ring_makes_it_yellow(client, auth, db):
+    fill(db, before=8, after=1, ring=(1, 9))
+    start = cycle_back(db, 3).first_day.isoformat()
+    action = started_action(client, auth, start_date=start, due_date=start, status="done")
+    body = client.get(f"/api/v1/actions/{action['id']}/follow-up", headers=auth("gis")).json()
+    assert body["proposal"]["light"] == "yellow" and "displacement" in body["proposal"]["reason"]
+    assert body["wdq"] < 0
+
+
+def test_not_done_is_red_and_the_coordinator_can_override_with_a_comment(client, auth, db):
+    fill(db, before=8, after=1)
+    start = cycle_back(db, 3).first_day.isoformat()
+    action = started_action(client, auth, start_date=start, due_date=start, status="planned", recurrence="one_off")
+    url = f"/api/v1/actions/{action['id']}/follow-ups"
+    assert client.get(url[:-1], headers=auth("est")).json()["proposal"]["light"] == "red"
+    r = client.post(url, json={"light": "yellow"}, headers=auth("coordinator"))
+    assert r.status_code == 422 and "needs a comment" in r.json()["detail"]
+    r = client.post(url, json={"light": "yellow", "comment": "Gjordes delvis, protokoll saknas"},
+                    headers=auth("coordinator"))
+    assert r.status_code == 201, r.text
+    stored = r.json()
+    assert (stored["proposed"], stored["light"], stored["overridden"]) == ("red", "yellow", True)
+    confirmed = client.post(url, json={}, headers=auth("est")).json()
+    assert (confirmed["light"], confirmed["overridden"]) == ("red", False)
+    assert [f["light"] for f in client.get(url, headers=auth("gis")).json()] == ["yellow", "red"]
+    log = client.get("/api/v1/audit?entity=follow_up", headers=auth("coordinator")).json()["items"]
+    assert log[1]["changes"]["comment"] == [None, "Gjordes delvis, protokoll saknas"]
+    place = next(f for f in client.get("/api/v1/places", headers=auth("est")).json()["features"]
+                 if f["id"] == action["place_id"])
+    assert place["properties"]["latest_light"]["light"] == "red"
+
+
+def test_later_follow_ups_show_whether_the_effect_lasted(client, auth, db):
+    fill(db, before=8, after=1)
+    start = cycle_back(db, 5).first_day.isoformat()  # 4 full cycles since; first 2 vs latest 2
+    action = started_action(client, auth, start_date=start, due_date=start, status="done")
+    first = client.get(f"/api/v1/actions/{action['id']}/follow-up?cycles=2", headers=auth("est")).json()
+    latest = client.get(f"/api/v1/actions/{action['id']}/follow-up?cycles=2&window=latest", headers=auth("est")).json()
+    assert [c["id"] for c in first["after"]] == [cycle_back(db, 5).first_day.isoformat(),
+                                                 cycle_back(db, 4).first_day.isoformat()]
+    assert [c["id"] for c in latest["after"]] == [cycle_back(db, 2).first_day.isoformat(),
+                                                  cycle_back(db, 1).first_day.isoformat()]
+    assert first["counts"]["target"][1] == 16.0 and latest["counts"]["target"][1] == 2.0
+
+
+def test_a_follow_up_too_early_is_refused(client, auth, db):
+    today = dt.date.today()
+    future = started_action(client, auth, start_date=(today + dt.timedelta(days=5)).isoformat(),
+                            due_date=(today + dt.timedelta(days=30)).isoformat())
+    r = client.get(f"/api/v1/actions/{future['id']}/follow-up", headers=auth("est"))
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
+    assert "has not come yet" in r.json()["detail"]
+    current = cycle_back(db, 0).first_day.isoformat()
+    fresh = started_action(client, auth, start_date=current, due_date=(today + dt.timedelta(days=30)).isoformat())
+    r = client.get(f"/api/v1/actions/{fresh['id']}/follow-up", headers=auth("est"))
+    assert r.status_code == 422 and "No full cycle has passed" in r.json()["detail"]
+    assert client.post(f"/api/v1/actions/{fresh['id']}/follow-ups", json={}, headers=auth("est")).status_code == 422
+
+
+def test_effect_for_any_place_and_date(client, auth, db):
+    fill(db, before=8, after=1)
+    place = make_place(client, auth)
+    start = cycle_back(db, 3).first_day
+    r = client.get(f"/api/v1/places/{place['id']}/effect?date={start + dt.timedelta(days=3)}&cycles=3",
+                   headers=auth("gis"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    # the start falls mid-cycle: that cycle is left out, two full cycles remain after it
+    assert body["cycles_used"] == 2 and "proposal" not in body
+    assert [c["id"] for c in body["before"]] == [cycle_back(db, 5).first_day.isoformat(),
+                                                 cycle_back(db, 4).first_day.isoformat()]
+    assert [c["id"] for c in body["after"]] == [cycle_back(db, 2).first_day.isoformat(),
+                                                cycle_back(db, 1).first_day.isoformat()]
+    ring = client.get(f"/api/v1/places/{place['id']}/effect?date={start}&control=ring", headers=auth("gis")).json()
+    assert ring["counts"]["control"] == ring["counts"]["ring"] and ring["wdd"] is None
+    r = client.get(f"/api/v1/places/{place['id']}/effect?date={start}&category=nope", headers=auth("gis"))
+    assert r.status_code == 422 and "Unknown category" in r.json()["detail"]

@@ -1,0 +1,69 @@
+"""The EST meeting: one per cycle, its picture frozen at the start, decisions and follow-ups."""
+from __future__ import annotations
+
+import datetime as dt
+
+from tests.factories import add_reports, cycle_back
+from tests.helpers import SQUARE
+from tests.test_est_loop_api import action_body, make_place
+
+PROBLEM = "application/problem+json"
+
+
+def test_the_frozen_picture_does_not_change_when_late_reports_arrive(client, auth, db):
+    previous = cycle_back(db, 1)
+    add_reports(db, **SQUARE, at=previous.start + dt.timedelta(days=2, hours=22), n=4)
+    r = client.post("/api/v1/meetings", headers=auth("coordinator"), json={
+        "cycle": "previous", "held_on": dt.date.today().isoformat(),
+        "organisations": ["Eskilstuna kommun", "Polisen", "Kommunfastigheter"]})
+    assert r.status_code == 201, r.text
+    meeting = r.json()
+    assert meeting["cycle"]["id"] == previous.id and meeting["frozen_layer"] is None
+    started = client.post(f"/api/v1/meetings/{meeting['id']}/start", headers=auth("est"))
+    assert started.status_code == 200, started.text
+    frozen = started.json()
+    assert frozen["frozen_layer"]["total"] == 4.0
+    assert frozen["frozen_agenda"]["items"][0]["count"] == 4.0
+
+    add_reports(db, **SQUARE, at=previous.start + dt.timedelta(days=3, hours=1), n=3)  # reported late
+    live = client.get(f"/api/v1/hotspots?cycle={previous.id}", headers=auth("est")).json()
+    assert live["total"] == 7.0
+    again = client.get(f"/api/v1/meetings/{meeting['id']}", headers=auth("gis")).json()
+    assert again["frozen_layer"] == frozen["frozen_layer"]
+    assert again["frozen_agenda"]["items"][0]["count"] == 4.0
+    r = client.post(f"/api/v1/meetings/{meeting['id']}/start", headers=auth("est"))
+    assert r.status_code == 409 and "frozen" in r.json()["detail"]
+
+
+def test_decisions_and_reviewed_follow_ups_belong_to_the_meeting(client, auth, db):
+    meeting = client.post("/api/v1/meetings", headers=auth("est"), json={
+        "cycle": "current", "held_on": dt.date.today().isoformat(), "organisations": ["Polisen"]}).json()
+    place = make_place(client, auth)
+    start = cycle_back(db, 2).first_day.isoformat()
+    action = client.post("/api/v1/actions", headers=auth("est"), json=action_body(
+        place["id"], meeting_id=meeting["id"], start_date=start, due_date=start, status="done")).json()
+    r = client.post(f"/api/v1/actions/{action['id']}/follow-ups", headers=auth("coordinator"),
+                    json={"meeting_id": meeting["id"]})
+    assert r.status_code == 201, r.text
+    client.patch(f"/api/v1/meetings/{meeting['id']}", headers=auth("est"), json={"minutes": "Beslut: klotter bort."})
+    got = client.get(f"/api/v1/meetings/{meeting['id']}?picture=false", headers=auth("est")).json()
+    assert [a["id"] for a in got["decisions"]] == [action["id"]]
+    assert [f["action_id"] for f in got["follow_ups"]] == [action["id"]]
+    assert got["minutes"] == "Beslut: klotter bort." and "frozen_layer" not in got
+    log = client.get("/api/v1/audit?entity=meeting", headers=auth("coordinator")).json()["items"]
+    assert log[0]["changes"] == {"minutes": ["", "Beslut: klotter bort."]}
+
+
+def test_a_meeting_for_a_cycle_that_has_not_begun_is_refused(client, auth, db):
+    nxt = cycle_back(db, -1).first_day.isoformat()
+    r = client.post("/api/v1/meetings", headers=auth("est"), json={"cycle": nxt, "held_on": nxt})
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
+    assert "has not started yet" in r.json()["detail"]
+    r = client.post("/api/v1/meetings", headers=auth("est"), json={"cycle": "2026-11-03", "held_on": "2026-11-04"})
+    assert r.status_code == 422 and "No cycle starts on" in r.json()["detail"]
+    first = client.post("/api/v1/meetings", headers=auth("est"), json={"cycle": "previous", "held_on": "2026-11-04"})
+    assert first.status_code == 201
+    dup = client.post("/api/v1/meetings", headers=auth("est"), json={"cycle": "previous", "held_on": "2026-11-04"})
+    assert dup.status_code == 409
+    assert client.post("/api/v1/meetings", headers=auth("gis"),
+                       json={"cycle": "previous", "held_on": "2026-11-04"}).status_code == 403
