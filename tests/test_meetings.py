@@ -67,3 +67,27 @@ def test_a_meeting_for_a_cycle_that_has_not_begun_is_refused(client, auth, db):
     assert dup.status_code == 409
     assert client.post("/api/v1/meetings", headers=auth("gis"),
                        json={"cycle": "previous", "held_on": "2026-11-04"}).status_code == 403
+
+
+def test_reporters_get_aggregate_feedback_without_other_reporters_data(client, auth, db):
+    from sqlalchemy import select
+
+    from app.auth.models import User
+
+    me = db.scalar(select(User).where(User.username == "reporter"))
+    current = cycle_back(db, 0)
+    mine = add_reports(db, **SQUARE, at=current.start + dt.timedelta(hours=10), n=2)
+    for report in mine:
+        report.reporter_id = me.id
+    add_reports(db, **SQUARE, at=current.start + dt.timedelta(hours=11), n=5)  # someone else's
+    db.flush()
+    place = make_place(client, auth)
+    client.post("/api/v1/actions", headers=auth("est"), json=action_body(
+        place["id"], start_date=current.first_day.isoformat(), due_date=current.last_day.isoformat(), status="done"))
+    r = client.get("/api/v1/feedback", headers=auth("reporter"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["my_reports"], body["all_reports"], body["places_acted_upon"], body["actions_done"]) == (2, 7, 1, 1)
+    assert set(body) == {"cycle", "my_reports", "all_reports", "places_acted_upon", "actions_done",
+                         "follow_ups_green"}
+    assert client.get("/api/v1/feedback?cycle=nonsense", headers=auth("reporter")).status_code == 422

@@ -8,12 +8,12 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Depends, Query, Response
 
-from app.actions import audit, follow_up, meetings, service
+from app.actions import audit, feedback, follow_up, meetings, service
 from app.actions.schemas import (
     ActionCreate, ActionUpdate, FollowUpCreate, MeetingCreate, MeetingUpdate, NoteCreate, NoteUpdate, PlaceCreate,
     PlaceUpdate, RemarkUpdate, SafetyWalkCreate,
 )
-from app.auth.deps import RequireRole
+from app.auth.deps import CurrentPrincipal, RequireRole
 from app.auth.service import ALL_REPORTS_ROLES, MODERATOR_ROLES, Principal
 from app.db import SessionDep
 from app.middleware import require_json
@@ -208,3 +208,12 @@ def list_audit(session: SessionDep, principal: Coordinator, entity: str | None =
                limit: Annotated[int, Query(ge=1, le=500)] = 100, before_id: int | None = None) -> Response:
     return _json(audit.list_audit(session, municipality_id=principal.municipality_id, entity=entity,
                                   entity_id=entity_id, limit=limit, before_id=before_id))
+
+
+# --- feedback to reporters -----------------------------------------------------------------
+
+@router.get("/feedback", summary="What came of the reports this cycle (aggregates; every role, reporters too)")
+def get_feedback(session: SessionDep, principal: CurrentPrincipal,
+                 cycle: Annotated[str, Query(description="'current', 'previous' or a cycle id")] = "current"
+                 ) -> Response:
+    return _json(feedback.get_feedback(session, principal=principal, cycle_ref=cycle))
