@@ -3,7 +3,7 @@
 # PostgreSQL with PostGIS (for the installed PostgreSQL major), python3-venv, Node.js with npm
 # (Leaflet comes from the npm registry, never from a CDN), Chromium (the browser tests drive
 # the distribution's own build headless) and gdal-bin (the tests read our OGC API with GDAL's
-# own client, as QGIS does).
+# own client, as QGIS does), Pango for WeasyPrint and poppler-utils.
 # Runs apt-get as root, through sudo otherwise; does nothing when all is present.
 set -euo pipefail
 
@@ -23,6 +23,12 @@ python3 -c 'import ensurepip' >/dev/null 2>&1 || install python3-venv
 command -v npm >/dev/null || install nodejs npm
 command -v chromium >/dev/null || install chromium
 command -v ogrinfo >/dev/null || install gdal-bin
+# WeasyPrint (the meeting report PDF) needs Pango and HarfBuzz's subsetter, and a font;
+# poppler-utils renders the PDF to PNG in the tests.
+have_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
+have_lib libpangoft2-1.0.so.0 && have_lib libharfbuzz-subset.so.0 && [ -d /usr/share/fonts/truetype/dejavu ] \
+    || install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+command -v pdftoppm >/dev/null || install poppler-utils
 # The distribution's own PostgreSQL first (15 on Debian 12, 16 on Ubuntu 24.04, ...), then
 # PostGIS for whichever major is installed.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || install postgresql

@@ -14,7 +14,9 @@ from app.actions.schemas import MeetingCreate, MeetingUpdate
 from app.actions.service import action_json
 from app.auth.service import Principal
 from app.errors import Conflict, InvalidInput, NotFound
-from app.hotspots.service import build_selection, cycle_json, get_layer, get_scope, get_top
+from app.actions import report
+from app.actions.service import list_actions
+from app.hotspots.service import build_selection, cycle_json, get_layer, get_patterns, get_scope, get_top
 from app.timeutil import local_iso, utcnow
 
 FROZEN_RESOLUTION = 9
@@ -72,8 +74,8 @@ def update_meeting(session: Session, *, principal: Principal, meeting_id: int, p
 
 
 def start_meeting(session: Session, *, principal: Principal, meeting_id: int) -> Meeting:
-    """Freeze the situation picture: the cycle's hotspot layer (res 9, verified reports) and
-    the agenda as they are now. Late reports change the live layer, never these; 409 when the
+    """Freeze the situation picture: the cycle's hotspot layer (res 9, verified reports), the
+    agenda and its weekday × hour matrix (``frozen_agenda.patterns``) as they are now. Late reports change the live layer, never these; 409 when the
     meeting has already started."""
     meeting = _get(session, principal, meeting_id)
     if meeting.started_at is not None:
@@ -83,8 +85,9 @@ def start_meeting(session: Session, *, principal: Principal, meeting_id: int) ->
     selection = build_selection(session, municipality_id=principal.municipality_id, categories=[], groups=[],
                                 organisation_kinds=[], statuses=["verified"])
     meeting.frozen_layer = get_layer(session, scope, cycle=cycle, res=FROZEN_RESOLUTION, selection=selection)
-    meeting.frozen_agenda = get_top(session, scope, cycle=cycle, res=FROZEN_RESOLUTION, selection=selection,
-                                    n=AGENDA_ITEMS)
+    agenda = get_top(session, scope, cycle=cycle, res=FROZEN_RESOLUTION, selection=selection, n=AGENDA_ITEMS)
+    agenda["patterns"] = get_patterns(session, selection=selection, start=cycle.start, end=cycle.end)
+    meeting.frozen_agenda = agenda
     before = _audit_view(meeting)
     meeting.started_at = utcnow()
     session.flush()
@@ -118,3 +121,12 @@ def list_meetings(session: Session, *, principal: Principal) -> list[dict[str, A
                            .order_by(Meeting.cycle.desc())).all()
     return [{"id": m.id, "cycle": m.cycle.isoformat(), "held_on": m.held_on.isoformat(),
              "organisations": list(m.organisations), "started_at": local_iso(m.started_at)} for m in rows]
+
+
+def meeting_report(session: Session, *, principal: Principal, meeting_id: int, as_pdf: bool) -> bytes | str:
+    """The meeting report: HTML, or PDF rendered from the same HTML."""
+    meeting = meeting_json(session, principal=principal, meeting_id=meeting_id)
+    scope = get_scope(session, municipality_id=principal.municipality_id)
+    open_actions = list_actions(session, principal=principal, place_id=None, status=["planned", "in_progress"])
+    html = report.render_meeting_html(meeting, municipality=scope.municipality.name, open_actions=open_actions)
+    return report.render_pdf(html) if as_pdf else html

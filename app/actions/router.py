@@ -201,6 +201,19 @@ def start_meeting(meeting_id: int, session: SessionDep, principal: Writer) -> Re
     return _json(meetings.meeting_json(session, principal=principal, meeting_id=meeting_id))
 
 
+@router.get("/meetings/{meeting_id}/report.html", summary="The meeting report as HTML (A4 print)")
+def meeting_report_html(meeting_id: int, session: SessionDep, principal: Reader) -> Response:
+    html = meetings.meeting_report(session, principal=principal, meeting_id=meeting_id, as_pdf=False)
+    return Response(html, media_type="text/html; charset=utf-8")
+
+
+@router.get("/meetings/{meeting_id}/report.pdf", summary="The meeting report as PDF")
+def meeting_report_pdf(meeting_id: int, session: SessionDep, principal: Reader) -> Response:
+    pdf = meetings.meeting_report(session, principal=principal, meeting_id=meeting_id, as_pdf=True)
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="est-mote-{meeting_id}.pdf"'})
+
+
 # --- audit -----------------------------------------------------------------------------------
 
 @router.get("/audit", summary="The audit log of the EST loop (coordinator)")

@@ -1,0 +1,66 @@
+"""The meeting report as HTML and as a real PDF (WeasyPrint), read back with pypdf and
+rendered to PNG with poppler's pdftoppm (artifact in test-artifacts/)."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import shutil
+import subprocess
+
+import pytest
+from pypdf import PdfReader
+
+from tests.factories import add_reports, cycle_back
+from tests.helpers import SQUARE
+from tests.live import ARTIFACTS
+from tests.test_est_loop_api import action_body, make_place
+
+
+@pytest.fixture
+def meeting(client, auth, db) -> dict:
+    previous = cycle_back(db, 1)
+    add_reports(db, **SQUARE, at=previous.start + dt.timedelta(days=2, hours=22), n=6)
+    m = client.post("/api/v1/meetings", headers=auth("coordinator"), json={
+        "cycle": "previous", "held_on": dt.date.today().isoformat(),
+        "organisations": ["Eskilstuna kommun", "Polisen"], "minutes": "Klotter vid <torget> diskuterades."}).json()
+    client.post(f"/api/v1/meetings/{m['id']}/start", headers=auth("coordinator"))
+    place = make_place(client, auth)
+    client.post("/api/v1/actions", headers=auth("est"), json=action_body(
+        place["id"], meeting_id=m["id"], what="Väktarrond fredag–lördag", owner_organisation="Väktarbolaget"))
+    start = cycle_back(db, 2).first_day.isoformat()
+    done = client.post("/api/v1/actions", headers=auth("est"), json=action_body(
+        place["id"], start_date=start, due_date=start, status="done")).json()
+    client.post(f"/api/v1/actions/{done['id']}/follow-ups", headers=auth("coordinator"),
+                json={"meeting_id": m["id"], "light": "green", "comment": "Klottret borta enligt gatukontoret"})
+    return m
+
+
+def test_meeting_report_html(client, auth, meeting):
+    r = client.get(f"/api/v1/meetings/{meeting['id']}/report.html", headers=auth("gis"))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    html = r.text
+    assert "EST-möte – Eskilstuna" in html and "Eskilstuna kommun, Polisen" in html
+    assert "&lt;torget&gt;" in html and "<torget>" not in html  # user text escaped
+    assert "<svg" in html and "Väktarrond fredag–lördag" in html and "Väktarbolaget" in html
+    assert "Grön" in html and "förslag:" in html  # overridden light shows the proposal
+    assert client.get(f"/api/v1/meetings/{meeting['id']}/report.html", headers=auth("reporter")).status_code == 403
+
+
+def test_meeting_report_pdf_has_the_content_and_renders(client, auth, meeting):
+    r = client.get(f"/api/v1/meetings/{meeting['id']}/report.pdf", headers=auth("est"))
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    assert r.content.startswith(b"%PDF")
+    reader = PdfReader(io.BytesIO(r.content))
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert len(reader.pages) >= 2
+    for needle in ("EST-möte", "Eskilstuna", "Polisen", "Dagordning", "Väktarbolaget", "Uppföljning", "Grön",
+                   "Klottret borta enligt gatukontoret"):
+        assert needle in text, needle
+    ARTIFACTS.mkdir(exist_ok=True)
+    pdf = ARTIFACTS / "meeting-report.pdf"
+    pdf.write_bytes(r.content)
+    assert shutil.which("pdftoppm"), "poppler-utils missing: scripts/os-deps.sh installs it"
+    subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "2", str(pdf), str(ARTIFACTS / "meeting-report")],
+                   check=True, timeout=60)
+    pages = sorted(ARTIFACTS.glob("meeting-report-*.png"))
+    assert pages and pages[0].stat().st_size > 2000
