@@ -24,6 +24,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from geoalchemy2.shape import to_shape
 
+from app.actions.router import WRITE_ROLES as LOOP_WRITE_ROLES
 from app.auth.deps import SettingsDep
 from app.auth.service import ALL_REPORTS_ROLES
 from app.config import Settings
@@ -127,7 +128,8 @@ def _page_config(session, settings: Settings) -> dict[str, Any]:
                               "tileUrl": settings.map_tile_url, "tileAttribution": settings.map_tile_attribution,
                               "photoMaxSide": PHOTO_MAX_SIDE, "organisationKinds": list(ORGANISATION_KINDS),
                               # who may see the situation picture and report points (the API enforces it)
-                              "analystRoles": sorted(ALL_REPORTS_ROLES), "pointRoles": sorted(ALL_REPORTS_ROLES)}
+                              "analystRoles": sorted(ALL_REPORTS_ROLES), "pointRoles": sorted(ALL_REPORTS_ROLES),
+                              "loopWriteRoles": sorted(LOOP_WRITE_ROLES)}
     try:
         muni = resolve_public_municipality(session, code=None)
     except DomainError:

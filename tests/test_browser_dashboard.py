@@ -43,6 +43,7 @@ def test_meeting_map_shows_the_hotspots_and_a_cell_in_detail(desktop, live_serve
                     headers=live_server.headers("est")).json()
     assert int(shown["layerCells"]) == len(api["features"]) > 0
     assert page.locator("path.hex").count() == len(api["features"])
+    page.wait_for_selector("#agenda li:nth-child(10) .agenda-item")  # the agenda follows the layer
     assert page.locator("#agenda li").count() == 10
 
     page.locator("#agenda .agenda-item").first.click()

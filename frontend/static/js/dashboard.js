@@ -58,6 +58,9 @@
     else if (mode === "significance") fill = hot && p.trend === "none" ? TREND_COLOURS.intensifying : TREND_COLOURS[p.trend];
     else fill = countColour(p.count);
     const selected = state.selected === p.h3;
+    if (LB.estLoop.isSelected(p.h3)) {
+      return { className: "hex", fillColor: fill, fillOpacity: 0.85, color: "#0b6bcb", weight: 4, dashArray: "4 3" };
+    }
     return { className: "hex" + (hot ? " hot" : ""), fillColor: fill, fillOpacity: 0.7,
              color: selected ? "#0b6bcb" : hot ? HOT_OUTLINE : "#666", weight: selected ? 4 : hot ? 2.5 : 0.6 };
   }
@@ -85,6 +88,16 @@
     rows.push(legendRow("transparent", t("dash.hotOutline"), `border:3px solid ${HOT_OUTLINE}`));
     if ($("#compare").checked) rows.push(legendRow("transparent", t("dash.previousOutline"), "border:2px dashed #222"));
     $("#legend").replaceChildren(...rows);
+  }
+
+  /* Leaflet sets a path's class only when it is made: the picked-for-a-place mark is toggled here. */
+  function restyle() {
+    if (!state.layer) return;
+    state.layer.eachLayer((l) => {
+      l.setStyle(style(l.feature));
+      const el = l.getElement && l.getElement();
+      if (el) el.classList.toggle("picked", LB.estLoop.isSelected(l.feature.properties.h3));
+    });
   }
 
   /* ---------------- the hotspot layer ---------------- */
@@ -122,7 +135,7 @@
       style,
       onEachFeature: (feature, layer) => {
         layer.bindTooltip(() => tooltip(feature.properties), { sticky: true });  // built when shown
-        layer.on("click", () => selectCell(feature.properties.h3));
+        layer.on("click", () => { if (!LB.estLoop.cellClicked(feature.properties.h3)) selectCell(feature.properties.h3); });
       },
     }).addTo(state.map);
     const el = $("#map");
@@ -221,6 +234,8 @@
       h("h4", {}, t("dash.heat")), h("div", { id: "heat" }),
       h("h4", {}, t("dash.categories")), h("ul", { id: "cell-categories", class: "plain" }),
       h("h4", {}, t("dash.organisations")), h("ul", { id: "cell-organisations", class: "plain" }),
+      config.loopWriteRoles.includes(role()) ? h("button", { type: "button", class: "secondary small", id: "place-from-cell",
+        onclick: () => LB.estLoop.placeFromCell(h3, "") }, t("place.fromCell")) : null,
       canSeePoints() ? h("h4", {}, t("dash.reports")) : null,
       canSeePoints() ? h("ul", { id: "cell-reports", class: "cell-reports" }) : null);
     const cycle = selectedCycle();
@@ -354,6 +369,8 @@
         if (now !== res) { res = now; loadLayer(); }
       });
       state.map.on("moveend", () => { if ($("#points").checked) loadPoints(); });
+      LB.estLoop.init({ map: state.map, canWrite: config.loopWriteRoles.includes(role()),
+                        restyle });
     }
     state.map.invalidateSize();
     if (!state.cycles.length) {

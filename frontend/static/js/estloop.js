@@ -1,0 +1,194 @@
+/* The EST loop on the meeting map: places (outlined, with their traffic light), making a place
+ * from selected hexagons, actions (insatser) on a place, and confirming a measured follow-up.
+ * Used by dashboard.js through LB.estLoop; all text is set as text. */
+"use strict";
+(function () {
+  const { h, $, t } = LB;
+  const LIGHTS = { green: "#1e7b34", yellow: "#e0a800", red: "#b3261e" };
+  const loop = (LB.estLoop = { selecting: false, selected: new Set() });
+  let ctx = null;  // {map, canWrite, restyle, cycle}
+  let placesLayer = null;
+
+  const dot = (light) => h("span", { class: "light light-" + light, style: `background:${LIGHTS[light] || "#bbb"}`,
+                                     title: t("light." + light) });
+
+  loop.init = function (options) {
+    ctx = options;
+    $("#place-tools").hidden = !ctx.canWrite;
+    $("#select-cells").addEventListener("click", () => setSelecting(!loop.selecting));
+    $("#place-form").addEventListener("submit", createPlace);
+    loadPlaces();
+  };
+
+  loop.isSelected = (h3) => loop.selected.has(h3);
+
+  /* A click on a hexagon while selecting adds or removes it; returns true when it was used. */
+  loop.cellClicked = function (h3) {
+    if (!loop.selecting) return false;
+    if (loop.selected.has(h3)) loop.selected.delete(h3); else loop.selected.add(h3);
+    renderSelection();
+    ctx.restyle();
+    return true;
+  };
+
+  /* One click from a hotspot's detail: a place of exactly that cell. */
+  loop.placeFromCell = function (h3, suggestedName) {
+    setSelecting(true);
+    loop.selected = new Set([h3]);
+    $("#place-name").value = suggestedName || "";
+    renderSelection();
+    ctx.restyle();
+    $("#place-name").focus();
+  };
+
+  function setSelecting(on) {
+    loop.selecting = on;
+    if (!on) loop.selected.clear();
+    $("#place-form").hidden = !on;
+    $("#select-cells").textContent = t(on ? "place.cancelSelect" : "place.select");
+    document.body.classList.toggle("selecting", on);
+    renderSelection();
+    ctx.restyle();
+  }
+
+  function renderSelection() {
+    $("#place-selected").textContent = t("place.selected", { n: loop.selected.size });
+  }
+
+  async function createPlace(ev) {
+    ev.preventDefault();
+    const error = $("#place-error");
+    error.textContent = "";
+    try {
+      const place = await LB.api("/api/v1/places", { method: "POST",
+        json: { name: $("#place-name").value.trim(), cells: [...loop.selected] } });
+      $("#place-name").value = "";
+      setSelecting(false);
+      await loadPlaces();
+      openPlace(place.id);
+    } catch (e) {
+      error.textContent = e.message;
+    }
+  }
+
+  async function loadPlaces() {
+    const data = await LB.api("/api/v1/places");
+    if (placesLayer) placesLayer.remove();
+    placesLayer = L.geoJSON(data, {
+      style: (f) => ({ className: "place", fill: false, weight: 4, color: LIGHTS[(f.properties.latest_light || {}).light] || "#0b6bcb" }),
+      onEachFeature: (f, layer) => {
+        layer.bindTooltip(() => h("div", {}, h("strong", {}, f.properties.name), h("br"),
+          t("place.openActions", { n: f.properties.open_actions.length })), { sticky: true });
+        layer.on("click", (ev) => { L.DomEvent.stopPropagation(ev); openPlace(f.id); });
+      },
+    }).addTo(ctx.map);
+    $("#places").replaceChildren(...data.features.map((f) => h("li", {},
+      h("button", { type: "button", class: "link", dataset: { place: f.id }, onclick: () => openPlace(f.id) },
+        f.properties.latest_light ? dot(f.properties.latest_light.light) : null, f.properties.name))));
+    if (!data.features.length) $("#places").replaceChildren(h("li", { class: "empty" }, t("place.none")));
+    $("#map").dataset.places = String(data.features.length);
+  }
+
+  /* ---------------- one place: analysis notes, actions, follow-up ---------------- */
+  async function openPlace(id) {
+    const place = await LB.api(`/api/v1/places/${id}`);
+    const box = $("#place-panel");
+    box.hidden = false;
+    box.dataset.place = String(id);
+    const actions = place.actions || [];
+    box.replaceChildren(
+      h("div", { class: "detail-head" }, h("h3", {}, place.name),
+        h("button", { type: "button", class: "link", "aria-label": t("dash.close"),
+                      onclick: () => { box.hidden = true; } }, "✕")),
+      h("h4", {}, t("place.analysis")),
+      h("ul", { class: "plain notes" }, ...(place.analysis || []).map((n) =>
+        h("li", {}, h("strong", {}, t("note." + n.kind) + ": "), n.text))),
+      h("h4", {}, t("place.actions")),
+      h("ul", { class: "actions" }, ...actions.map((a) => actionItem(a))),
+      ctx.canWrite ? actionForm(id) : null);
+  }
+
+  function actionItem(a) {
+    const result = h("div", { class: "follow-up" });
+    return h("li", { dataset: { action: a.id } },
+      h("strong", {}, a.what), " ",
+      h("span", { class: "hint" }, t("action.line", { owner: a.owner_organisation, due: a.due_date,
+                                                      status: t("action.status." + a.status) })),
+      h("div", {}, h("button", { type: "button", class: "secondary small follow-up-button",
+                                 onclick: () => followUp(a.id, result) }, t("action.followUp"))),
+      result);
+  }
+
+  async function followUp(actionId, box) {
+    box.replaceChildren(h("p", { class: "hint" }, t("dash.loading")));
+    let f;
+    try {
+      f = await LB.api(`/api/v1/actions/${actionId}/follow-up`);
+    } catch (e) {
+      box.replaceChildren(h("p", { class: "error" }, e.message));
+      return;
+    }
+    const [t0, t1] = f.counts.target, ratio = f.rate_ratio || {};
+    const rows = [
+      [t("follow.before", { n: f.before.length }), LB.fmtNumber(t0)],
+      [t("follow.after", { n: f.after.length }), LB.fmtNumber(t1)],
+      [t("follow.control"), `${LB.fmtNumber(f.counts.control[0])} → ${LB.fmtNumber(f.counts.control[1])}`],
+      [t("follow.ratio"), ratio.ratio == null ? "–"
+        : `${LB.fmtNumber(ratio.ratio, 2)} (${LB.fmtNumber(ratio.low, 2)}–${LB.fmtNumber(ratio.high, 2)})`],
+      [t("follow.p"), LB.fmtNumber(f.test.p_decrease, 3)],
+    ];
+    const proposal = f.proposal || { light: "red", reason: "" };
+    const choice = h("select", { class: "light-choice" },
+      ...["green", "yellow", "red"].map((l) => h("option", { value: l, selected: l === proposal.light }, t("light." + l))));
+    const comment = h("input", { class: "light-comment", placeholder: t("follow.comment") });
+    const error = h("p", { class: "error" });
+    const save = h("button", { type: "button", class: "primary small", onclick: async () => {
+      error.textContent = "";
+      try {
+        const stored = await LB.api(`/api/v1/actions/${actionId}/follow-ups`, { method: "POST",
+          json: { light: choice.value, comment: comment.value.trim() || null } });
+        box.replaceChildren(h("p", { class: "saved" }, dot(stored.light), " ",
+          t(stored.overridden ? "follow.overridden" : "follow.confirmed", { light: t("light." + stored.light) })));
+        loadPlaces();
+      } catch (e) { error.textContent = e.message; }
+    } }, t("follow.save"));
+    box.replaceChildren(
+      h("table", { class: "counts" }, ...rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, v)))),
+      h("p", { class: "proposal" }, dot(proposal.light), " ", t("follow.proposal", { light: t("light." + proposal.light) }),
+        " ", h("span", { class: "hint" }, proposal.reason)),
+      ctx.canWrite ? h("div", { class: "confirm" }, choice, comment, save, error) : null);
+  }
+
+  function actionForm(placeId) {
+    const today = new Date().toISOString().slice(0, 10);
+    const field = (key, input) => h("label", {}, h("span", {}, t(key)), input);
+    const form = h("form", { class: "action-form", id: "action-form" },
+      h("h4", {}, t("action.new")),
+      field("action.what", h("input", { name: "what", required: true })),
+      field("action.goal", h("input", { name: "goal", required: true, placeholder: t("action.goalHint") })),
+      field("action.kind", h("select", { name: "kind" },
+        h("option", { value: "situational" }, t("action.kind.situational")),
+        h("option", { value: "social" }, t("action.kind.social")))),
+      field("action.owner", h("input", { name: "owner_organisation", required: true })),
+      field("action.contact", h("input", { name: "owner_contact" })),
+      field("action.start", h("input", { name: "start_date", type: "date", value: today, required: true })),
+      field("action.due", h("input", { name: "due_date", type: "date", required: true })),
+      field("action.statusLabel", h("select", { name: "status" },
+        ...["planned", "in_progress", "done"].map((s) => h("option", { value: s }, t("action.status." + s))))),
+      h("p", { class: "error", id: "action-error" }),
+      h("button", { type: "submit", class: "primary small" }, t("action.create")));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const data = Object.fromEntries(new FormData(form).entries());
+      if (!data.owner_contact) delete data.owner_contact;
+      try {
+        await LB.api("/api/v1/actions", { method: "POST", json: { ...data, place_id: placeId } });
+        await loadPlaces();
+        openPlace(placeId);
+      } catch (e) {
+        $("#action-error").textContent = e.message;
+      }
+    });
+    return form;
+  }
+})();

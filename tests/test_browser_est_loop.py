@@ -1,0 +1,88 @@
+"""The EST loop from the meeting map: a place from selected hexagons, an action, a follow-up."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import delete, select
+
+from app.actions.models import Action, FollowUp, Place
+from tests.browser import DESKTOP, login, marker
+
+
+@pytest.fixture
+def est_page(browser, live_server):
+    context = browser.new_context(**DESKTOP)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/dashboard")
+    login(page, "est")
+    page.wait_for_selector("body[data-layer-ready]")
+    yield page
+    context.close()
+    with live_server.engine.begin() as conn:
+        ids = select(Place.id).where(Place.name.like("Testplats %"))
+        conn.execute(delete(Action).where(Action.place_id.in_(ids)))
+        conn.execute(delete(Place).where(Place.name.like("Testplats %")))
+
+
+def test_place_action_and_follow_up_from_the_map(est_page, live_server, artifacts):
+    page = est_page
+    page.click("#select-cells")
+    picked = [page.locator("path.hex").nth(i) for i in (0, 1)]
+    for path in picked:
+        path.dispatch_event("click")
+    assert page.inner_text("#place-selected").startswith("2 celler markerade")
+    assert page.locator("path.picked").count() == 2
+    name = f"Testplats {marker()}"
+    page.fill("#place-name", name)
+    page.click("#create-place")
+    page.wait_for_selector(f"#place-panel h3:has-text('{name}')")
+    with live_server.engine.connect() as conn:
+        place = conn.execute(select(Place.id, Place.cells, Place.resolution).where(Place.name == name)).one()
+    assert len(place.cells) == 2 and place.resolution == 9
+    assert page.locator(f"#places button:has-text('{name}')").count() == 1
+
+    start = dt.date.today() - dt.timedelta(days=70)  # five cycles ago: there is an "after" to measure
+    form = page.locator("#action-form")
+    form.locator("[name=what]").fill("Bättre belysning och röjning av buskage")
+    form.locator("[name=goal]").fill("Från 12 till högst 6 rapporter per cykel till mars")
+    form.locator("[name=owner_organisation]").fill("Kommunens gatuenhet")
+    form.locator("[name=start_date]").fill(start.isoformat())
+    form.locator("[name=due_date]").fill((start + dt.timedelta(days=14)).isoformat())
+    form.locator("[name=status]").select_option("done")
+    form.locator("button[type=submit]").click()
+    item = page.wait_for_selector("#place-panel li[data-action]")
+    assert "Kommunens gatuenhet" in item.inner_text() and "genomförd" in item.inner_text()
+    with live_server.engine.connect() as conn:
+        action = conn.execute(select(Action.id, Action.owner_organisation, Action.status)
+                              .where(Action.place_id == place.id)).one()
+    assert (action.owner_organisation, action.status) == ("Kommunens gatuenhet", "done")
+
+    page.click("#place-panel .follow-up-button")
+    proposal = page.wait_for_selector("#place-panel .proposal")
+    proposed = page.eval_on_selector("#place-panel .light-choice", "s => s.value")
+    assert proposed in ("green", "yellow", "red") and "Förslag" in proposal.inner_text()
+    page.click("#place-panel .confirm button.primary")
+    page.wait_for_selector("#place-panel .saved")
+    with live_server.engine.connect() as conn:
+        stored = conn.execute(select(FollowUp.light, FollowUp.proposed).where(FollowUp.action_id == action.id)).one()
+    assert stored.light == stored.proposed == proposed
+    page.screenshot(path=artifacts / "dashboard-est-loop.png")
+
+
+def test_the_action_form_shows_the_servers_refusal(est_page):
+    page = est_page
+    page.click("#select-cells")
+    page.locator("path.hex").nth(2).dispatch_event("click")
+    page.fill("#place-name", f"Testplats {marker()}")
+    page.click("#create-place")
+    page.wait_for_selector("#action-form")
+    form = page.locator("#action-form")
+    form.locator("[name=what]").fill("Väktarrond")
+    form.locator("[name=goal]").fill("Färre bränder")
+    form.locator("[name=owner_organisation]").fill("Väktarbolaget")
+    form.locator("[name=start_date]").fill("2026-11-20")
+    form.locator("[name=due_date]").fill("2026-11-01")  # before the start
+    form.locator("button[type=submit]").click()
+    error = page.wait_for_selector("#action-error:not(:empty)")
+    assert "due" in error.inner_text().lower()
