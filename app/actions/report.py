@@ -80,9 +80,71 @@ ACTIONS_TABLE = """<table><tr><th>Insats</th><th>Mål</th><th>Problemägare</th>
 {{ a.owner_contact }}{% endif %}</td><td>{{ a.start_date }}</td><td>{{ a.due_date }}</td>
 <td>{{ status_sv[a.status] }}</td></tr>{% else %}<tr><td colspan="6">Inga.</td></tr>{% endfor %}</table>"""
 
+LAGESBILD_TEMPLATE = """<!doctype html>
+<html lang="sv"><head><meta charset="utf-8"><title>Lägesbild {{ d["from"] }} – {{ d.to }} – {{ d.municipality }}</title>
+<style>{{ css }}</style></head><body>
+<section class="cover">
+<h1>Lägesbild – {{ d.municipality }}</h1>
+<p><strong>Period:</strong> {{ d["from"] }} – {{ d.to }}</p>
+<p><strong>Antal rapporter (verifierade):</strong> {{ fmt(d.total) }}</p>
+<p><strong>Insatser under perioden:</strong> {{ d.actions["items"]|length }}
+(grön {{ d.actions.lights.green }}, gul {{ d.actions.lights.yellow }}, röd {{ d.actions.lights.red }},
+ej uppföljda {{ d.actions.lights.none }})</p>
+<p class="muted">Underlag till kommunens lägesbild och åtgärdsplan enligt lag (2023:196) om kommuners ansvar
+för brottsförebyggande arbete. Sammanställt ur EST-rapporterna; en rapport vars tidsfönster spänner över en
+gräns delas mellan perioderna (därför kan antal ha decimaler).</p>
+<h2>Per kategorigrupp</h2>
+<table><tr><th>Kategorigrupp</th><th>Antal</th><th>Trend</th></tr>
+{% for g in d.groups %}<tr><td>{{ g.label }}</td><td class="num">{{ fmt(d.group_totals[loop.index0]) }}</td>
+<td>{{ d.trends[loop.index0].direction }}</td></tr>{% endfor %}</table>
+</section>
+<h2>Per område</h2>
+<p class="muted">Område = H3-cell med upplösning 7 (cirka 5 km², en stadsdel); de {{ d.areas|length }} områdena
+med flest rapporter, med EST-gruppens namngivna platser i området.</p>
+<table><tr><th>Område</th>{% for g in d.groups %}<th>{{ g.label }}</th>{% endfor %}<th>Totalt</th></tr>
+{% for a in d.areas %}<tr><td>{{ a.h3 }}{% if a.places %}<br><span class="muted">{{ a.places|join(", ") }}</span>
+{% endif %}</td>{% for v in a.counts %}<td class="num">{{ fmt(v) }}</td>{% endfor %}
+<td class="num">{{ fmt(a.total) }}</td></tr>{% else %}<tr><td colspan="{{ d.groups|length + 2 }}">Inga rapporter.
+</td></tr>{% endfor %}
+{% if d.areas_rest.cells %}<tr><td>Övriga {{ d.areas_rest.cells }} områden</td>{% for v in d.areas_rest.counts %}
+<td class="num">{{ fmt(v) }}</td>{% endfor %}<td class="num">{{ fmt(d.areas_rest.total) }}</td></tr>{% endif %}
+</table>
+<h2>Utveckling per kvartal</h2>
+<p class="muted">Trend: Mann–Kendall-test på antal per dag och kvartal (delkvartal i periodens början och slut
+jämförs per dag), signifikansnivå 5 %.</p>
+<table><tr><th>Kategorigrupp</th>{% for q in d.quarters %}<th>{{ q.label }}{% if q.partial %}*{% endif %}</th>
+{% endfor %}<th>Trend</th><th>p</th></tr>
+{% for t in d.trends %}<tr><td>{{ d.groups[loop.index0].label }}</td>{% for v in t.counts %}
+<td class="num">{{ fmt(v) }}</td>{% endfor %}<td>{{ t.direction }}</td><td class="num">{{ "%.3f"|format(t.mk_p) }}</td>
+</tr>{% endfor %}</table>
+{% if d.quarters|selectattr("partial")|list %}<p class="muted">* delvis inom perioden.</p>{% endif %}
+<h2>Återkommande hot spots</h2>
+<p class="muted">H3-celler (upplösning {{ d.hotspots.resolution }}) som var signifikant hot spots i minst
+{{ d.hotspots.min_hot_cycles }} av periodens {{ d.hotspots.cycles }} hela cykler (samma test som mötets
+lägesbild: exakt binomialtest för cellen och dess grannar, Benjamini–Hochberg per cykel).</p>
+{% if svg %}{{ svg|safe }}<p class="muted">Celler som varit hot spot någon gång, färgade efter antal under
+perioden; tjock kant = återkommande hot spot.</p>{% endif %}
+<table><tr><th>#</th><th>Cell</th><th>Hot spot, cykler</th><th>Längsta följd</th><th>Senast</th><th>Antal</th>
+<th>Mönster</th></tr>
+{% for h in d.hotspots["items"] %}<tr><td>{{ loop.index }}</td><td>{{ h.h3 }}</td><td class="num">{{ h.hot_cycles }}
+</td><td class="num">{{ h.longest_run }}</td><td>{{ h.last_hot }}</td><td class="num">{{ fmt(h.total) }}</td>
+<td>{{ trend(h.trend) }}</td></tr>{% else %}<tr><td colspan="7">Inga återkommande hot spots.</td></tr>{% endfor %}
+</table>
+<h2>Insatser och uppföljning</h2>
+<table><tr><th>Plats</th><th>Insats</th><th>Mål</th><th>Problemägare</th><th>Period</th><th>Status</th>
+<th>Uppföljning</th></tr>
+{% for a in d.actions["items"] %}<tr><td>{{ a.place }}</td><td>{{ a.what }}</td><td>{{ a.goal }}</td>
+<td>{{ a.owner_organisation }}</td><td>{{ a.start_date }} – {{ a.due_date }}</td><td>{{ status_sv[a.status] }}</td>
+<td>{% if a.light %}<span class="light" style="background: {{ light_colour[a.light] }}">{{ light_sv[a.light] }}</span>
+{% else %}–{% endif %}</td></tr>{% else %}<tr><td colspan="7">Inga insatser under perioden.</td></tr>{% endfor %}
+</table>
+</body></html>
+"""
+
 _env = Environment(autoescape=True)
 _template = _env.from_string(TEMPLATE)
 _actions = _env.from_string(ACTIONS_TABLE)
+_lagesbild = _env.from_string(LAGESBILD_TEMPLATE)
 
 
 def _fmt(value: float | None, *, signed: bool = False) -> str:
@@ -133,6 +195,13 @@ def render_meeting_html(meeting: dict[str, Any], *, municipality: str, open_acti
         actions_table=lambda rows: Markup(_actions.render(actions=rows, fmt=_fmt, status_sv=STATUS_SV)),
         decisions=meeting["decisions"], open_actions=open_actions, follow_ups=meeting["follow_ups"],
         light_sv=LIGHT_SV, light_colour=LIGHT_COLOUR)
+
+
+def render_lagesbild_html(data: dict[str, Any]) -> str:
+    """The lägesbild (:func:`app.actions.lagesbild.get_lagesbild`) as one self-contained HTML page."""
+    return _lagesbild.render(css=CSS, d=data, fmt=_fmt, svg=hotspot_svg(data["hotspots"]["layer"]),
+                             trend=lambda t: TREND_SV.get(t, t), status_sv=STATUS_SV, light_sv=LIGHT_SV,
+                             light_colour=LIGHT_COLOUR)
 
 
 def render_pdf(html: str) -> bytes:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Depends, Query, Response
 
-from app.actions import audit, feedback, follow_up, meetings, service
+from app.actions import audit, feedback, follow_up, lagesbild, meetings, service
 from app.actions.schemas import (
     ActionCreate, ActionUpdate, FollowUpCreate, MeetingCreate, MeetingUpdate, NoteCreate, NoteUpdate, PlaceCreate,
     PlaceUpdate, RemarkUpdate, SafetyWalkCreate,
@@ -212,6 +212,25 @@ def meeting_report_pdf(meeting_id: int, session: SessionDep, principal: Reader) 
     pdf = meetings.meeting_report(session, principal=principal, meeting_id=meeting_id, as_pdf=True)
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="est-mote-{meeting_id}.pdf"'})
+
+
+# --- the two-year lägesbild (lag 2023:196) ------------------------------------------------
+
+From = Annotated[dt.date | None, Query(alias="from", description="first local day (default: two years before 'to')")]
+To = Annotated[dt.date | None, Query(alias="to", description="last local day, inclusive (default: today)")]
+
+
+@router.get("/lagesbild.html", summary="The lägesbild over a period (default two years) as HTML (A4 print)")
+def lagesbild_html(session: SessionDep, principal: Reader, start: From = None, end: To = None) -> Response:
+    html = lagesbild.lagesbild_report(session, principal=principal, start=start, end=end, as_pdf=False)
+    return Response(html, media_type="text/html; charset=utf-8")
+
+
+@router.get("/lagesbild.pdf", summary="The lägesbild over a period (default two years) as PDF")
+def lagesbild_pdf(session: SessionDep, principal: Reader, start: From = None, end: To = None) -> Response:
+    pdf = lagesbild.lagesbild_report(session, principal=principal, start=start, end=end, as_pdf=True)
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": 'inline; filename="lagesbild.pdf"'})
 
 
 # --- audit -----------------------------------------------------------------------------------

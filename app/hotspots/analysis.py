@@ -37,6 +37,23 @@ class CellStats:
         return self.hot_streak >= REPEAT_STREAK
 
 
+def hot_states(cells: np.ndarray, counts: np.ndarray, *, area: np.ndarray, q: float = stats.ALPHA,
+               neighbours: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per cell and cycle: the k=1 neighbourhood totals, the hot/cold state (+1/-1/0, exact
+    binomial test with BH per cycle) and the hot p-values, for every column of ``counts``.
+
+    Same inputs as :func:`analyse`; also used over a long series (the two-year lägesbild counts
+    how many cycles each cell was hot) because it is vectorised over the cycles."""
+    cells = np.asarray(cells, dtype=np.int64)
+    counts = np.asarray(counts, dtype=np.float64)
+    universe = np.union1d(area, cells)
+    neighbours = grid.neighbour_rows(cells) if neighbours is None else neighbours
+    sums = stats.neighbourhood_sums(counts, neighbours)
+    states, p_hot = stats.hot_cold_states(sums, counts.sum(axis=0), area_cells=universe.size,
+                                          neighbourhood_cells=grid.disk_sizes_in(cells, universe), q=q)
+    return sums, states, p_hot
+
+
 def analyse(cells: np.ndarray, counts: np.ndarray, *, area: np.ndarray, baseline_cycles: int,
             q: float = stats.ALPHA) -> CellStats:
     """All per-cell statistics for the last cycle of ``counts``.
@@ -54,9 +71,7 @@ def analyse(cells: np.ndarray, counts: np.ndarray, *, area: np.ndarray, baseline
     universe = np.union1d(area, cells)
     neighbours = grid.neighbour_rows(cells)
     disk = grid.disk_sizes_in(cells, universe)
-    sums = stats.neighbourhood_sums(counts, neighbours)
-    states, p_hot = stats.hot_cold_states(sums, counts.sum(axis=0), area_cells=universe.size,
-                                          neighbourhood_cells=disk, q=q)
+    sums, states, p_hot = hot_states(cells, counts, area=area, q=q, neighbours=neighbours)
     count = counts[:, -1]
     baseline_total = counts[:, -1 - baseline_cycles:-1].sum(axis=1)
     p_increase = stats.increase_p(count, baseline_total, baseline_cycles)

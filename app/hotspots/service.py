@@ -119,14 +119,20 @@ def cell_stats(session: Session, scope: Scope, *, cycle: Cycle, res: int, select
     query = queries.weighted_counts(selection, edges=[c.start for c in cycles] + [cycle.end], keys=[cell_col])
     rows = session.execute(query).all()
     area = grid.area_cells(scope.municipality.boundary.desc, res)  # hex (E)WKB as loaded: no re-encoding
+    cells, counts = count_matrix(rows, TREND_CYCLES)
+    return analyse(cells, counts, area=area, baseline_cycles=BASELINE_CYCLES)
+
+
+def count_matrix(rows: list[Any], n_periods: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of (cell, k, w) from :func:`queries.weighted_counts` as sorted unique cells and the
+    cells × periods count matrix (reports, aoristic)."""
     if not rows:
-        return analyse(np.empty(0, dtype=np.int64), np.empty((0, TREND_CYCLES)), area=area,
-                       baseline_cycles=BASELINE_CYCLES)
+        return np.empty(0, dtype=np.int64), np.empty((0, n_periods))
     raw_cells, ks, weights = (np.array(col) for col in zip(*rows))
     cells, row_of = np.unique(raw_cells.astype(np.int64), return_inverse=True)
-    counts = np.zeros((cells.size, TREND_CYCLES))
+    counts = np.zeros((cells.size, n_periods))
     np.add.at(counts, (row_of, ks.astype(np.int64)), weights.astype(np.float64))
-    return analyse(cells, counts, area=area, baseline_cycles=BASELINE_CYCLES)
+    return cells, counts
 
 
 def shown(result: CellStats) -> np.ndarray:
