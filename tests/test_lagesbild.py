@@ -57,8 +57,10 @@ def test_lagesbild_html_counts_trends_hotspots_and_actions(client, auth, period)
     assert quarters
     trend_rows = re.findall(r"<tr><td>Skadegörelse</td>(.*?)</tr>", html, re.S)
     trend_cells = re.findall(r"<td[^>]*>(.*?)</td>", trend_rows[1], re.S)  # [0] is the group table
-    assert sum(float(v.replace(",", ".")) for v in trend_cells[:len(quarters)]) == 16
-    assert trend_cells[len(quarters)] in ("ökande", "minskande", "ingen säker trend")
+    values = trend_cells[:len(quarters)]  # "–" before the municipality's first report: not a zero
+    assert sum(float(v.replace(",", ".")) for v in values if v != "–") == 16
+    assert ("–" in values) == ("dessa kvartal ingår inte i trendtestet" in html)
+    assert trend_cells[len(quarters)] in ("ökande", "minskande", "ingen säker trend", "för kort period")
     square_r9 = h3.latlng_to_cell(SQUARE["lat"], SQUARE["lon"], 9)
     hot = re.search(rf"<tr><td>1</td><td>{square_r9}</td><td class=\"num\">(\d+)\s*</td>", html)
     assert hot and hot.group(1) == "4", "the square was hot in the four cycles with reports"
@@ -97,3 +99,9 @@ def test_lagesbild_bad_periods_are_problems(client, auth, params, field):
 
 def test_reporters_get_no_lagesbild(client, auth):
     assert client.get("/api/v1/lagesbild.pdf", headers=auth("reporter")).status_code == 403
+
+
+def test_quarters_are_clipped_to_the_period():
+    qs = lagesbild.quarters(dt.date(2025, 2, 15), dt.date(2025, 10, 1))
+    assert [(q["label"], q["days"], q["partial"]) for q in qs] == [
+        ("K1 2025", 45, True), ("K2 2025", 91, False), ("K3 2025", 92, False), ("K4 2025", 1, True)]

@@ -125,15 +125,21 @@ def _counts(session: Session, selection: queries.Selection, categories: dict[int
     areas = [{"h3": grid.cell_string(c), "places": names.get(c, []), "counts": np.round(v, 3).tolist(),
               "total": round(float(v.sum()), 3)} for c, v in ranked[:TOP_AREAS]]
     rest = sum((v for _, v in ranked[TOP_AREAS:]), np.zeros(len(groups)))
+    # Quarters before the first report of any kind are before EST reporting began, not zeros:
+    # they stay out of the trend test (else the start of reporting reads as an increase).
+    reporting = np.flatnonzero(series.sum(axis=0) > 0)
+    first = int(reporting[0]) if reporting.size else len(periods)
     days = np.array([p["days"] for p in periods], dtype=np.float64)
-    per_day = series / days
-    z, p = stats.mann_kendall(per_day) if len(periods) >= 3 else (np.zeros(len(groups)), np.ones(len(groups)))
+    per_day = series[:, first:] / days[first:]
+    n = per_day.shape[1]
+    z, p = stats.mann_kendall(per_day) if n >= 3 else (np.zeros(len(groups)), np.ones(len(groups)))
     trends = [{"group": g, "counts": np.round(series[i], 3).tolist(), "total": round(float(series[i].sum()), 3),
                "mk_z": round(float(z[i]), 3), "mk_p": round(float(p[i]), 6),
-               "direction": _direction(float(z[i]), float(p[i]), len(periods))} for i, g in enumerate(groups)]
+               "direction": _direction(float(z[i]), float(p[i]), n)} for i, g in enumerate(groups)]
     return {"group_totals": np.round(series.sum(axis=1), 3).tolist(), "total": round(float(series.sum()), 3),
             "areas": areas, "areas_rest": {"cells": max(len(ranked) - TOP_AREAS, 0),
                                            "counts": np.round(rest, 3).tolist(), "total": round(float(rest.sum()), 3)},
+            "first_reporting_quarter": first,
             "quarters": [{**q, "first_day": q["first_day"].isoformat(), "last_day": q["last_day"].isoformat()}
                          for q in periods], "trends": trends}
 

@@ -115,9 +115,12 @@ jämförs per dag), signifikansnivå 5 %.</p>
 <table><tr><th>Kategorigrupp</th>{% for q in d.quarters %}<th>{{ q.label }}{% if q.partial %}*{% endif %}</th>
 {% endfor %}<th>Trend</th><th>p</th></tr>
 {% for t in d.trends %}<tr><td>{{ d.groups[loop.index0].label }}</td>{% for v in t.counts %}
-<td class="num">{{ fmt(v) }}</td>{% endfor %}<td>{{ t.direction }}</td><td class="num">{{ "%.3f"|format(t.mk_p) }}</td>
+<td class="num">{{ fmt(v) if loop.index0 >= d.first_reporting_quarter else "–" }}</td>{% endfor %}
+<td>{{ t.direction }}</td><td class="num">{{ ("%.3f"|format(t.mk_p)).replace(".", ",") }}</td>
 </tr>{% endfor %}</table>
 {% if d.quarters|selectattr("partial")|list %}<p class="muted">* delvis inom perioden.</p>{% endif %}
+{% if d.first_reporting_quarter %}<p class="muted">– inga rapporter ännu (före första rapporten i kommunen);
+dessa kvartal ingår inte i trendtestet.</p>{% endif %}
 <h2>Återkommande hot spots</h2>
 <p class="muted">H3-celler (upplösning {{ d.hotspots.resolution }}) som var signifikant hot spots i minst
 {{ d.hotspots.min_hot_cycles }} av periodens {{ d.hotspots.cycles }} hela cykler (samma test som mötets
@@ -159,14 +162,15 @@ def hotspot_svg(layer: dict[str, Any] | None) -> str:
         return ""
     xs = [p[0] for f in features for p in f["geometry"]["coordinates"][0]]
     ys = [p[1] for f in features for p in f["geometry"]["coordinates"][0]]
-    kx = math.cos(math.radians((min(ys) + max(ys)) / 2))
-    width, height = max((max(xs) - min(xs)) * kx, 1e-6), max(max(ys) - min(ys), 1e-6)
+    x0, y0 = min(xs), min(ys)
+    kx = math.cos(math.radians((y0 + max(ys)) / 2))
+    width, height = max((max(xs) - x0) * kx, 1e-6), max(max(ys) - y0, 1e-6)
     scale = min((MAP_W - 20) / width, (MAP_H - 20) / height)
     breaks = class_breaks([f["properties"]["count"] for f in features])
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{MAP_W:.0f}" height="{MAP_H:.0f}" '
            f'viewBox="0 0 {MAP_W:.0f} {MAP_H:.0f}" style="background:#eeeeec">']
     for f in features:
-        pts = " ".join(f"{10 + (x - min(xs)) * kx * scale:.1f},{MAP_H - 10 - (y - min(ys)) * scale:.1f}"
+        pts = " ".join(f"{10 + (x - x0) * kx * scale:.1f},{MAP_H - 10 - (y - y0) * scale:.1f}"
                        for x, y in f["geometry"]["coordinates"][0])
         hot = f["properties"].get("hotspot") == "hot"
         out.append(f'<polygon points="{pts}" fill="{fill_colour(f["properties"]["count"], breaks)}" '
