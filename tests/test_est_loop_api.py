@@ -155,6 +155,29 @@ def test_every_change_is_in_the_audit_log_for_the_coordinator(client, auth):
         assert client.get("/api/v1/audit", headers=auth(user)).status_code == 403
 
 
+def test_changed_causes_and_cascaded_deletes_are_audited(client, auth, db):
+    place = make_place(client, auth)
+    notes = [client.post(f"/api/v1/places/{place['id']}/analysis", headers=auth("est"),
+                         json={"kind": "situation", "text": text}).json()["id"] for text in ("Mörkt", "Skymd entré")]
+    start = cycle_back(db, 3).first_day.isoformat()
+    action = client.post("/api/v1/actions", headers=auth("est"), json=action_body(
+        place["id"], causes=[notes[0]], start_date=start, due_date=start, status="done")).json()
+    r = client.patch(f"/api/v1/actions/{action['id']}", json={"causes": notes}, headers=auth("est"))
+    assert r.status_code == 200 and r.json()["causes"] == notes
+    update = client.get(f"/api/v1/audit?entity=action&entity_id={action['id']}", headers=auth("coordinator")
+                        ).json()["items"][0]
+    assert update["operation"] == "update" and update["changes"] == {"causes": [[notes[0]], notes]}
+    follow_up = client.post(f"/api/v1/actions/{action['id']}/follow-ups", headers=auth("coordinator"), json={}).json()
+    assert client.delete(f"/api/v1/actions/{action['id']}", headers=auth("est")).status_code == 204
+    assert client.delete(f"/api/v1/places/{place['id']}", headers=auth("est")).status_code == 204
+    items = client.get("/api/v1/audit?limit=5", headers=auth("coordinator")).json()["items"]
+    assert [(i["entity"], i["entity_id"], i["operation"]) for i in items] == [
+        ("place", place["id"], "delete"), ("analysis_note", notes[1], "delete"), ("analysis_note", notes[0], "delete"),
+        ("action", action["id"], "delete"), ("follow_up", follow_up["id"], "delete")]
+    assert items[1]["changes"]["text"] == ["Skymd entré", None]
+    assert items[4]["changes"]["light"] == [follow_up["light"], None]
+
+
 def test_roles(client, auth):
     place = make_place(client, auth, user="coordinator")
     assert client.get("/api/v1/places", headers=auth("gis")).status_code == 200

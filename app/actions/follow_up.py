@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from app.actions import audit, counting, effect
 from app.actions.models import Action, FollowUp, Meeting, Place
 from app.actions.schemas import FollowUpCreate
-from app.actions.service import get_action, get_place
+from app.actions.service import follow_up_audit, get_action, get_place
 from app.auth.service import Principal
 from app.errors import InvalidInput
 from app.hotspots.cycles import Cycle, CycleGrid
@@ -136,8 +136,7 @@ def create_follow_up(session: Session, *, principal: Principal, action_id: int,
     session.flush()
     session.refresh(row)
     audit.record(session, principal=principal, entity="follow_up", entity_id=row.id, operation="create",
-                 after={"action_id": action_id, "proposed": proposed, "light": light, "comment": payload.comment,
-                        "cycles": row.cycles, "window": row.window_kind, "meeting_id": payload.meeting_id})
+                 after=follow_up_audit(row))
     return row
 
 

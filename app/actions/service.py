@@ -156,6 +156,11 @@ def delete_place(session: Session, *, principal: Principal, place_id: int) -> No
     if session.scalar(select(Action.id).where(Action.place_id == place.id).limit(1)) is not None:
         raise Conflict(f"Place {place_id} has actions; delete or move them first")
     before = _place_audit(place)
+    notes = session.scalars(select(AnalysisNote).where(AnalysisNote.place_id == place.id)
+                          .order_by(AnalysisNote.id)).all()
+    for note in notes:  # deleted with the place by the foreign key's cascade: logged one by one
+        audit.record(session, principal=principal, entity="analysis_note", entity_id=note.id, operation="delete",
+                     before=_note_audit(note))
     session.delete(place)
     session.flush()
     audit.record(session, principal=principal, entity="place", entity_id=place_id, operation="delete", before=before)
@@ -380,10 +385,19 @@ def update_action(session: Session, *, principal: Principal, action_id: int, pay
 def delete_action(session: Session, *, principal: Principal, action_id: int) -> None:
     action = get_action(session, principal=principal, action_id=action_id)
     before = _action_audit(session, action)
+    for f in session.scalars(select(FollowUp).where(FollowUp.action_id == action.id).order_by(FollowUp.id)):  # cascaded
+        audit.record(session, principal=principal, entity="follow_up", entity_id=f.id, operation="delete",
+                     before=follow_up_audit(f))
     session.delete(action)
     session.flush()
     audit.record(session, principal=principal, entity="action", entity_id=action_id, operation="delete",
                  before=before)
+
+
+def follow_up_audit(f: FollowUp) -> dict[str, Any]:
+    """What the audit log keeps of a stored follow-up."""
+    return {"action_id": f.action_id, "proposed": f.proposed, "light": f.light, "comment": f.comment,
+            "cycles": f.cycles, "window": f.window_kind, "meeting_id": f.meeting_id}
 
 
 def list_actions(session: Session, *, principal: Principal, place_id: int | None,
