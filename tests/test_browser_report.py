@@ -56,6 +56,13 @@ def test_reporter_reports_from_the_phone_and_sees_it_in_my_reports(phone, live_s
     assert lat == pytest.approx(SQUARE["lat"], abs=1e-6) and lon == pytest.approx(SQUARE["lon"], abs=1e-6)
     with live_server.engine.connect() as conn:
         assert conn.scalar(select(User.username).where(User.id == reporter_id)) == "reporter"
+    # What came of the reports: aggregates for this cycle, the same numbers the API gives.
+    feedback = httpx.get(f"{live_server.url}/api/v1/feedback", headers=live_server.headers("reporter")).json()
+    page.reload()
+    page.wait_for_selector("#feedback:not([hidden])")
+    shown = page.inner_text('#feedback dd[data-key="feedback.mine"]')
+    assert "".join(ch for ch in shown if ch.isdigit()) == str(feedback["my_reports"])
+    assert feedback["my_reports"] >= 1
 
 
 def test_offline_reports_wait_and_are_sent_exactly_once(phone, live_server):

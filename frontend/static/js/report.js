@@ -29,6 +29,7 @@
       if (state.map) state.map.invalidateSize();
       loadCategories();
       renderMine();
+      renderFeedback();
       LB.outbox.flush();
       if (!state.position && !state.located) { state.located = true; locate(); }
     }
@@ -258,6 +259,22 @@
     }
     if (!items.length) items.push(h("li", { class: "empty" }, t(citizen() && !LB.auth.valid() ? "mine.citizen" : "mine.none")));
     $("#mine-list").replaceChildren(...items);
+  }
+
+  /* ---------------- what came of the reports this cycle (aggregates only) ---------------- */
+  async function renderFeedback() {
+    const box = $("#feedback");
+    if (!LB.auth.valid() || !navigator.onLine) { box.hidden = true; return; }
+    try {
+      const f = await LB.api("/api/v1/feedback");
+      $("#feedback-cycle").textContent = f.cycle.label;
+      const rows = [["feedback.mine", f.my_reports], ["feedback.all", f.all_reports],
+                    ["feedback.places", f.places_acted_upon], ["feedback.done", f.actions_done],
+                    ["feedback.green", f.follow_ups_green]];
+      $("#feedback-numbers").replaceChildren(...rows.flatMap(([key, n]) =>
+        [h("dt", {}, t(key)), h("dd", { dataset: { key } }, LB.fmtNumber(n, 0))]));
+      box.hidden = false;
+    } catch (e) { box.hidden = true; }
   }
 
   /* ---------------- wiring ---------------- */
