@@ -15,6 +15,7 @@ from app.errors import InvalidInput
 
 WGS84 = "EPSG:4326"
 SWEREF99TM = "EPSG:3006"
+WEB_MERCATOR = "EPSG:3857"  # web map tiles
 SUPPORTED_CRS = {WGS84, SWEREF99TM, "CRS84", "OGC:CRS84"}
 H3_RESOLUTIONS = (7, 8, 9, 10)
 H3_FINEST = max(H3_RESOLUTIONS)
@@ -69,6 +70,13 @@ def wgs84_to_sweref(lon: float, lat: float) -> tuple[float, float]:
     """(lon, lat) degrees -> SWEREF 99 TM (easting, northing) in metres."""
     x, y = _transformer(WGS84, SWEREF99TM).transform(lon, lat)
     return float(x), float(y)
+
+
+def wgs84_to_web_mercator(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Arrays of lon/lat degrees -> Web Mercator (EPSG:3857) x/y in metres, vectorised."""
+    x, y = _transformer(WGS84, WEB_MERCATOR).transform(np.asarray(lon, dtype=np.float64),
+                                                       np.asarray(lat, dtype=np.float64))
+    return np.asarray(x), np.asarray(y)
 
 
 def h3_cells(lat: float, lon: float) -> dict[int, int]:

@@ -42,26 +42,29 @@ class Filters:
     status: list[str]
 
 
-def filters(
+async def filters(
     category: Annotated[list[str], Query(description="category code; repeat for several")] = [],
     group: Annotated[list[str], Query(description="category group, e.g. brand, skadegorelse")] = [],
     organisation_kind: Annotated[list[str], Query(description="reporting organisation kind, e.g. polis")] = [],
     status: Annotated[list[Literal["verified", "new"]],
                       Query(description="report statuses counted; verified only by default")] = ["verified"],
 ) -> Filters:
+    """The shared filters from the query string; async: pure parsing needs no worker thread."""
     return Filters(category=category, group=group, organisation_kind=organisation_kind, status=status)
 
 
 FiltersDep = Annotated[Filters, Depends(filters)]
 
 
-def _selection(session, principal: Principal, f: Filters, **extra) -> Selection:
+def selection_for(session, principal: Principal, f: Filters, **extra) -> Selection:
+    """The validated report selection for the caller's municipality and the query's filters."""
     return service.build_selection(session, municipality_id=principal.municipality_id, categories=f.category,
                                    groups=f.group, organisation_kinds=f.organisation_kind, statuses=f.status,
                                    **extra)
 
 
-def _scope_and_cycle(session, principal: Principal, ref: str) -> tuple[service.Scope, Cycle]:
+def scope_and_cycle(session, principal: Principal, ref: str) -> tuple[service.Scope, Cycle]:
+    """The caller's municipality and the cycle ``ref`` names ('current', 'previous', an id)."""
     scope = service.get_scope(session, municipality_id=principal.municipality_id)
     return scope, scope.grid.resolve(ref)
 
@@ -75,24 +78,24 @@ def list_cycles(session: SessionDep, principal: CurrentPrincipal,
 
 @router.get("/api/v1/cycles/{ref}", summary="One cycle: 'current', 'previous' or its id")
 def get_cycle(ref: str, session: SessionDep, principal: CurrentPrincipal) -> Response:
-    scope, cycle = _scope_and_cycle(session, principal, ref)
+    scope, cycle = scope_and_cycle(session, principal, ref)
     return _json(service.cycle_json(cycle, current=scope.grid.current()))
 
 
 @router.get("/api/v1/hotspots", summary="The hotspot layer of a cycle (GeoJSON H3 hexagons)")
 def hotspots(session: SessionDep, principal: Analyst, f: FiltersDep, cycle: CycleRef = "current",
              res: Resolution = 9) -> Response:
-    scope, c = _scope_and_cycle(session, principal, cycle)
-    layer = service.get_layer(session, scope, cycle=c, res=res, selection=_selection(session, principal, f))
+    scope, c = scope_and_cycle(session, principal, cycle)
+    layer = service.get_layer(session, scope, cycle=c, res=res, selection=selection_for(session, principal, f))
     return _json(layer, GEOJSON)
 
 
 @router.get("/api/v1/hotspots/top", summary="The meeting agenda: the best-ranked cells of a cycle")
 def top(session: SessionDep, principal: Analyst, f: FiltersDep, cycle: CycleRef = "current",
         res: Resolution = 9, n: Annotated[int, Query(ge=1, le=100)] = 10) -> Response:
-    scope, c = _scope_and_cycle(session, principal, cycle)
+    scope, c = scope_and_cycle(session, principal, cycle)
     return _json(service.get_top(session, scope, cycle=c, res=res, n=n,
-                                 selection=_selection(session, principal, f)))
+                                 selection=selection_for(session, principal, f)))
 
 
 @router.get("/api/v1/hotspots/cells/{cell}", summary="One cell: counts over the last cycles, what and who")
@@ -112,14 +115,14 @@ def patterns(session: SessionDep, principal: Analyst, f: FiltersDep,
              bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy")] = None,
              bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None) -> Response:
     start, end, about = _range(session, principal, cycle, date_from, date_to)
-    selection = _selection(session, principal, f, cells=cell, bbox=geo.parse_bbox(bbox, crs=bbox_crs))
+    selection = selection_for(session, principal, f, cells=cell, bbox=geo.parse_bbox(bbox, crs=bbox_crs))
     return _json({**service.get_patterns(session, selection=selection, start=start, end=end), **about})
 
 
 def _range(session, principal: Principal, cycle: str | None, date_from: dt.date | None,
            date_to: dt.date | None) -> tuple[dt.datetime, dt.datetime, dict[str, Any]]:
     if date_from is None and date_to is None:
-        _, c = _scope_and_cycle(session, principal, cycle or "current")
+        _, c = scope_and_cycle(session, principal, cycle or "current")
         return c.start, c.end, {"cycle": service.cycle_json(c)}
     if cycle is not None:
         raise InvalidInput("Give either 'cycle' or 'from'/'to', not both",
@@ -138,8 +141,8 @@ def situation_map(session: SessionDep, principal: Analyst, settings: SettingsDep
                   embed: Annotated[bool, Query(description="embed Leaflet in the page (a saved copy works "
                                                            "offline); false links /static/vendor/leaflet")] = True,
                   ) -> HTMLResponse:
-    scope, c = _scope_and_cycle(session, principal, cycle)
-    layer = service.get_layer(session, scope, cycle=c, res=res, selection=_selection(session, principal, f))
+    scope, c = scope_and_cycle(session, principal, cycle)
+    layer = service.get_layer(session, scope, cycle=c, res=res, selection=selection_for(session, principal, f))
     html = render_situation_map(
         layer=layer, boundary=service.boundary_geojson(scope), title=f"Lägesbild {scope.municipality.name}",
         cycle_label=f"{c.label} ({c.first_day.isoformat()} – {c.last_day.isoformat()})",

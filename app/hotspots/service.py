@@ -69,10 +69,10 @@ def build_selection(session: Session, *, municipality_id: int, categories: list[
                     bbox: tuple[float, float, float, float] | None = None,
                     cells: list[str] | None = None) -> Selection:
     """Validate the filters against the municipality's vocabulary; 422 naming what is unknown."""
-    known = session.execute(select(Category.id, Category.code, Category.group_code)
-                            .where(Category.municipality_id == municipality_id)).all()
     category_ids = None
-    if categories or groups:
+    if categories or groups:  # no query for the vocabulary when no category filter is given
+        known = session.execute(select(Category.id, Category.code, Category.group_code)
+                                .where(Category.municipality_id == municipality_id)).all()
         _require_known("category", categories, {c.code for c in known})
         _require_known("group", groups, {c.group_code for c in known})
         category_ids = tuple(sorted({c.id for c in known if c.code in categories or c.group_code in groups}))

@@ -1,0 +1,1 @@
+"""The GIS edges of the service: formats and protocols for desktop GIS and web maps."""

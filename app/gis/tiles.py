@@ -1,0 +1,353 @@
+"""Vector tiles (Mapbox Vector Tile 2.1) of the hotspot layer and of report points, encoded by PostGIS.
+
+Hotspot tiles. A hexagon's statistics depend on the whole municipality: the hot test compares
+with the municipality-wide rate, Benjamini–Hochberg runs over all cells of the cycle, the rank
+is global. A tile therefore cannot be computed from its own cells; it would disagree with
+``/api/v1/hotspots``. The layer's per-cell statistics come from :mod:`app.hotspots.service`
+once per (municipality, cycle, resolution, filters) and are kept in process for as long as a
+client may cache a tile (:data:`CURRENT_CYCLE_MAX_AGE`, :data:`PAST_CYCLE_MAX_AGE`); each tile
+then picks the hexagons whose outlines reach into it and PostGIS clips and encodes them
+(``ST_TileEnvelope``, ``ST_AsMVTGeom``, ``ST_AsMVT``). Measured in ``bench/tiles.py``.
+
+Report tiles are one indexed query on the points of the cycle, from :data:`REPORTS_MIN_ZOOM`.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+import shapely
+from geoalchemy2.shape import to_shape
+from sqlalchemy import (Boolean, ColumnElement, Float, Integer, Select, Text, bindparam, cast, column, func, or_,
+                        select)
+from sqlalchemy.dialects.postgresql import JSON
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Subquery
+
+from app import geo
+from app.errors import InvalidInput, NotFound
+from app.hotspots import grid, service
+from app.hotspots.cycles import Cycle
+from app.hotspots.queries import Selection
+from app.hotspots.service import Scope
+from app.municipalities.models import Organisation
+from app.reports.models import Category, Report
+
+LAYERS = ("hotspots", "reports")
+EXTENT = 4096  # tile coordinate units per side (the MVT default)
+BUFFER = 64  # units drawn beyond the tile edge, so outlines join without seams
+MAX_ZOOM = 22
+WORLD_M = 20037508.342789244  # half the Web Mercator world's side, metres
+
+# H3 resolution per zoom, so that a hexagon spans ~25-70 px of a 512-px tile at Eskilstuna's
+# latitude (59.4° N; ground resolution 39 m/px at z10, 9.8 m/px at z12, 2.4 m/px at z14).
+# (up to and including zoom, resolution); above the last row: res 10.
+RESOLUTION_BY_ZOOM = ((9, 7), (11, 8), (13, 9))
+FINEST_RESOLUTION = 10
+REPORTS_MIN_ZOOM = 12  # points below this are a cloud; the hotspot layer is the overview
+HOTSPOTS_TILEJSON_MAXZOOM = 14  # res 10 from here on; clients overzoom
+REPORTS_TILEJSON_MAXZOOM = 16  # 0.3 m per tile unit at z16: enough for any screen, clients overzoom
+
+# Seconds a tile may be reused (HTTP max-age, and the server's cache of a layer's statistics).
+CURRENT_CYCLE_MAX_AGE = 60  # reports keep arriving in the cycle in progress
+PAST_CYCLE_MAX_AGE = 300  # a finished cycle changes only by late moderation
+REPORTS_MAX_AGE = 60
+
+# The hotspot layer's properties that tiles carry, with their SQL types: what a map styles and
+# shows on click. The p-values and the Gi* z-score stay in /api/v1/hotspots (same cells, same numbers).
+HOTSPOT_FIELDS = {
+    "h3": (Text, "H3 cell index (hexadecimal string): the feature's key"),
+    "rank": (Integer, "agenda order in the cycle, 1 first"),
+    "count": (Float, "reports in the cycle (aoristic: a window shared over the cycles it overlaps)"),
+    "previous": (Float, "reports in the cycle before"),
+    "baseline": (Float, "mean reports per cycle over the 6 cycles before"),
+    "change": (Float, "count - previous"),
+    "change_vs_baseline": (Float, "count - baseline"),
+    "increase": (Boolean, "true when the increase against the baseline is significant (Benjamini-Hochberg, "
+                          "q = 0.05)"),
+    "hotspot": (Text, "'hot' or 'none' (cell and ring against the municipality-wide rate, BH q = 0.05)"),
+    "trend": (Text, "emerging-hotspot class over 10 cycles: new, consecutive, intensifying, persistent, "
+                    "diminishing, sporadic, oscillating, historical, none"),
+    "hot_streak": (Integer, "consecutive hot cycles up to this one"),
+    "repeat": (Boolean, "true for a repeat place (hot 3 cycles or more in a row)"),
+}
+REPORT_FIELDS = {
+    "id": "report id (UUID)",
+    "category": "category code",
+    "category_group": "category group, e.g. brand, skadegorelse",
+    "colour": "the category's colour (#rrggbb), for styling",
+    "status": "new, verified, rejected, duplicate",
+    "organisation_kind": "kind of reporting organisation: kommun, polis, vaktare, ...",
+    "occurred_from": "start of the occurrence window, UTC (ISO 8601)",
+    "occurred_to": "end of the occurrence window, UTC (equal to occurred_from for a known moment)",
+}
+
+
+@dataclass(frozen=True)
+class TileAddress:
+    """An XYZ tile (Web Mercator, y down from the north edge as in OSM/Google)."""
+
+    z: int
+    x: int
+    y: int
+
+    @property
+    def size_m(self) -> float:
+        """The tile's side in Web Mercator metres."""
+        return 2 * WORLD_M / 2**self.z
+
+    def bounds(self, *, buffer_units: int = 0) -> tuple[float, float, float, float]:
+        """(minx, miny, maxx, maxy) in EPSG:3857, widened by ``buffer_units`` tile units."""
+        size = self.size_m
+        margin = size * buffer_units / EXTENT
+        minx = -WORLD_M + self.x * size
+        maxy = WORLD_M - self.y * size
+        return minx - margin, maxy - size - margin, minx + size + margin, maxy + margin
+
+
+@dataclass(frozen=True)
+class Tile:
+    """An encoded tile (empty bytes: no features) and how long a client may reuse it (seconds)."""
+
+    body: bytes
+    max_age: int
+
+
+def tile_address(z: int, x: int, y: int) -> TileAddress:
+    """The tile, or 404 when no such tile exists (zoom 0-22, x and y 0 .. 2^z - 1)."""
+    if not 0 <= z <= MAX_ZOOM:
+        raise NotFound(f"No tile at zoom {z}; zoom levels are 0-{MAX_ZOOM}")
+    top = 2**z - 1
+    if not (0 <= x <= top and 0 <= y <= top):
+        raise NotFound(f"No tile {z}/{x}/{y}: at zoom {z}, x and y run from 0 to {top}")
+    return TileAddress(z, x, y)
+
+
+def resolution_for_zoom(z: int) -> int:
+    """The H3 resolution of the hotspot tiles at zoom ``z`` (see :data:`RESOLUTION_BY_ZOOM`)."""
+    for up_to, res in RESOLUTION_BY_ZOOM:
+        if z <= up_to:
+            return res
+    return FINEST_RESOLUTION
+
+
+def max_age_for(scope: Scope, cycle: Cycle) -> int:
+    """How long a hotspot tile of ``cycle`` stays fresh: short while the cycle is running."""
+    return PAST_CYCLE_MAX_AGE if cycle.index < scope.grid.current().index else CURRENT_CYCLE_MAX_AGE
+
+
+def get_tile(session: Session, scope: Scope, *, layer: str, tile: TileAddress, cycle: Cycle,
+             selection: Selection, res: int | None = None) -> Tile:
+    """One tile of ``layer`` for a cycle and the layer filters; 404 for an unknown layer."""
+    if layer == "hotspots":
+        return hotspot_tile(session, scope, tile=tile, cycle=cycle, selection=selection,
+                            res=res if res is not None else resolution_for_zoom(tile.z))
+    if layer == "reports":
+        if res is not None:
+            raise InvalidInput("'res' applies to the hotspots layer; report tiles are points",
+                               errors=[{"field": "res", "message": "only for layer hotspots"}])
+        return reports_tile(session, tile=tile, cycle=cycle, selection=selection)
+    raise NotFound(f"No tile layer {layer!r}; layers: {', '.join(LAYERS)}")
+
+
+# --- PostGIS encoding -----------------------------------------------------------------------
+
+def _envelope(tile: TileAddress) -> ColumnElement:
+    return func.ST_TileEnvelope(tile.z, tile.x, tile.y)
+
+
+def _mvt_geom(geom_3857: ColumnElement, envelope: ColumnElement) -> ColumnElement:
+    """The geometry in tile units, clipped to the tile plus buffer (NULL when outside)."""
+    return func.ST_AsMVTGeom(geom_3857, envelope, EXTENT, BUFFER, True).label("geom")
+
+
+def _as_mvt(rows: Subquery, layer: str) -> Select:
+    """``ST_AsMVT`` over ``rows``: one layer named ``layer``. Rows whose geometry misses the
+    tile (NULL from ST_AsMVTGeom) are skipped by ST_AsMVT itself; a WHERE on it would make
+    PostgreSQL clip every geometry twice."""
+    return select(func.ST_AsMVT(rows.table_valued(), layer, EXTENT, "geom"))
+
+
+# --- hotspots -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HexLayer:
+    """A cycle's shown hexagons at one resolution, ready for tiles: per hexagon one JSON object
+    with the :data:`HOTSPOT_FIELDS` and the outline in EPSG:3857 as hex WKB (``wkb``), encoded
+    once; their bounding boxes (n × 4, EPSG:3857)."""
+
+    rows: list[bytes]
+    bbox: np.ndarray
+
+    def rows_in(self, bounds: tuple[float, float, float, float]) -> np.ndarray:
+        """Indices of the hexagons whose bounding box meets ``bounds`` (EPSG:3857)."""
+        minx, miny, maxx, maxy = bounds
+        b = self.bbox
+        return np.flatnonzero((b[:, 0] <= maxx) & (b[:, 2] >= minx) & (b[:, 1] <= maxy) & (b[:, 3] >= miny))
+
+    def json_rows(self, rows: np.ndarray) -> bytes:
+        """The selected hexagons as one JSON array: a single query parameter (psycopg would
+        spend ~5 ms quoting 17 arrays of a few hundred values each)."""
+        return b"[" + b",".join(self.rows[i] for i in rows.tolist()) + b"]"
+
+
+def build_hex_layer(session: Session, scope: Scope, *, cycle: Cycle, res: int, selection: Selection) -> HexLayer:
+    """The hotspot layer's cells and properties (exactly those of ``/api/v1/hotspots``) with
+    their outlines projected once for all tiles."""
+    result = service.cell_stats(session, scope, cycle=cycle, res=res, selection=selection)
+    rows = service.shown(result)
+    props = service.cell_properties(result, rows)
+    if not props:
+        return HexLayer(rows=[], bbox=np.empty((0, 4)))
+    polygons = _web_mercator_hexagons([int(c) for c in result.cells[rows]])
+    wkb = shapely.to_wkb(polygons, hex=True).tolist()
+    return HexLayer(rows=[orjson.dumps({**{k: p[k] for k in HOTSPOT_FIELDS}, "wkb": w}) for p, w in zip(props, wkb)],
+                    bbox=shapely.bounds(polygons))
+
+
+def _web_mercator_hexagons(cells: list[int]) -> np.ndarray:
+    """Shapely polygons of the cells' outlines in EPSG:3857, one vectorised projection."""
+    rings = [np.asarray(grid.hexagon_ring(c)) for c in cells]
+    lonlat = np.concatenate(rings)
+    x, y = geo.wgs84_to_web_mercator(lonlat[:, 0], lonlat[:, 1])
+    ring_offsets = np.concatenate([[0], np.cumsum([len(r) for r in rings])])
+    return shapely.from_ragged_array(shapely.GeometryType.POLYGON, np.column_stack([x, y]),
+                                     offsets=(ring_offsets, np.arange(len(rings) + 1)))
+
+
+class LayerCache:
+    """Hexagon layers by key, each for its own number of seconds, at most ``size`` of them
+    (least recently used dropped first). Concurrent requests for a missing layer (a map
+    asks for a dozen tiles at once) wait for one computation instead of each running it."""
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._entries: OrderedDict[Hashable, tuple[float, HexLayer]] = OrderedDict()
+        self._building: dict[Hashable, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, *, ttl: float, build: Callable[[], HexLayer]) -> HexLayer:
+        """The fresh layer for ``key``, built by ``build()`` when missing or expired."""
+        layer = self._fresh(key)
+        if layer is not None:
+            return layer
+        with self._lock:
+            key_lock = self._building.setdefault(key, threading.Lock())
+        with key_lock:
+            layer = self._fresh(key)  # built by another request while this one waited
+            if layer is None:
+                layer = build()
+                with self._lock:
+                    self._entries[key] = (time.monotonic() + ttl, layer)
+                    self._entries.move_to_end(key)
+                    while len(self._entries) > self.size:
+                        self._entries.popitem(last=False)
+        with self._lock:
+            self._building.pop(key, None)
+        return layer
+
+    def _fresh(self, key: Hashable) -> HexLayer | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] <= time.monotonic():
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def clear(self) -> None:
+        """Forget every layer (tests; after bulk changes)."""
+        with self._lock:
+            self._entries.clear()
+
+
+layer_cache = LayerCache()
+
+
+def hotspot_tile(session: Session, scope: Scope, *, tile: TileAddress, cycle: Cycle, res: int,
+                 selection: Selection) -> Tile:
+    """The hexagons of the cycle's hotspot layer that reach into ``tile``, with all the layer's
+    properties."""
+    max_age = max_age_for(scope, cycle)
+    key = (scope.municipality.id, cycle.id, res, selection.statuses, selection.category_ids,
+           selection.organisation_kinds)
+    layer = layer_cache.get(key, ttl=max_age, build=lambda: build_hex_layer(
+        session, scope, cycle=cycle, res=res, selection=selection))
+    rows = layer.rows_in(tile.bounds(buffer_units=BUFFER))
+    if rows.size == 0:
+        return Tile(b"", max_age)
+    body = session.scalar(HOTSPOT_TILE_SQL, {"rows": layer.json_rows(rows).decode(), "z": tile.z, "x": tile.x,
+                                             "y": tile.y})
+    return Tile(bytes(body or b""), max_age)
+
+
+def _hotspot_tile_statement() -> Select:
+    """ST_AsMVT over the hexagons passed as one JSON array (``rows``) for tile (z, x, y). Built
+    once: constructing and compiling it per tile cost ~1 ms."""
+    cells = (func.json_to_recordset(cast(bindparam("rows", type_=Text), JSON))
+             .table_valued(column("wkb", Text), *(column(k, t) for k, (t, _) in HOTSPOT_FIELDS.items()))
+             .render_derived(name="cells", with_types=True))
+    envelope = func.ST_TileEnvelope(bindparam("z", type_=Integer), bindparam("x", type_=Integer),
+                                    bindparam("y", type_=Integer))
+    geom = _mvt_geom(func.ST_GeomFromWKB(func.decode(cells.c.wkb, "hex"), 3857), envelope)
+    return _as_mvt(select(geom, *(cells.c[k] for k in HOTSPOT_FIELDS)).subquery("t"), "hotspots")
+
+
+HOTSPOT_TILE_SQL = _hotspot_tile_statement()
+
+
+# --- reports --------------------------------------------------------------------------------
+
+def reports_tile(session: Session, *, tile: TileAddress, cycle: Cycle, selection: Selection) -> Tile:
+    """The points of the cycle's reports (occurrence window overlapping the cycle, as the
+    hotspot counts take them) in ``tile``; no free text (description, place) in tiles."""
+    if tile.z < REPORTS_MIN_ZOOM:
+        raise NotFound(f"The reports layer has tiles from zoom {REPORTS_MIN_ZOOM}; below that use the "
+                       "hotspots layer")
+    reach = func.ST_Transform(func.ST_Expand(_envelope(tile), tile.size_m * BUFFER / EXTENT), 4326)
+    inner = (
+        select(_mvt_geom(func.ST_Transform(Report.geom, 3857), _envelope(tile)),
+               cast(Report.id, Text).label("id"), Category.code.label("category"),
+               Category.group_code.label("category_group"), Category.colour.label("colour"),
+               Report.status.label("status"), Organisation.kind.label("organisation_kind"),
+               _utc_text(Report.occurred_from).label("occurred_from"),
+               _utc_text(Report.occurred_to).label("occurred_to"))
+        .join(Category, Category.id == Report.category_id)
+        .outerjoin(Organisation, Organisation.id == Report.organisation_id)
+        .where(*selection.conditions(), Report.geom.intersects(reach),
+               Report.occurred_from < cycle.end,
+               or_(Report.occurred_to > cycle.start, Report.occurred_from >= cycle.start))
+        .subquery("t")
+    )
+    return Tile(bytes(session.scalar(_as_mvt(inner, "reports")) or b""), REPORTS_MAX_AGE)
+
+
+def _utc_text(instant: ColumnElement) -> ColumnElement:
+    return func.to_char(func.timezone("UTC", instant), 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+
+
+# --- TileJSON -------------------------------------------------------------------------------
+
+def tilejson(scope: Scope, *, layer: str, cycle: Cycle, tiles_url: str) -> dict[str, Any]:
+    """A TileJSON 3.0.0 document for ``layer`` (MapLibre's ``source.url``), with the
+    municipality's bounds, zoom range and the features' fields."""
+    if layer not in LAYERS:
+        raise NotFound(f"No tile layer {layer!r}; layers: {', '.join(LAYERS)}")
+    minzoom, maxzoom, fields = ((0, HOTSPOTS_TILEJSON_MAXZOOM, {k: d for k, (_, d) in HOTSPOT_FIELDS.items()})
+                                if layer == "hotspots"
+                                else (REPORTS_MIN_ZOOM, REPORTS_TILEJSON_MAXZOOM, REPORT_FIELDS))
+    minx, miny, maxx, maxy = to_shape(scope.municipality.boundary).bounds
+    return {
+        "tilejson": "3.0.0", "name": f"Lägesbild {scope.municipality.name}: {layer}",
+        "description": f"{layer} of cycle {cycle.label} ({cycle.first_day.isoformat()} – {cycle.last_day.isoformat()})",
+        "scheme": "xyz", "tiles": [tiles_url], "minzoom": minzoom, "maxzoom": maxzoom,
+        "bounds": [round(v, 6) for v in (minx, miny, maxx, maxy)],
+        "center": [round((minx + maxx) / 2, 6), round((miny + maxy) / 2, 6), 12],
+        "vector_layers": [{"id": layer, "fields": fields, "minzoom": minzoom, "maxzoom": maxzoom}],
+    }
+
