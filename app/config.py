@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     login_client_rate_limit: str = "60/minute"  # per client, whatever the username
     trust_forwarded_for: bool = False
 
+    # Open311 GeoReport v2 discovery: who to contact, how an app gets an api_key.
+    open311_contact: str = "The municipality's EST coordinator (samordnare för EST)"
+    open311_key_service: str = ("An app asks the municipality's EST coordinator for an api_key: each app is an "
+                                "integration with its own key, stored hashed and revocable")
+
     # Basemap for maps; empty = no tiles (the maps stay readable: outline and hexagons only).
     map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     map_tile_attribution: str = "© OpenStreetMap contributors"

@@ -6,9 +6,10 @@ builds an error response.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
@@ -90,6 +91,26 @@ def problem(status: int, title: str, detail: str, *, type_slug: str, instance: s
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+# A standard with an error body of its own (Open311 GeoReport v2: a JSON array of {code,
+# description}) answers in it under its path prefix; which status an error has stays decided here.
+ErrorFormat = Callable[[int, str, list[dict[str, Any]] | None, dict[str, str] | None], Response]
+_formats: dict[str, ErrorFormat] = {}
+
+
+def register_format(prefix: str, render: ErrorFormat) -> None:
+    """Answer errors of requests under ``prefix`` with ``render(status, detail, errors, headers)``."""
+    _formats[prefix] = render
+
+
+def error_response(path: str, status: int, title: str, detail: str, *, type_slug: str,
+                   errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None) -> Response:
+    """The error for a request to ``path``: problem+json, or the format registered for its prefix."""
+    for prefix, render in _formats.items():
+        if path.startswith(prefix):
+            return render(status, detail, errors, headers)
+    return problem(status, title, detail, type_slug=type_slug, instance=path, errors=errors, headers=headers)
+
+
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     """('body', 'lat') -> 'lat'; ('query', 'limit') -> 'limit' (the part a client wrote)."""
     parts = [str(p) for p in loc]
@@ -112,47 +133,47 @@ def install(app: FastAPI) -> None:
     """Register the handlers that turn every failure into problem+json."""
 
     @app.exception_handler(DomainError)
-    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-        return problem(exc.status, exc.title, exc.detail, type_slug=exc.type_slug,
-                       instance=request.url.path, errors=exc.errors, headers=exc.headers)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        return error_response(request.url.path, exc.status, exc.title, exc.detail, type_slug=exc.type_slug,
+                              errors=exc.errors, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = _validation_errors(exc)
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-        return problem(422, "Invalid input", detail, type_slug="invalid-input",
-                       instance=request.url.path, errors=errors)
+        return error_response(request.url.path, 422, "Invalid input", detail, type_slug="invalid-input",
+                              errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         titles = {404: "Not found", 405: "Method not allowed", 401: "Not authenticated",
                   413: "Payload too large", 415: "Unsupported media type", 429: "Too many requests"}
         slugs = {413: "payload-too-large", 415: "unsupported-media-type", 429: "rate-limited"}
         detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"No resource at {request.url.path}"
-        return problem(exc.status_code, titles.get(exc.status_code, "Error"), detail,
-                       type_slug=slugs.get(exc.status_code, f"http-{exc.status_code}"), instance=request.url.path,
-                       headers=getattr(exc, "headers", None))
+        return error_response(request.url.path, exc.status_code, titles.get(exc.status_code, "Error"), detail,
+                              type_slug=slugs.get(exc.status_code, f"http-{exc.status_code}"),
+                              headers=getattr(exc, "headers", None))
 
     @app.exception_handler(DataError)
-    async def _data(request: Request, exc: Exception) -> JSONResponse:
+    async def _data(request: Request, exc: Exception) -> Response:
         # A value PostgreSQL cannot take (say, out of range): bad input, and nothing was stored.
-        return problem(422, "Invalid input", "A value in the request cannot be stored (out of range or not "
-                       "representable); nothing was stored", type_slug="invalid-input", instance=request.url.path)
+        return error_response(request.url.path, 422, "Invalid input", "A value in the request cannot be stored "
+                              "(out of range or not representable); nothing was stored", type_slug="invalid-input")
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
-    async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    async def _database_down(request: Request, exc: Exception) -> Response:
         log.error("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
-        return problem(503, "Service unavailable",
-                       "The database is not reachable right now; nothing was stored. Please retry shortly.",
-                       type_slug="database-unavailable", instance=request.url.path, headers={"Retry-After": "5"})
+        return error_response(request.url.path, 503, "Service unavailable",
+                              "The database is not reachable right now; nothing was stored. Please retry shortly.",
+                              type_slug="database-unavailable", headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(500, "Internal server error",
-                       "The server failed to handle this request; nothing was stored. "
-                       "The error is logged; please try again or contact the administrator.",
-                       type_slug="internal", instance=request.url.path)
+        return error_response(request.url.path, 500, "Internal server error",
+                              "The server failed to handle this request; nothing was stored. "
+                              "The error is logged; please try again or contact the administrator.",
+                              type_slug="internal")

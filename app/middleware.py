@@ -9,7 +9,7 @@ from fastapi import Request
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import UnsupportedMediaType, problem
+from app.errors import UnsupportedMediaType, error_response
 
 access_log = logging.getLogger("lagesbild.access")
 
@@ -29,9 +29,9 @@ class BodyLimitMiddleware:
         limit = self.upload_limit if scope["path"].endswith("/attachments") else self.default_limit
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
-            response = problem(413, "Payload too large",
-                               f"The request body is {int(length)} bytes; the limit here is {limit} bytes",
-                               type_slug="payload-too-large", instance=scope["path"])
+            response = error_response(scope["path"], 413, "Payload too large",
+                                      f"The request body is {int(length)} bytes; the limit here is {limit} bytes",
+                                      type_slug="payload-too-large")
             await response(scope, receive, send)
             return
         seen = 0

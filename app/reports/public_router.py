@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from app.auth.deps import SettingsDep
 from app.db import SessionDep
-from app.municipalities.service import citizen_organisation, resolve_public_municipality
+from app.municipalities.service import resolve_public_municipality
 from app.ratelimit import hit_or_raise
 from app.reports import service
 from app.reports.router import IdempotencyKey, JsonBody, category_read, created_response
@@ -24,12 +24,7 @@ def create_public_report(payload: PublicReportCreate, request: Request, session:
                          settings: SettingsDep, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     hit_or_raise(settings.public_rate_limit, "public-report", request)
     muni = resolve_public_municipality(session, code=payload.municipality)
-    org = citizen_organisation(session, municipality_id=muni.id)
-    submitter = service.Submitter(municipality_id=muni.id, user_id=None,
-                                  organisation_id=org.id if org else None,
-                                  organisation_name=org.name if org else None,
-                                  organisation_kind="medborgare", source="public",
-                                  idempotency_scope=f"public:{muni.id}")
+    submitter = service.citizen_submitter(session, municipality_id=muni.id)
     report = ReportCreate.model_validate(payload.model_dump(exclude={"municipality", "external_id"},
                                                             exclude_unset=True))
     status, body, replayed = service.submit_report(session, payload=report, by=submitter,

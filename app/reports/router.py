@@ -36,11 +36,7 @@ def current_submitter(session: SessionDep, settings: SettingsDep, token: BearerT
                       api_key: Annotated[str | None, Header(alias="X-API-Key")] = None) -> service.Submitter:
     """Who is submitting: a logged-in user with a reporting role, or an integration's API key."""
     if api_key:
-        client = authenticate_key(session, key=api_key)
-        return service.Submitter(municipality_id=client.municipality_id, user_id=None,
-                                 organisation_id=client.organisation_id, organisation_name=client.organisation_name,
-                                 organisation_kind=client.organisation_kind, source=client.source,
-                                 idempotency_scope=f"integration:{client.integration_id}")
+        return service.integration_submitter(authenticate_key(session, key=api_key))
     principal = current_principal(session, settings, token)
     REPORTING(principal)
     return service.Submitter(municipality_id=principal.municipality_id, user_id=principal.user_id,

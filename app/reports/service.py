@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session
 from app import geo
 from app.auth.service import Principal
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, PersonalDataSuspected
+from app.integrations.service import IntegrationClient
 from app.municipalities.models import Municipality, Organisation
+from app.municipalities.service import citizen_organisation
 from app.pagination import Cursor
 from app.reports import personal_data
 from app.reports.idempotency import request_fingerprint, run_once
@@ -40,6 +42,23 @@ class Submitter:
     organisation_kind: str | None
     source: str
     idempotency_scope: str
+
+
+def citizen_submitter(session: Session, *, municipality_id: int) -> Submitter:
+    """An anonymous citizen of the municipality (public reports, Open311 without an api_key):
+    filed under its 'medborgare' organisation, idempotency keys scoped to the municipality."""
+    org = citizen_organisation(session, municipality_id=municipality_id)
+    return Submitter(municipality_id=municipality_id, user_id=None, organisation_id=org.id if org else None,
+                     organisation_name=org.name if org else None, organisation_kind="medborgare", source="public",
+                     idempotency_scope=f"public:{municipality_id}")
+
+
+def integration_submitter(client: IntegrationClient) -> Submitter:
+    """An integration's system (X-API-Key, or Open311's api_key): reports under its organisation
+    with source ``integration:<name>``."""
+    return Submitter(municipality_id=client.municipality_id, user_id=None, organisation_id=client.organisation_id,
+                     organisation_name=client.organisation_name, organisation_kind=client.organisation_kind,
+                     source=client.source, idempotency_scope=f"integration:{client.integration_id}")
 
 
 @dataclass(frozen=True)

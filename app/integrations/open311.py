@@ -1,0 +1,253 @@
+"""Open311 GeoReport v2 (JSON) over the report intake, so that existing reporting apps can send reports in.
+
+- Jurisdiction: ``jurisdiction_id`` is the municipality's kommunkod (``0484``); it may be left
+  out while the service runs one municipality. An ``api_key`` belongs to one integration and
+  so to its municipality.
+- Services are the municipality's active EST categories (``service_code`` = category code).
+- ``POST requests.json`` with an ``api_key`` files the report as that integration (as
+  ``X-API-Key`` on ``POST /api/v1/reports``); without one it is an anonymous citizen report,
+  exactly as ``POST /api/v1/public/reports`` (rate-limited, status new until verified).
+- Status: ``open`` = new or verified (received; counted in the situation picture once
+  verified), ``closed`` = rejected or duplicate.
+- Privacy: descriptions and place names may name people, and exact points can identify a
+  home. Full detail (description, address, exact position) only goes to the integration
+  that filed the request. Anyone else, with or without a key, sees a request only by its id
+  (``requests/{id}.json`` or ``service_request_id=``): category, status, times, and the
+  centre of its H3 res-8 cell (~0.7 km², edge ~460 m); no description, no address. Listing
+  without ids needs an ``api_key`` and lists the requests that key's integration filed.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import h3
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from app.errors import Forbidden, InvalidInput, NotFound
+from app.hotspots.queries import CELL_COLUMNS
+from app.integrations.open311_schemas import Open311RequestForm
+from app.integrations.service import IntegrationClient, authenticate_key
+from app.municipalities.models import Municipality
+from app.municipalities.service import resolve_public_municipality
+from app.reports import service as reports
+from app.reports.models import Category, Report
+from app.reports.schemas import ReportCreate
+from app.timeutil import local_iso, to_utc, utcnow
+
+PREFIX = "/open311/v2"
+SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+CHANGESET = "2026-11-22T00:00:00+01:00"  # when this endpoint's services or definitions last changed shape
+STATUS = {"new": "open", "verified": "open", "rejected": "closed", "duplicate": "closed"}
+OUR_STATUSES = {"open": ("new", "verified"), "closed": ("rejected", "duplicate")}
+STATUS_NOTES = {  # shown to the person who reported, so in Swedish
+    "new": "Mottagen; kommunen granskar rapporten.",
+    "verified": "Granskad och med i lägesbilden som EST-gruppen går igenom varannan vecka.",
+    "rejected": "Inte godkänd som rapport.",
+    "duplicate": "Dubblett av en annan rapport om samma händelse.",
+}
+SERVICE_NOTICE = ("Tack! Rapporten är mottagen och granskas av kommunen. Namn, e-post och telefon sparas inte; "
+                  "skriv inga personuppgifter i beskrivningen.")
+PUBLIC_RESOLUTION = 8  # H3 cell whose centre is shown instead of the point
+MAX_REQUESTS = 1000  # per GET requests.json, newest first (the spec's default limit)
+MAX_SPAN = dt.timedelta(days=90)  # the spec's default and largest date range
+ATTRIBUTES = [
+    {"variable": True, "code": "occurred_from", "datatype": "datetime", "required": False, "order": 1,
+     "datatype_description": "ISO 8601, t.ex. 2026-11-20T22:00:00+01:00; utan tidszon läses tiden som svensk tid",
+     "description": "När hände det? Lämna tomt om det händer nu. Upptäckt i efterhand: när tidigast?",
+     "values": []},
+    {"variable": True, "code": "occurred_to", "datatype": "datetime", "required": False, "order": 2,
+     "datatype_description": "ISO 8601, som ovan",
+     "description": "Om det hände någon gång under en period: när senast?", "values": []},
+]
+_ERROR_STATUS = {401: 403, 409: 400, 415: 400, 422: 400}  # the spec: 403 for api_key, 404 missing, else 400
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks: an integration (with its api_key) or anyone, and for which municipality."""
+
+    municipality: Municipality
+    client: IntegrationClient | None
+
+
+def error_response(status: int, detail: str, errors: list[dict[str, Any]] | None,
+                   headers: dict[str, str] | None) -> JSONResponse:
+    """An error in the spec's own format: ``[{"code": ..., "description": ...}]`` with its HTTP
+    status (403 for api_key problems, 400 for bad input; one entry per field when several)."""
+    status = _ERROR_STATUS.get(status, status)
+    items = ([{"code": status, "description": f"{e['field']}: {e['message']}"} for e in errors]
+             if errors and len(errors) > 1 else [{"code": status, "description": detail}])
+    headers = {k: v for k, v in (headers or {}).items() if k.lower() != "www-authenticate"}
+    return JSONResponse(items, status_code=status, headers=headers or None)
+
+
+def resolve_caller(session: Session, *, api_key: str | None, jurisdiction_id: str | None) -> Caller:
+    """The integration behind ``api_key`` (403 when unknown or revoked), and the municipality:
+    the key's own, or the one ``jurisdiction_id`` (kommunkod) names (404 when unknown)."""
+    if api_key:
+        client = authenticate_key(session, key=api_key)
+        muni = session.get(Municipality, client.municipality_id)
+        if jurisdiction_id and jurisdiction_id != muni.code:
+            raise InvalidInput(f"This api_key belongs to jurisdiction_id {muni.code} ({muni.name}), "
+                               f"not {jurisdiction_id}")
+        return Caller(municipality=muni, client=client)
+    if jurisdiction_id:
+        muni = session.scalar(select(Municipality).where(Municipality.code == jurisdiction_id))
+        if muni is None:
+            raise NotFound(f"jurisdiction_id {jurisdiction_id!r} was not found; it is the municipality's "
+                           "four-digit kommunkod, e.g. 0484")
+        return Caller(municipality=muni, client=None)
+    return Caller(municipality=resolve_public_municipality(session, code=None), client=None)
+
+
+def discovery(*, endpoint_url: str, contact: str, key_service: str) -> dict[str, Any]:
+    """The Service Discovery document."""
+    return {"changeset": CHANGESET, "contact": contact, "key_service": key_service,
+            "endpoints": [{"specification": SPECIFICATION, "url": endpoint_url, "changeset": CHANGESET,
+                           "type": "production", "formats": ["application/json"]}]}
+
+
+def list_services(session: Session, caller: Caller) -> list[dict[str, Any]]:
+    """The municipality's active categories as Open311 services."""
+    return [{"service_code": c.code, "service_name": c.label_sv, "description": c.label_en, "metadata": True,
+             "type": "realtime", "keywords": f"{c.label_en}, {c.group_code}", "group": c.group_code}
+            for c in reports.list_categories(session, municipality_id=caller.municipality.id)]
+
+
+def get_service_definition(session: Session, caller: Caller, *, service_code: str) -> dict[str, Any]:
+    """The attributes a request of this service may carry: when it happened."""
+    _service(session, caller, service_code)
+    return {"service_code": service_code, "attributes": ATTRIBUTES}
+
+
+def _service(session: Session, caller: Caller, service_code: str) -> Category:
+    category = session.scalar(select(Category).where(Category.municipality_id == caller.municipality.id,
+                                                     Category.code == service_code, Category.active.is_(True)))
+    if category is None:
+        raise NotFound(f"service_code {service_code!r} was not found; services.json lists the codes")
+    return category
+
+
+def create_request(session: Session, caller: Caller, *, form: Open311RequestForm, skew_s: int,
+                   idempotency_key: str | None) -> list[dict[str, Any]]:
+    """Store a service request as a report through the ordinary intake; the spec's response."""
+    _service(session, caller, form.service_code)
+    if form.lat is None or form.long is None:
+        why = ("; this server does not geocode address_string or address_id"
+               if form.address_string or form.address_id else "")
+        raise InvalidInput(f"lat and long (WGS84) are required{why}",
+                           errors=[{"field": "lat" if form.lat is None else "long", "message": "required"}])
+    try:
+        payload = ReportCreate(category=form.service_code, lat=form.lat, lon=form.long,
+                               description=form.description or "", place=form.address_string,
+                               occurred_from=form.occurred_from, occurred_to=form.occurred_to)
+    except ValidationError as exc:
+        errors = [{"field": ".".join(map(str, e["loc"])) or "body", "message": e["msg"]} for e in exc.errors()]
+        raise InvalidInput("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors) from None
+    by = (reports.integration_submitter(caller.client) if caller.client
+          else reports.citizen_submitter(session, municipality_id=caller.municipality.id))
+    _, feature, _ = reports.submit_report(session, payload=payload, by=by, skew_s=skew_s,
+                                          idempotency_key=idempotency_key)
+    return [{"service_request_id": feature["id"], "service_notice": SERVICE_NOTICE, "account_id": None}]
+
+
+def list_requests(session: Session, caller: Caller, *, ids: list[str], service_codes: list[str],
+                  start: dt.datetime | None, end: dt.datetime | None, statuses: list[str],
+                  now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """GET requests.json: by ids (anyone; overrides every other argument), or the caller's own
+    requests (api_key) requested between ``start`` and ``end`` (at most 90 days; default the
+    last 90), newest first, at most 1,000."""
+    if ids:
+        return _requests(session, caller, _base(caller).where(Report.id.in_(_uuids(ids))))
+    if caller.client is None:
+        raise Forbidden("Listing service requests needs an api_key (an app sees the requests it sent); without "
+                        "one, ask for your own by service_request_id")
+    unknown = [s for s in statuses if s not in OUR_STATUSES]
+    if unknown:
+        raise InvalidInput(f"status must be open or closed (comma-separated), not {', '.join(map(repr, unknown))}",
+                           errors=[{"field": "status", "message": "open or closed"}])
+    start, end = _date_range(start, end, now or utcnow())
+    query = _base(caller).where(Report.source == caller.client.source, Report.reported_at >= start,
+                                Report.reported_at < end)
+    if service_codes:
+        codes = {c.code for c in reports.list_categories(session, municipality_id=caller.municipality.id)}
+        unknown = [c for c in service_codes if c not in codes]
+        if unknown:
+            raise InvalidInput(f"Unknown service_code {', '.join(map(repr, unknown))}; services.json lists the codes",
+                               errors=[{"field": "service_code", "message": "unknown"}])
+        query = query.where(Category.code.in_(service_codes))
+    if statuses:
+        query = query.where(Report.status.in_([s for status in statuses for s in OUR_STATUSES[status]]))
+    return _requests(session, caller, query)
+
+
+def get_request(session: Session, caller: Caller, *, request_id: str) -> list[dict[str, Any]]:
+    """GET requests/{id}.json: the one request, as a list of one (404 when there is none)."""
+    found = _requests(session, caller, _base(caller).where(Report.id.in_(_uuids([request_id]))))
+    if not found:
+        raise NotFound(f"No service request {request_id} in {caller.municipality.name}")
+    return found
+
+
+def _date_range(start: dt.datetime | None, end: dt.datetime | None,
+                now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) in UTC: defaults as the spec says (the last 90 days), at most 90 days;
+    a time without offset is Swedish local time, as everywhere in this API."""
+    start, end = (to_utc(t) if t is not None else None for t in (start, end))
+    end = end or (min(start + MAX_SPAN, now) if start else now)
+    start = start or end - MAX_SPAN
+    if end <= start:
+        raise InvalidInput("end_date must be after start_date", errors=[{"field": "end_date", "message": "not after"}])
+    if end - start > MAX_SPAN:
+        raise InvalidInput("start_date to end_date may not span more than 90 days",
+                           errors=[{"field": "end_date", "message": "more than 90 days after start_date"}])
+    return start, end
+
+
+def _uuids(values: list[str]) -> list[uuid.UUID]:
+    """The ids that are UUIDs; anything else cannot name a request and is simply not found."""
+    out = []
+    for value in values:
+        try:
+            out.append(uuid.UUID(value.strip()))
+        except ValueError:
+            continue
+    return out
+
+
+def _base(caller: Caller) -> Select:
+    return (select(Report.id, Report.status, Report.reported_at, Report.updated_at, Report.description,
+                   Report.place_name, Report.source, CELL_COLUMNS[PUBLIC_RESOLUTION].label("cell"),
+                   func.ST_X(Report.geom).label("lon"),
+                   func.ST_Y(Report.geom).label("lat"), Category.code, Category.label_sv)
+            .join(Category, Category.id == Report.category_id)
+            .where(Report.municipality_id == caller.municipality.id)
+            .order_by(Report.reported_at.desc(), Report.id.desc()).limit(MAX_REQUESTS))
+
+
+def _requests(session: Session, caller: Caller, query: Select) -> list[dict[str, Any]]:
+    own = caller.client.source if caller.client else None
+    return [_request_json(row, full=row.source == own, agency=caller.municipality.name)
+            for row in session.execute(query)]
+
+
+def _request_json(row, *, full: bool, agency: str) -> dict[str, Any]:
+    """One request in the spec's fields; ``full`` for the integration that filed it."""
+    if full:
+        lat, lon = round(row.lat, 7), round(row.lon, 7)
+    else:
+        lat, lon = (round(v, 6) for v in h3.cell_to_latlng(h3.int_to_str(row.cell)))
+    return {
+        "service_request_id": str(row.id), "status": STATUS[row.status], "status_notes": STATUS_NOTES[row.status],
+        "service_name": row.label_sv, "service_code": row.code,
+        "description": row.description if full else None, "agency_responsible": agency, "service_notice": None,
+        "requested_datetime": local_iso(row.reported_at), "updated_datetime": local_iso(row.updated_at),
+        "expected_datetime": None, "address": row.place_name if full else None, "address_id": None,
+        "zipcode": None, "lat": lat, "long": lon, "media_url": None,
+    }

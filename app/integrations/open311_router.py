@@ -1,0 +1,89 @@
+"""HTTP routes of Open311 GeoReport v2 (JSON) at ``/open311/v2``; errors in the spec's own format."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import JSONResponse
+
+from app.auth.deps import SettingsDep
+from app.db import SessionDep
+from app.errors import UnsupportedMediaType
+from app.integrations import open311
+from app.integrations.open311_schemas import Open311RequestForm
+from app.ratelimit import hit_or_raise
+from app.reports.router import IdempotencyKey
+from app.reports.schemas import When
+
+router = APIRouter(prefix=open311.PREFIX, tags=["Open311 GeoReport v2"])
+Jurisdiction = Annotated[str | None, Query(description="the municipality's kommunkod, e.g. 0484; may be left out "
+                                                       "while the service runs one municipality")]
+ApiKey = Annotated[str | None, Query(description="an integration's key: its own requests in full")]
+
+
+async def require_form(request: Request) -> None:
+    """The spec sends a new request as a form; anything else is refused before it is parsed."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        raise UnsupportedMediaType("POST requests.json takes form fields (Content-Type: "
+                                   f"application/x-www-form-urlencoded), as GeoReport v2 says; got {ctype or 'none'}")
+
+
+def _csv(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+@router.get("/discovery.json", summary="Service discovery")
+def discovery(request: Request, settings: SettingsDep) -> JSONResponse:
+    endpoint = f"{str(request.base_url).rstrip('/')}{open311.PREFIX}"
+    return JSONResponse(open311.discovery(endpoint_url=endpoint, contact=settings.open311_contact,
+                                          key_service=settings.open311_key_service))
+
+
+@router.get("/services.json", summary="The service list: the municipality's EST categories")
+def services(session: SessionDep, jurisdiction_id: Jurisdiction = None) -> JSONResponse:
+    caller = open311.resolve_caller(session, api_key=None, jurisdiction_id=jurisdiction_id)
+    return JSONResponse(open311.list_services(session, caller))
+
+
+@router.get("/services/{service_code}.json", summary="A service definition (its attributes)")
+def service_definition(service_code: str, session: SessionDep, jurisdiction_id: Jurisdiction = None) -> JSONResponse:
+    caller = open311.resolve_caller(session, api_key=None, jurisdiction_id=jurisdiction_id)
+    return JSONResponse(open311.get_service_definition(session, caller, service_code=service_code))
+
+
+@router.post("/requests.json", status_code=201, dependencies=[Depends(require_form)],
+             summary="Create a service request: with api_key as that integration, without as an anonymous "
+                     "citizen (rate-limited)")
+def create_request(form: Annotated[Open311RequestForm, Form()], request: Request, session: SessionDep,
+                   settings: SettingsDep, jurisdiction_id: Jurisdiction = None, api_key: ApiKey = None,
+                   idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    key = form.api_key or api_key
+    if not key:  # one allowance per client with POST /api/v1/public/reports
+        hit_or_raise(settings.public_rate_limit, "public-report", request)
+    caller = open311.resolve_caller(session, api_key=key, jurisdiction_id=form.jurisdiction_id or jurisdiction_id)
+    body = open311.create_request(session, caller, form=form, skew_s=settings.clock_skew_seconds,
+                                  idempotency_key=idempotency_key)
+    return JSONResponse(body, status_code=201)
+
+
+@router.get("/requests.json", summary="Service requests: by id for anyone, an integration's own with its api_key")
+def list_requests(
+    session: SessionDep, jurisdiction_id: Jurisdiction = None, api_key: ApiKey = None,
+    service_request_id: Annotated[str | None, Query(description="comma-separated ids; overrides the rest")] = None,
+    service_code: Annotated[str | None, Query(description="comma-separated service codes")] = None,
+    start_date: Annotated[When | None, Query(description="requested at or after (ISO 8601)")] = None,
+    end_date: Annotated[When | None, Query(description="requested before (ISO 8601); at most 90 days")] = None,
+    status: Annotated[str | None, Query(description="open, closed (comma-separated)")] = None,
+) -> JSONResponse:
+    caller = open311.resolve_caller(session, api_key=api_key, jurisdiction_id=jurisdiction_id)
+    return JSONResponse(open311.list_requests(session, caller, ids=_csv(service_request_id),
+                                              service_codes=_csv(service_code), start=start_date, end=end_date,
+                                              statuses=_csv(status)))
+
+
+@router.get("/requests/{service_request_id}.json", summary="One service request (a list of one, as the spec has it)")
+def get_request(service_request_id: str, session: SessionDep, jurisdiction_id: Jurisdiction = None,
+                api_key: ApiKey = None) -> JSONResponse:
+    caller = open311.resolve_caller(session, api_key=api_key, jurisdiction_id=jurisdiction_id)
+    return JSONResponse(open311.get_request(session, caller, request_id=service_request_id))

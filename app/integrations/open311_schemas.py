@@ -1,0 +1,46 @@
+"""The Open311 GeoReport v2 service request form (``POST requests.json``), field names as the spec has them."""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.reports.schemas import DESCRIPTION_MAX_CHARS, Text, When
+
+
+class Open311RequestForm(BaseModel):
+    """``application/x-www-form-urlencoded`` fields of a new service request.
+
+    The personal fields the spec allows (email, names, phone, device and account ids) are
+    accepted so that existing apps work, and never stored: EST reports carry no personal data.
+    ``media_url`` is not fetched. Attributes (see ``services/{code}.json``) are
+    ``attribute[occurred_from]`` and ``attribute[occurred_to]``; any other is refused by name.
+    An empty field counts as absent (the spec's "optional").
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_key: str | None = None
+    jurisdiction_id: str | None = None
+    service_code: Text = Field(min_length=1, max_length=50)
+    lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
+    long: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
+    address_string: Text | None = Field(None, max_length=200, description="stored as the report's place")
+    address_id: str | None = None
+    email: str | None = None
+    device_id: str | None = None
+    account_id: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    description: Text | None = Field(None, max_length=DESCRIPTION_MAX_CHARS)
+    media_url: str | None = None
+    occurred_from: When | None = Field(None, alias="attribute[occurred_from]")
+    occurred_to: When | None = Field(None, alias="attribute[occurred_to]")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_absent(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: None if v == "" else v for k, v in data.items()}
+        return data
