@@ -24,8 +24,8 @@ import numpy as np
 import orjson
 import shapely
 from geoalchemy2.shape import to_shape
-from sqlalchemy import (Boolean, ColumnElement, Float, Integer, Select, Text, bindparam, cast, column, func, or_,
-                        select)
+from sqlalchemy import (Boolean, ColumnElement, Float, Integer, Select, Text, bindparam, cast, column, func,
+                        select, union_all)
 from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
@@ -305,26 +305,31 @@ HOTSPOT_TILE_SQL = _hotspot_tile_statement()
 
 def reports_tile(session: Session, *, tile: TileAddress, cycle: Cycle, selection: Selection) -> Tile:
     """The points of the cycle's reports (occurrence window overlapping the cycle, as the
-    hotspot counts take them) in ``tile``; no free text (description, place) in tiles."""
+    hotspot counts take them) in ``tile``; no free text (description, place) in tiles.
+
+    Two branches, so that each can use the (municipality, occurred_from, occurred_to) index
+    with both ends bounded: reports that start in the cycle, and windows that started before
+    it and reach into it. One condition ``from < end and to > start`` would read the
+    municipality's whole history before the cycle's end (measured: 85 ms instead of ~5 ms at z12)."""
     if tile.z < REPORTS_MIN_ZOOM:
         raise NotFound(f"The reports layer has tiles from zoom {REPORTS_MIN_ZOOM}; below that use the "
                        "hotspots layer")
     reach = func.ST_Transform(func.ST_Expand(_envelope(tile), tile.size_m * BUFFER / EXTENT), 4326)
-    inner = (
-        select(_mvt_geom(func.ST_Transform(Report.geom, 3857), _envelope(tile)),
-               cast(Report.id, Text).label("id"), Category.code.label("category"),
-               Category.group_code.label("category_group"), Category.colour.label("colour"),
-               Report.status.label("status"), Organisation.kind.label("organisation_kind"),
-               _utc_text(Report.occurred_from).label("occurred_from"),
-               _utc_text(Report.occurred_to).label("occurred_to"))
-        .join(Category, Category.id == Report.category_id)
-        .outerjoin(Organisation, Organisation.id == Report.organisation_id)
-        .where(*selection.conditions(), Report.geom.intersects(reach),
-               Report.occurred_from < cycle.end,
-               or_(Report.occurred_to > cycle.start, Report.occurred_from >= cycle.start))
-        .subquery("t")
-    )
-    return Tile(bytes(session.scalar(_as_mvt(inner, "reports")) or b""), REPORTS_MAX_AGE)
+
+    def points(*when: ColumnElement[bool]) -> Select:
+        return (select(_mvt_geom(func.ST_Transform(Report.geom, 3857), _envelope(tile)),
+                       cast(Report.id, Text).label("id"), Category.code.label("category"),
+                       Category.group_code.label("category_group"), Category.colour.label("colour"),
+                       Report.status.label("status"), Organisation.kind.label("organisation_kind"),
+                       _utc_text(Report.occurred_from).label("occurred_from"),
+                       _utc_text(Report.occurred_to).label("occurred_to"))
+                .join(Category, Category.id == Report.category_id)
+                .outerjoin(Organisation, Organisation.id == Report.organisation_id)
+                .where(*selection.conditions(), Report.geom.intersects(reach), *when))
+
+    rows = union_all(points(Report.occurred_from >= cycle.start, Report.occurred_from < cycle.end),
+                     points(Report.occurred_from < cycle.start, Report.occurred_to > cycle.start)).subquery("t")
+    return Tile(bytes(session.scalar(_as_mvt(rows, "reports")) or b""), REPORTS_MAX_AGE)
 
 
 def _utc_text(instant: ColumnElement) -> ColumnElement:
