@@ -7,8 +7,9 @@ import uuid
 import h3
 import pytest
 from geoalchemy2.shape import to_shape
+from sqlalchemy import select
 
-from app.municipalities.models import Organisation
+from app.municipalities.models import Municipality, Organisation
 from app.reports.models import Report
 from seeds.demo import DEMO_API_KEY
 from tests.factories import add_reports
@@ -121,6 +122,17 @@ def test_bad_requests_get_the_specs_error_format_and_store_nothing(client, db, d
     assert report_count(db) == before
 
 
+def test_with_several_municipalities_the_jurisdiction_must_be_named(client, db):
+    first = db.scalar(select(Municipality))
+    db.add(Municipality(name="Grannby", code="0999", boundary=first.boundary, cycle_days=14,
+                        cycle_anchor=first.cycle_anchor))
+    db.flush()
+    assert client.get(f"{V2}/services.json", params={"jurisdiction_id": "0999"}).json() == []  # no categories yet
+    assert len(client.get(f"{V2}/services.json", params={"jurisdiction_id": "0484"}).json()) == 15
+    r = client.get(f"{V2}/services.json")
+    assert r.status_code == 400 and "jurisdiction_id is required" in error_of(r)[0]["description"]
+
+
 def test_several_bad_fields_are_several_errors(client):
     r = post(client, {"service_code": "klotter", "lat": "north", "long": "east"})
     assert r.status_code == 400 and len(error_of(r)) == 2
@@ -146,7 +158,8 @@ def test_anyone_follows_a_request_by_id_without_its_private_details(client, db):
     centre = h3.cell_to_latlng(h3.latlng_to_cell(SQUARE["lat"], SQUARE["lon"], 8))
     assert (one["lat"], one["long"]) == (round(centre[0], 6), round(centre[1], 6))
     assert (one["lat"], one["long"]) != (SQUARE["lat"], SQUARE["lon"])
-    assert one["requested_datetime"].endswith(("+01:00", "+02:00"))
+    assert one["requested_datetime"].endswith(("+01:00", "+02:00")) and len(one["requested_datetime"]) == 25
+    assert one["updated_datetime"] >= one["requested_datetime"]
     assert "Kalle" not in client.get(f"{V2}/requests/{rid}.json").text
     listed = client.get(f"{V2}/requests.json", params={"service_request_id": f"{rid},not-an-id"}).json()
     assert listed == [one]

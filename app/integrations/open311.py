@@ -34,7 +34,6 @@ from app.hotspots.queries import CELL_COLUMNS
 from app.integrations.open311_schemas import Open311RequestForm
 from app.integrations.service import IntegrationClient, authenticate_key
 from app.municipalities.models import Municipality
-from app.municipalities.service import resolve_public_municipality
 from app.reports import service as reports
 from app.reports.models import Category, Report
 from app.reports.schemas import ReportCreate
@@ -103,7 +102,11 @@ def resolve_caller(session: Session, *, api_key: str | None, jurisdiction_id: st
             raise NotFound(f"jurisdiction_id {jurisdiction_id!r} was not found; it is the municipality's "
                            "four-digit kommunkod, e.g. 0484")
         return Caller(municipality=muni, client=None)
-    return Caller(municipality=resolve_public_municipality(session, code=None), client=None)
+    munis = session.scalars(select(Municipality).limit(2)).all()
+    if len(munis) != 1:
+        raise InvalidInput("jurisdiction_id is required: this server serves several municipalities; give the "
+                           "four-digit kommunkod, e.g. 0484", errors=[{"field": "jurisdiction_id", "message": "required"}])
+    return Caller(municipality=munis[0], client=None)
 
 
 def discovery(*, endpoint_url: str, contact: str, key_service: str) -> dict[str, Any]:
@@ -247,7 +250,12 @@ def _request_json(row, *, full: bool, agency: str) -> dict[str, Any]:
         "service_request_id": str(row.id), "status": STATUS[row.status], "status_notes": STATUS_NOTES[row.status],
         "service_name": row.label_sv, "service_code": row.code,
         "description": row.description if full else None, "agency_responsible": agency, "service_notice": None,
-        "requested_datetime": local_iso(row.reported_at), "updated_datetime": local_iso(row.updated_at),
+        "requested_datetime": _w3(row.reported_at), "updated_datetime": _w3(max(row.updated_at, row.reported_at)),
         "expected_datetime": None, "address": row.place_name if full else None, "address_id": None,
         "zipcode": None, "lat": lat, "long": lon, "media_url": None,
     }
+
+
+def _w3(instant: dt.datetime) -> str:
+    """The spec's w3 date-time: local time with its offset, whole seconds."""
+    return local_iso(instant.replace(microsecond=0))
