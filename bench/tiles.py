@@ -10,6 +10,7 @@ municipality's outline, ``--runs`` times in shuffled order over one keep-alive c
 
 - cold: the first tile of each H3 resolution, when the layer's statistics are computed (and
   kept for the tiles after it, see app/gis/tiles.py); also timed in-process, 3 times each;
+- the floor: an empty tile far away (204), the same request path without the tile's SQL;
 - hexagon tiles end to end (HTTP, bearer token, role check, cycle, filters, tile SQL, ETag);
 - the tile SQL alone, in-process (ST_AsMVT over the tile's hexagons, with the driver's round trip);
 - report point tiles of the town (z >= 12) end to end.
@@ -103,6 +104,9 @@ def bench_http(base: str, username: str, layer: str, zooms: list[int], runs: int
                     cold[res] = get(covering_tiles(municipality_id, z)[0])[0]
             print("  cold (first tile of a resolution, statistics computed): "
                   + ", ".join(f"res {res} {ms:.0f} ms" for res, ms in cold.items()))
+            floor = [get(tiles.TileAddress(12, 0, 0))[0] for _ in range(200)]  # the Pacific: 204, no tile SQL
+            print(f"  floor (same path, empty tile far away, no tile SQL): p50 {statistics.median(floor):.2f} ms, "
+                  f"p95 {p95(floor):.2f} ms")
         print(f"  {'zoom':>4} {'res':>4} {'tiles':>6} {'with data':>9} {'kB avg':>7} {'p50 ms':>7} {'p95 ms':>7}")
         for z in zooms:
             cover = covering_tiles(municipality_id, z)
