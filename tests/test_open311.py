@@ -90,6 +90,15 @@ def test_with_an_api_key_the_request_is_the_integrations(client, db):
     assert wrong.status_code == 403 and "API key is not valid" in error_of(wrong)[0]["description"]
 
 
+def test_a_phone_number_in_the_description_is_asked_about_first(client, db):
+    before = report_count(db)
+    r = post(client, {**FORM, "description": "Ring mig på 070-123 45 67"})
+    assert r.status_code == 400 and "phone number" in error_of(r)[0]["description"]
+    assert report_count(db) == before
+    kept = post(client, {**FORM, "description": "Ring mig på 070-123 45 67", "confirm_personal_data": "true"})
+    assert kept.status_code == 201
+
+
 def test_anonymous_requests_share_the_public_rate_limit(client, db):
     client.post("/api/v1/public/reports", json={"category": "klotter", **SQUARE})
     codes = [post(client, FORM).status_code for _ in range(10)]

@@ -149,7 +149,8 @@ def create_request(session: Session, caller: Caller, *, form: Open311RequestForm
     try:
         payload = ReportCreate(category=form.service_code, lat=form.lat, lon=form.long,
                                description=form.description or "", place=form.address_string,
-                               occurred_from=form.occurred_from, occurred_to=form.occurred_to)
+                               occurred_from=form.occurred_from, occurred_to=form.occurred_to,
+                               confirm_personal_data=form.confirm_personal_data)
     except ValidationError as exc:
         errors = [{"field": ".".join(map(str, e["loc"])) or "body", "message": e["msg"]} for e in exc.errors()]
         raise InvalidInput("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors) from None

@@ -15,7 +15,8 @@ class Open311RequestForm(BaseModel):
     accepted so that existing apps work, and never stored: EST reports carry no personal data.
     ``media_url`` is not fetched. Attributes (see ``services/{code}.json``) are
     ``attribute[occurred_from]`` and ``attribute[occurred_to]``; any other is refused by name.
-    An empty field counts as absent (the spec's "optional").
+    An empty field counts as absent (the spec's "optional"). ``confirm_personal_data`` is ours, as on
+    ``POST /api/v1/reports``.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -35,6 +36,8 @@ class Open311RequestForm(BaseModel):
     phone: str | None = None
     description: Text | None = Field(None, max_length=DESCRIPTION_MAX_CHARS)
     media_url: str | None = None
+    confirm_personal_data: bool = Field(False, description="our extension: true after a 400 saying the description "
+                                                         "looks like a personnummer or phone number, to keep it")
     occurred_from: When | None = Field(None, alias="attribute[occurred_from]")
     occurred_to: When | None = Field(None, alias="attribute[occurred_to]")
 
