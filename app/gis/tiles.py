@@ -52,7 +52,7 @@ RESOLUTION_BY_ZOOM = ((9, 7), (11, 8), (13, 9))
 FINEST_RESOLUTION = 10
 REPORTS_MIN_ZOOM = 12  # points below this are a cloud; the hotspot layer is the overview
 HOTSPOTS_TILEJSON_MAXZOOM = 14  # res 10 from here on; clients overzoom
-REPORTS_TILEJSON_MAXZOOM = 16  # 0.3 m per tile unit at z16: enough for any screen, clients overzoom
+REPORTS_TILEJSON_MAXZOOM = 16  # under 0.1 m per tile unit: enough for any screen, clients overzoom
 
 # Seconds a tile may be reused (HTTP max-age, and the server's cache of a layer's statistics).
 CURRENT_CYCLE_MAX_AGE = 60  # reports keep arriving in the cycle in progress

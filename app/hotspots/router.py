@@ -101,9 +101,9 @@ def top(session: SessionDep, principal: Analyst, f: FiltersDep, cycle: CycleRef 
 @router.get("/api/v1/hotspots/cells/{cell}", summary="One cell: counts over the last cycles, what and who")
 def cell_detail(cell: str, session: SessionDep, principal: Analyst, f: FiltersDep,
                 cycle: CycleRef = "current") -> Response:
-    scope, c = _scope_and_cycle(session, principal, cycle)
+    scope, c = scope_and_cycle(session, principal, cycle)
     return _json(service.get_cell(session, scope, cycle=c, cell_ref=cell,
-                                  selection=_selection(session, principal, f)))
+                                  selection=selection_for(session, principal, f)))
 
 
 @router.get("/api/v1/patterns", summary="Weekday × hour matrix for a cycle or a date range")
