@@ -11,8 +11,7 @@ from app.actions.router import router as actions_router
 from app.auth.router import router as auth_router
 from app.config import get_settings
 from app.gis.tiles_router import router as tiles_router
-from app.integrations import open311
-from app.integrations.open311_router import router as open311_router
+from app.integrations import open311, open311_router
 from app.health import router as health_router
 from app.hotspots.router import router as hotspots_router
 from app.pages import router as pages_router
@@ -33,14 +32,14 @@ def create_app() -> FastAPI:
                     "Log in with POST /api/v1/auth/token; every route needs a bearer token unless it says otherwise.",
     )
     errors.install(app)
-    errors.register_format(open311.PREFIX + "/", open311.error_response)
+    errors.register_format(open311.PREFIX + "/", open311_router.error_response)
     app.add_middleware(BodyLimitMiddleware, default_limit=settings.body_max_bytes,
                        upload_limit=settings.attachment_max_bytes + 64 * 1024)
     app.add_middleware(AccessLogMiddleware)
     # Pages, Leaflet and hotspot layers shrink 4-8x; level 5 costs a fraction of level 9's CPU.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     for router in (health_router, auth_router, reports_router, public_router, hotspots_router, actions_router,
-                   pages_router, tiles_router, open311_router):
+                   pages_router, tiles_router, open311_router.router):
         app.include_router(router)
     mount_static(app)
     return app

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import h3
-from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -64,7 +63,6 @@ ATTRIBUTES = [
      "datatype_description": "ISO 8601, som ovan",
      "description": "Om det hände någon gång under en period: när senast?", "values": []},
 ]
-_ERROR_STATUS = {401: 403, 409: 400, 415: 400, 422: 400}  # the spec: 403 for api_key, 404 missing, else 400
 
 
 @dataclass(frozen=True)
@@ -73,17 +71,6 @@ class Caller:
 
     municipality: Municipality
     client: IntegrationClient | None
-
-
-def error_response(status: int, detail: str, errors: list[dict[str, Any]] | None,
-                   headers: dict[str, str] | None) -> JSONResponse:
-    """An error in the spec's own format: ``[{"code": ..., "description": ...}]`` with its HTTP
-    status (403 for api_key problems, 400 for bad input; one entry per field when several)."""
-    status = _ERROR_STATUS.get(status, status)
-    items = ([{"code": status, "description": f"{e['field']}: {e['message']}"} for e in errors]
-             if errors and len(errors) > 1 else [{"code": status, "description": detail}])
-    headers = {k: v for k, v in (headers or {}).items() if k.lower() != "www-authenticate"}
-    return JSONResponse(items, status_code=status, headers=headers or None)
 
 
 def resolve_caller(session: Session, *, api_key: str | None, jurisdiction_id: str | None) -> Caller:

@@ -1,7 +1,7 @@
 """HTTP routes of Open311 GeoReport v2 (JSON) at ``/open311/v2``; errors in the spec's own format."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse
@@ -19,6 +19,18 @@ router = APIRouter(prefix=open311.PREFIX, tags=["Open311 GeoReport v2"])
 Jurisdiction = Annotated[str | None, Query(description="the municipality's kommunkod, e.g. 0484; may be left out "
                                                        "while the service runs one municipality")]
 ApiKey = Annotated[str | None, Query(description="an integration's key: its own requests in full")]
+_ERROR_STATUS = {401: 403, 409: 400, 415: 400, 422: 400}  # the spec: 403 for api_key, 404 missing, else 400
+
+
+def error_response(status: int, detail: str, errors: list[dict[str, Any]] | None,
+                   headers: dict[str, str] | None) -> JSONResponse:
+    """An error in the spec's own format: ``[{"code": ..., "description": ...}]`` with its HTTP
+    status (403 for api_key problems, 400 for bad input; one entry per field when several)."""
+    status = _ERROR_STATUS.get(status, status)
+    items = ([{"code": status, "description": f"{e['field']}: {e['message']}"} for e in errors]
+             if errors and len(errors) > 1 else [{"code": status, "description": detail}])
+    headers = {k: v for k, v in (headers or {}).items() if k.lower() != "www-authenticate"}
+    return JSONResponse(items, status_code=status, headers=headers or None)
 
 
 async def require_form(request: Request) -> None:
