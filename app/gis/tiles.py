@@ -329,9 +329,12 @@ def reports_tile(session: Session, *, tile: TileAddress, cycle: Cycle, selection
 
     rows = union_all(points(Report.occurred_from >= cycle.start, Report.occurred_from < cycle.end),
                      points(Report.occurred_from < cycle.start, Report.occurred_to > cycle.start)).subquery("t")
-    # A tile holds a few thousand points at most; parallel workers cost more to start than they
-    # save (measured: 100 ms instead of 6 ms on a busy machine). Until the transaction ends.
-    session.execute(select(func.set_config("max_parallel_workers_per_gather", "0", True)))
+    # Until the transaction ends: plans made for this tile's bounds, never the generic plan of
+    # the prepared statement (psycopg prepares after 5 runs; PostgreSQL's generic plan read both
+    # municipalities' points in the bench: 3-4 s instead of 25 ms); and no parallel workers, which
+    # cost more to start than a few thousand points take (100 ms instead of 6 ms on a busy machine).
+    session.execute(select(func.set_config("plan_cache_mode", "force_custom_plan", True),
+                           func.set_config("max_parallel_workers_per_gather", "0", True)))
     return Tile(bytes(session.scalar(_as_mvt(rows, "reports")) or b""), REPORTS_MAX_AGE)
 
 
