@@ -52,7 +52,8 @@ def tile_response(request: Request, tile: tiles.Tile) -> Response:
     headers = {"Cache-Control": f"private, max-age={tile.max_age}", "Vary": "Authorization"}
     if not tile.body:
         return Response(status_code=204, headers=headers)
-    etag = f'"{hashlib.blake2b(tile.body, digest_size=16).hexdigest()}"'
+    # Weak: the same tile goes out gzipped or not (GZipMiddleware), two representations.
+    etag = f'W/"{hashlib.blake2b(tile.body, digest_size=16).hexdigest()}"'
     headers["ETag"] = etag
     if _etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
@@ -64,4 +65,4 @@ def _etag_matches(if_none_match: str | None, etag: str) -> bool:
     if not if_none_match:
         return False
     tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
-    return "*" in tags or etag in tags
+    return "*" in tags or etag.removeprefix("W/") in tags
