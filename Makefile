@@ -8,7 +8,7 @@ VENV := .venv
 NODE_STAMP := frontend/node_modules/.installed
 export PORT PGPORT
 
-.PHONY: run test deps bench seed clean-db
+.PHONY: run test deps bench seed clean-db api-key
 run: deps
 	@scripts/run.sh
 
@@ -43,6 +43,12 @@ bench: deps
 REPORTS ?= 100000
 seed: deps
 	@scripts/with-db.sh .venv/bin/python -m seeds --reports $(REPORTS)
+
+# A reading key for QGIS/GDAL/FME (sent as X-API-Key; acts with that user's role): make api-key FOR=gis DAYS=365
+FOR ?= gis
+DAYS ?= 365
+api-key: deps
+	@scripts/with-db.sh .venv/bin/python -m app.manage api-key --user $(FOR) --days $(DAYS)
 
 # Remove the local demo database that `make run` keeps between runs.
 clean-db:

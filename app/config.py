@@ -41,6 +41,10 @@ class Settings(BaseSettings):
 
     list_default_limit: int = 100
     list_max_limit: int = 1000
+    # OGC API items: GIS clients page through whole layers, so the cap is higher.
+    ogc_default_limit: int = 100
+    ogc_max_limit: int = 10_000
+    export_batch_rows: int = 10_000  # rows per server-side cursor fetch in exports (memory per request)
 
     public_rate_limit: str = "10/minute"
     login_rate_limit: str = "20/minute"  # per client and username

@@ -84,3 +84,5 @@ def get_session() -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+# For streamed responses (exports): the session stays open until the last byte has been sent.
+StreamSessionDep = Annotated[Session, Depends(get_session, scope="request")]

@@ -34,6 +34,12 @@ class DomainError(Exception):
         self.headers = headers
 
 
+class BadRequest(DomainError):
+    """A request the server cannot interpret (OGC API: any invalid query parameter; an unknown CRS)."""
+
+    status, title, type_slug = 400, "Bad request", "bad-request"
+
+
 class InvalidInput(DomainError):
     status, title, type_slug = 422, "Invalid input", "invalid-input"
 
@@ -129,20 +135,27 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
+def _invalid_input_status(request: Request) -> int:
+    """422 for invalid input, unless the route declares another status: the OGC API routes
+    must answer an invalid query parameter with 400 (/req/core/query-param-invalid)."""
+    return getattr(request.scope.get("route"), "invalid_input_status", 422)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every failure into problem+json."""
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
-        return error_response(request.url.path, exc.status, exc.title, exc.detail, type_slug=exc.type_slug,
+        status = _invalid_input_status(request) if isinstance(exc, InvalidInput) else exc.status
+        return error_response(request.url.path, status, exc.title, exc.detail, type_slug=exc.type_slug,
                               errors=exc.errors, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = _validation_errors(exc)
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-        return error_response(request.url.path, 422, "Invalid input", detail, type_slug="invalid-input",
-                              errors=errors)
+        return error_response(request.url.path, _invalid_input_status(request), "Invalid input", detail,
+                              type_slug="invalid-input", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

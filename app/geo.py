@@ -79,6 +79,13 @@ def wgs84_to_web_mercator(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray,
     return np.asarray(x), np.asarray(y)
 
 
+def wgs84_to_sweref_arrays(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised :func:`wgs84_to_sweref`: arrays of degrees -> (easting, northing) arrays in metres."""
+    x, y = _transformer(WGS84, SWEREF99TM).transform(np.asarray(lon, dtype=np.float64),
+                                                     np.asarray(lat, dtype=np.float64))
+    return np.asarray(x), np.asarray(y)
+
+
 def h3_cells(lat: float, lon: float) -> dict[int, int]:
     """The point's H3 cells at resolutions 7-10 as BIGINT-ready ints, keyed by resolution."""
     finest = h3.latlng_to_cell(lat, lon, H3_FINEST)
@@ -98,13 +105,19 @@ def h3_cells_vectorised(lat: np.ndarray, lon: np.ndarray) -> dict[int, np.ndarra
     return out
 
 
-def parse_bbox(text: str | None, *, crs: str | None) -> tuple[float, float, float, float] | None:
+def parse_bbox(text: str | None, *, crs: str | None,
+               northing_first: bool = False) -> tuple[float, float, float, float] | None:
     """``minx,miny,maxx,maxy`` in ``crs`` (WGS84 lon/lat by default, or SWEREF 99 TM metres)
     -> a WGS84 (min_lon, min_lat, max_lon, max_lat); a 422 naming ``bbox`` when malformed,
-    inverted or outside the CRS's range."""
+    inverted or outside the CRS's range. ``northing_first``: the values come in the CRS's
+    authority axis order, latitude/northing first (OGC API Part 2 with EPSG:4326 or EPSG:3006)."""
     if text is None:
         return None
     def bad(why: str) -> InvalidInput:
+        if northing_first:
+            return InvalidInput(f"bbox must be in the axis order of bbox-crs, northing (latitude) first: miny,minx,"
+                                f"maxy,maxx, e.g. 6575000,580000,6585000,590000 for EPSG:3006; {text!r} {why}",
+                                errors=[{"field": "bbox", "message": why}])
         return InvalidInput(f"bbox must be minx,miny,maxx,maxy, e.g. 16.45,59.35,16.56,59.40 (lon/lat, WGS84) or "
                             f"metres with bbox-crs=EPSG:3006; {text!r} {why}",
                             errors=[{"field": "bbox", "message": why}])
@@ -114,7 +127,10 @@ def parse_bbox(text: str | None, *, crs: str | None) -> tuple[float, float, floa
         raise bad("has a value that is not a number") from None
     if len(values) != 4 or not all(np.isfinite(values)):
         raise bad("must be four finite numbers")
-    minx, miny, maxx, maxy = values
+    if northing_first:
+        miny, minx, maxy, maxx = values
+    else:
+        minx, miny, maxx, maxy = values
     if minx > maxx or miny > maxy:
         raise bad("is inverted (min must not exceed max)")
     if parse_crs(crs, default=WGS84) == SWEREF99TM:

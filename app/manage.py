@@ -1,7 +1,8 @@
-"""Operations: ``python -m app.manage prepare [--demo]`` and ``banner``.
+"""Operations: ``python -m app.manage prepare [--demo]``, ``banner`` and ``api-key``.
 
 prepare: apply the Alembic migrations; with --demo, load the demo municipality and a
 year of synthetic reports the first time (never again, so your own data is kept).
+api-key: print a long-lived reading key for a user (QGIS, GDAL, FME send it as X-API-Key).
 """
 from __future__ import annotations
 
@@ -61,6 +62,18 @@ Stop with Ctrl-C; the data is kept for the next `make run`.
 """, flush=True)
 
 
+def api_key(*, username: str, days: int) -> str:
+    """A reading key for an active user; it acts with that user's role (see auth.service)."""
+    from app.auth.models import User
+    from app.auth.service import create_api_key
+
+    with Session(get_engine()) as session:
+        user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+        if user is None:
+            raise SystemExit(f"no active user {username!r}")
+        return create_api_key(user=user, settings=get_settings(), days=days)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app.manage")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -69,11 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     b = sub.add_parser("banner", help="print the URL and demo logins")
     b.add_argument("--port", type=int, default=8000)
     sub.add_parser("migrate", help="alembic upgrade head")
+    k = sub.add_parser("api-key", help="print a reading key for a user (acts with the user's role)")
+    k.add_argument("--user", required=True, help="username, e.g. a service account 'gis-qgis' with role gis_reader")
+    k.add_argument("--days", type=int, default=365, help="lifetime in days (default 365)")
     args = parser.parse_args(argv)
     if args.cmd == "prepare":
         prepare(demo=args.demo and get_settings().demo_mode)
     elif args.cmd == "migrate":
         migrate()
+    elif args.cmd == "api-key":
+        print(api_key(username=args.user, days=args.days))
     else:
         banner(args.port)
     return 0

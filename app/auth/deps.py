@@ -4,14 +4,20 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends
-from fastapi.security import OAuth2PasswordBearer
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
-from app.auth.service import MODERATOR_ROLES, REPORTING_ROLES, Principal, get_principal
+from app.auth.service import (
+    ALL_REPORTS_ROLES, MODERATOR_ROLES, REPORTING_ROLES, Principal, get_principal, looks_like_user_key,
+)
 from app.config import Settings, get_settings
 from app.db import SessionDep
 from app.errors import Forbidden, Unauthenticated
+from app.integrations.service import authenticate_key
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
+                        description="A reading key (`python -m app.manage api-key --user <name>`); "
+                                    "it acts with that user's role")
 
 
 async def settings_dependency() -> Settings:
@@ -53,5 +59,34 @@ class RequireRole:
         return principal
 
 
+ApiKeyHeader = Annotated[str | None, Depends(_api_key)]
+
+
+def reading_principal(session: SessionDep, settings: SettingsDep, token: BearerToken,
+                      api_key: ApiKeyHeader) -> Principal:
+    """The caller of a read-only GIS route (OGC API, exports): a bearer token, or a user's
+    reading key in ``X-API-Key`` (for QGIS, GDAL, FME, which cannot log in). An integration's
+    key pushes reports and never reads them: 403."""
+    if token:
+        return get_principal(session, token=token, settings=settings)
+    if not api_key:
+        raise Unauthenticated("Send 'Authorization: Bearer <token>' (POST /api/v1/auth/token) or a reading key "
+                              "in 'X-API-Key' (python -m app.manage api-key --user <name>)")
+    if looks_like_user_key(api_key):
+        return get_principal(session, token=api_key, settings=settings)
+    client = authenticate_key(session, key=api_key)
+    raise Forbidden(f"The key of integration '{client.name}' may submit reports but not read them; use a "
+                    "user's reading key (python -m app.manage api-key --user <name>) or a bearer token")
+
+
+_GIS_READ = RequireRole(ALL_REPORTS_ROLES, "read report points and hotspot layers")
+
+
+async def gis_reader(principal: Annotated[Principal, Depends(reading_principal)]) -> Principal:
+    """est_member, coordinator or gis_reader, by bearer token or reading key (403 for reporters)."""
+    return _GIS_READ.check(principal)
+
+
+GisReader = Annotated[Principal, Depends(gis_reader)]
 REPORTING = RequireRole(REPORTING_ROLES, "submit reports").check
 Moderator = Annotated[Principal, Depends(RequireRole(MODERATOR_ROLES, "moderate reports"))]

@@ -69,6 +69,23 @@ def create_token(*, user: User, settings: Settings) -> tuple[str, int]:
     return jwt.encode(claims, settings.secret_key, algorithm="HS256"), lifetime
 
 
+def create_api_key(*, user: User, settings: Settings, days: int) -> str:
+    """A long-lived reading key for a program that works on ``user``'s behalf (QGIS, GDAL, FME).
+
+    It is a signed token like a login's, only longer-lived (``days``), so no table is needed:
+    every request re-reads the user, so the key always carries the user's *current* role and
+    stops working when the user is deactivated (or the secret key is changed). One service
+    account per client program (``gis-qgis``, ``gis-fme``) lets each be revoked alone."""
+    now = dt.datetime.now(dt.UTC)
+    claims = {"sub": str(user.id), "typ": "api_key", "iat": now, "exp": now + dt.timedelta(days=days)}
+    return jwt.encode(claims, settings.secret_key, algorithm="HS256")
+
+
+def looks_like_user_key(key: str) -> bool:
+    """A user's key (a signed token: three dot-separated parts), not an integration's random key."""
+    return key.count(".") == 2
+
+
 def get_principal(session: Session, *, token: str, settings: Settings) -> Principal:
     """Verify a bearer token and load the (still active) user behind it."""
     try:

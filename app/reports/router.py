@@ -10,19 +10,16 @@ from fastapi.responses import FileResponse, JSONResponse
 from app import geo
 from app.auth.deps import REPORTING, BearerToken, CurrentPrincipal, Moderator, SettingsDep, current_principal
 from app.db import SessionDep
-from app.errors import InvalidInput
-from app.hotspots.service import parse_cell_ref
 from app.integrations.service import authenticate_key
 from app.middleware import require_json
 from app.pagination import Cursor, clamp_limit
 from app.reports import attachments as attachment_service
 from app.reports import service
-from app.reports.models import STATUSES
+from app.reports.deps import ReportFilterDep
 from app.reports.schemas import (
-    AttachmentRead, CategoryRead, ReportCollection, ReportCreate, ReportFeature, ReportUpdate, When,
+    AttachmentRead, CategoryRead, ReportCollection, ReportCreate, ReportFeature, ReportUpdate,
 )
-from app.timeutil import to_utc, utcnow
-from app.municipalities.models import ORGANISATION_KINDS
+from app.timeutil import utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 GEOJSON = "application/geo+json"
@@ -62,39 +59,13 @@ def created_response(status: int, body: dict, replayed: bool) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _csv(value: str | None, *, field: str, allowed: tuple[str, ...] | None = None) -> tuple[str, ...]:
-    items = tuple(v.strip() for v in (value or "").split(",") if v.strip())
-    if allowed is not None:
-        bad = [v for v in items if v not in allowed]
-        if bad:
-            raise InvalidInput(f"{field}: unknown value(s) {', '.join(bad)}; allowed: {', '.join(allowed)}",
-                               errors=[{"field": field, "message": "unknown value"}])
-    return items
-
-
 @router.get("/reports", response_model=ReportCollection, summary="List reports as GeoJSON")
 def list_reports(
-    request: Request, principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep,
-    bbox: Annotated[str | None, Query(description="minLon,minLat,maxLon,maxLat (WGS84)")] = None,
-    category: Annotated[str | None, Query(description="Category code(s), comma-separated")] = None,
-    start: Annotated[When | None, Query(description="Occurrence window overlaps [start, end)")] = None,
-    end: Annotated[When | None, Query()] = None,
-    status: Annotated[str | None, Query(description="new, verified, rejected, duplicate (comma-separated)")] = None,
-    organisation_kind: Annotated[str | None, Query(description="kommun, polis, vaktare, ... (comma-separated)")] = None,
+    request: Request, principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep, flt: ReportFilterDep,
     limit: Annotated[int | None, Query(ge=1, description="Page size; capped")] = None,
     cursor: Annotated[str | None, Query(description="From the 'next' link")] = None,
     crs: Annotated[str | None, Query(description="EPSG:4326 (default) or EPSG:3006 for the coordinates")] = None,
-    mine: Annotated[bool, Query(description="only my own reports")] = False,
-    cell: Annotated[str | None, Query(description="only reports in this H3 cell (resolution 7-10)")] = None,
 ) -> JSONResponse:
-    flt = service.ReportFilter(
-        bbox=geo.parse_bbox(bbox, crs=None), categories=_csv(category, field="category"),
-        start=to_utc(start) if start else None, end=to_utc(end) if end else None,
-        statuses=_csv(status, field="status", allowed=STATUSES),
-        organisation_kinds=_csv(organisation_kind, field="organisation_kind", allowed=ORGANISATION_KINDS),
-        mine=mine, cell=parse_cell_ref(cell) if cell else None)
-    if flt.start and flt.end and flt.end <= flt.start:
-        raise InvalidInput("end must be after start", errors=[{"field": "end", "message": "not after start"}])
     out_crs = geo.parse_crs(crs, default=geo.WGS84)
     page_size = clamp_limit(limit, default=settings.list_default_limit, maximum=settings.list_max_limit)
     features, matched, next_cursor = service.list_reports(

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Row, Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -206,11 +207,14 @@ def _feature(*, id, lon, lat, category, label, group, occurred_from, occurred_to
 
 
 def _feature_query() -> Select:
+    """The columns of a report as shown (labelled; exports read them by name)."""
     return (
-        select(Report.id, func.ST_X(Report.geom), func.ST_Y(Report.geom), Category.code, Category.label_sv,
-               Category.group_code, Report.occurred_from, Report.occurred_to, Report.reported_at,
-               Report.description, Report.place_name, Report.status, Report.source, Organisation.name,
-               Organisation.kind, Report.reporter_id, Report.h3_r9)
+        select(Report.id, func.ST_X(Report.geom).label("lon"), func.ST_Y(Report.geom).label("lat"),
+               Category.code.label("category"), Category.label_sv.label("category_label"),
+               Category.group_code.label("category_group"), Report.occurred_from, Report.occurred_to,
+               Report.reported_at, Report.description, Report.place_name.label("place"), Report.status,
+               Report.source, Organisation.name.label("organisation"),
+               Organisation.kind.label("organisation_kind"), Report.reporter_id, Report.h3_r9)
         .join(Category, Category.id == Report.category_id)
         .outerjoin(Organisation, Organisation.id == Report.organisation_id)
     )
@@ -272,22 +276,46 @@ def _apply_filter(query: Select, flt: ReportFilter, *, principal: Principal) -> 
 
 
 def list_reports(session: Session, *, principal: Principal, flt: ReportFilter, limit: int,
-                 cursor: Cursor | None) -> tuple[list[dict[str, Any]], int, Cursor | None]:
+                 cursor: Cursor | None, offset: int = 0) -> tuple[list[dict[str, Any]], int, Cursor | None]:
     """A page of visible reports, newest first, with the number matched and the next cursor.
 
-    Keyset pagination on (reported_at, id) keeps deep pages as fast as the first."""
+    Keyset pagination on (reported_at, id) keeps deep pages as fast as the first; ``offset``
+    (rows to skip, for clients that count) is used only without a cursor."""
     base = _apply_filter(_feature_query().where(visible_to(principal)), flt, principal=principal)
     matched = session.scalar(select(func.count()).select_from(base.with_only_columns(Report.id).subquery()))
     page = base
     if cursor is not None:
         page = page.where(or_(Report.reported_at < cursor.at,
                               and_(Report.reported_at == cursor.at, Report.id < cursor.id)))
+    elif offset:
+        page = page.offset(offset)
     rows = session.execute(page.order_by(Report.reported_at.desc(), Report.id.desc()).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     features = [_row_to_feature(r, principal=principal) for r in rows]
     next_cursor = Cursor(at=rows[-1][8], id=rows[-1][0]) if more else None
     return features, matched, next_cursor
+
+
+def first_occurrence(session: Session, *, principal: Principal) -> dt.datetime | None:
+    """The earliest occurred_from among the reports the principal may see (None when none)."""
+    return session.scalar(select(func.min(Report.occurred_from)).where(visible_to(principal)))
+
+
+def stream_reports(session: Session, *, principal: Principal, flt: ReportFilter,
+                   batch: int) -> Iterator[Sequence[Row]]:
+    """Every visible report matching ``flt``, newest first, in lists of ``batch`` rows with the
+    labelled columns of :func:`_feature_query`.
+
+    A server-side cursor: only one batch is in memory at a time, whatever the number of rows
+    (exports of a million reports). The query runs on the first ``next()``."""
+    query = _apply_filter(_feature_query().where(visible_to(principal)), flt, principal=principal)
+    query = query.order_by(Report.reported_at.desc(), Report.id.desc())
+    result = session.execute(query.execution_options(stream_results=True, yield_per=batch))
+    try:
+        yield from result.partitions()
+    finally:
+        result.close()
 
 
 def update_report(session: Session, *, report_id: uuid.UUID, changes: ReportUpdate,

@@ -1,0 +1,253 @@
+"""Exports of reports and of a cycle's hotspot layer as GeoJSON, CSV and GeoPackage, in
+EPSG:4326 or EPSG:3006.
+
+Memory stays flat whatever the number of rows. Report rows come from a server-side cursor in
+batches (:func:`app.reports.service.stream_reports`); GeoJSON and CSV are written batch by
+batch into the response while it streams; a GeoPackage (an SQLite file, which cannot be sent
+while it is being written) is appended batch by batch to a temporary file with pyogrio and
+then streamed from disk.
+
+CSV for Excel in Swedish locale: UTF-8 with BOM, ``;`` between fields, CRLF, **decimal
+comma**, times as Swedish local time ``YYYY-MM-DD HH:MM:SS``, booleans 1/0. Text that a
+spreadsheet would run as a formula (starting with ``= + - @``) gets a leading apostrophe.
+GeoJSON and GeoPackage keep full ISO 8601 times (GeoJSON: Swedish time with offset;
+GeoPackage: UTC, as its specification requires).
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+import shapely
+from pyogrio import raw
+from sqlalchemy import Row
+
+from app import geo
+from app.errors import BadRequest
+from app.hotspots.cycles import Cycle
+from app.timeutil import STOCKHOLM, local_iso
+
+BOM = "\ufeff".encode()
+GPKG_VERSION = "1.3"  # 1.4 makes GDAL < 3.7 (QGIS LTR on Debian 12) warn that it may be partly unreadable
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+MEDIA_TYPES = {"geojson": "application/geo+json", "csv": "text/csv; charset=utf-8",
+               "gpkg": "application/geopackage+sqlite3"}
+
+
+@dataclass(frozen=True)
+class Field:
+    """An exported attribute; ``kind`` is str, datetime, int, float or bool."""
+
+    name: str
+    kind: str = "str"
+
+
+REPORT_FIELDS = (
+    Field("id"), Field("category"), Field("category_label"), Field("category_group"),
+    Field("occurred_from", "datetime"), Field("occurred_to", "datetime"), Field("reported_at", "datetime"),
+    Field("status"), Field("source"), Field("organisation"), Field("organisation_kind"), Field("place"),
+    Field("description"), Field("h3_r9"),
+)
+HOTSPOT_FIELDS = (
+    Field("h3"), Field("rank", "int"), Field("count", "float"), Field("previous", "float"),
+    Field("baseline", "float"), Field("change", "float"), Field("change_vs_baseline", "float"),
+    Field("p_increase", "float"), Field("increase", "bool"), Field("hotspot"), Field("p_hot", "float"),
+    Field("gi_star_z", "float"), Field("trend"), Field("trend_p", "float"), Field("hot_streak", "int"),
+    Field("repeat", "bool"), Field("cycle"), Field("cycle_label"), Field("cycle_start", "datetime"),
+    Field("cycle_end", "datetime"),
+)
+
+
+def parse_crs(value: str | None) -> str:
+    """``crs`` of an export: EPSG:4326 (default) or EPSG:3006; 400 naming them otherwise."""
+    if not value:
+        return geo.WGS84
+    try:
+        return geo.normalise_crs(value)
+    except ValueError as exc:
+        raise BadRequest(str(exc), errors=[{"field": "crs", "message": "unsupported CRS"}]) from None
+
+
+@dataclass
+class Batch:
+    """Rows in columns (values as Python objects; times aware) and their geometries in the
+    output CRS: an (n, 2) array of points, or a list of polygon outer rings."""
+
+    columns: dict[str, list[Any]]
+    points: np.ndarray | None = None
+    rings: list[list[list[float]]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.points) if self.points is not None else len(self.rings or ())
+
+    def shapes(self) -> np.ndarray:
+        """The geometries as shapely objects."""
+        if self.points is not None:
+            return shapely.points(self.points)
+        return shapely.polygons([np.asarray(r) for r in self.rings])
+
+
+def _project(lonlat: np.ndarray, crs: str) -> np.ndarray:
+    """(n, 2) lon/lat -> the output CRS in x/y order (easting, northing), rounded to ~1 cm."""
+    if crs == geo.WGS84:
+        return lonlat.round(7)
+    x, y = geo.wgs84_to_sweref_arrays(lonlat[:, 0], lonlat[:, 1])
+    return np.column_stack([x, y]).round(2)
+
+
+def report_batches(partitions: Iterable[Sequence[Row]], *, crs: str) -> Iterator[Batch]:
+    """Report rows (the labelled columns of the report queries) -> batches in ``crs``."""
+    for rows in partitions:
+        columns = {f.name: [getattr(r, f.name) for r in rows] for f in REPORT_FIELDS if f.name not in ("id", "h3_r9")}
+        columns["id"] = [str(r.id) for r in rows]
+        columns["h3_r9"] = [format(r.h3_r9, "x") for r in rows]
+        lonlat = np.array([(r.lon, r.lat) for r in rows], dtype=np.float64).reshape(-1, 2)
+        yield Batch(columns={f.name: columns[f.name] for f in REPORT_FIELDS}, points=_project(lonlat, crs))
+
+
+def hotspot_batches(features: list[dict[str, Any]], *, cycle: Cycle, crs: str, size: int) -> Iterator[Batch]:
+    """The hotspot layer's features (CRS84 hexagons) -> batches in ``crs``."""
+    for start in range(0, len(features), size):
+        chunk = features[start:start + size]
+        columns = {f.name: [feat["properties"].get(f.name) for feat in chunk] for f in HOTSPOT_FIELDS}
+        columns["cycle_start"] = [cycle.start] * len(chunk)
+        columns["cycle_end"] = [cycle.end] * len(chunk)
+        rings = [feat["geometry"]["coordinates"][0] for feat in chunk]
+        flat = _project(np.asarray([xy for ring in rings for xy in ring], dtype=np.float64).reshape(-1, 2), crs)
+        out, i = [], 0
+        for ring in rings:
+            out.append(flat[i:i + len(ring)].tolist())
+            i += len(ring)
+        yield Batch(columns=columns, rings=out)
+
+
+# --- GeoJSON -----------------------------------------------------------------------------------
+
+def geojson_chunks(batches: Iterable[Batch], *, fields: Sequence[Field], crs: str, id_field: str,
+                   about: dict[str, Any] | None = None) -> Iterator[bytes]:
+    """A FeatureCollection, one batch of features per chunk. EPSG:3006 is named in the (pre-RFC
+    7946) ``crs`` member that GDAL and QGIS read; coordinates are then easting, northing."""
+    head: dict[str, Any] = {"type": "FeatureCollection", **(about or {})}
+    if crs != geo.WGS84:
+        head["crs"] = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3006"}}
+    yield orjson.dumps(head)[:-1] + b',"features":['
+    names = [f.name for f in fields if f.name != "id"]
+    times = {f.name for f in fields if f.kind == "datetime"}
+    first = True
+    for batch in batches:
+        geometry = ([{"type": "Point", "coordinates": xy} for xy in batch.points.tolist()] if batch.points is not None
+                    else [{"type": "Polygon", "coordinates": [ring]} for ring in batch.rings])
+        columns = [[local_iso(v) for v in batch.columns[n]] if n in times else batch.columns[n] for n in names]
+        parts = [orjson.dumps({"type": "Feature", "id": fid, "geometry": geom, "properties": dict(zip(names, values))})
+                 for fid, geom, *values in zip(batch.columns[id_field], geometry, *columns)]
+        if parts:
+            yield (b"" if first else b",") + b",".join(parts)
+            first = False
+    yield b"]}\n"
+
+
+# --- CSV -----------------------------------------------------------------------------------------
+
+def _number(value: float | None, decimals: int | None = None) -> str:
+    """Decimal comma, never scientific notation (Excel in Swedish locale reads it as a number)."""
+    if value is None or value != value:  # None or NaN
+        return ""
+    text = f"{value:.{decimals}f}" if decimals is not None else np.format_float_positional(value, trim="-")
+    return text.replace(".", ",")
+
+
+def _text(value: str | None) -> str:
+    if not value:
+        return ""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def _csv_column(field: Field, values: list[Any]) -> list[str]:
+    if field.kind == "datetime":
+        return ["" if v is None else v.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M:%S") for v in values]
+    if field.kind == "float":
+        return [_number(v) for v in values]
+    if field.kind in ("int", "bool"):
+        return ["" if v is None else str(int(v)) for v in values]
+    return [_text(v) for v in values]
+
+
+def csv_chunks(batches: Iterable[Batch], *, fields: Sequence[Field], crs: str) -> Iterator[bytes]:
+    """The CSV dialect above; points as ``x;y`` (lon/lat or easting/northing), hexagons as the
+    centre's ``x;y`` and the outline as ``wkt``, in ``crs``."""
+    decimals = 7 if crs == geo.WGS84 else 2
+    polygons = None
+    header = [f.name for f in fields] + ["x", "y"]
+    first = True
+    for batch in batches:
+        if first:
+            polygons = batch.rings is not None
+            yield BOM + _csv_rows([header + (["wkt"] if polygons else [])])
+            first = False
+        columns = [_csv_column(f, batch.columns[f.name]) for f in fields]
+        if polygons:
+            shapes = batch.shapes()
+            centres = shapely.get_coordinates(shapely.centroid(shapes))
+            columns += [[_number(v, decimals) for v in centres[:, 0]], [_number(v, decimals) for v in centres[:, 1]],
+                        shapely.to_wkt(shapes, rounding_precision=decimals, trim=True).tolist()]
+        else:
+            columns += [[_number(v, decimals) for v in batch.points[:, 0]],
+                        [_number(v, decimals) for v in batch.points[:, 1]]]
+        yield _csv_rows(zip(*columns))
+    if first:
+        yield BOM + _csv_rows([header])
+
+
+def _csv_rows(rows: Iterable[Sequence[str]]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=";", lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+# --- GeoPackage ----------------------------------------------------------------------------------
+
+def _gpkg_column(field: Field, values: list[Any]) -> np.ndarray:
+    if field.kind == "datetime":
+        ms = np.array([np.nan if v is None else v.timestamp() * 1000 for v in values], dtype=np.float64)
+        return np.where(np.isnan(ms), np.datetime64("NaT"), ms.astype("int64").astype("datetime64[ms]"))
+    if field.kind == "float":
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    if field.kind == "int":
+        return np.array(values, dtype=np.int64)
+    if field.kind == "bool":
+        return np.array(values, dtype=bool)
+    return np.array(values, dtype=object)
+
+
+def write_gpkg(batches: Iterable[Batch], path: str, *, fields: Sequence[Field], crs: str, layer: str,
+               geometry_type: str) -> int:
+    """Append the batches to a new GeoPackage at ``path`` (one write per batch, so only a batch
+    is in memory); returns the number of features. No rows: an empty layer with the schema."""
+    names = [f.name for f in fields]
+    times = [f.name for f in fields if f.kind == "datetime"]
+    written, created = 0, False
+    for batch in batches:
+        if created and not len(batch):
+            continue
+        n = len(batch)
+        raw.write(path, shapely.to_wkb(batch.shapes()) if n else np.array([], dtype=object),
+                  [_gpkg_column(f, batch.columns[f.name]) for f in fields], names, layer=layer, driver="GPKG",
+                  geometry_type=geometry_type, crs=crs, append=created,
+                  gdal_tz_offsets={name: np.full(n, 100, dtype=np.int16) for name in times},  # 100 = UTC
+                  dataset_options=None if created else {"VERSION": GPKG_VERSION})
+        written, created = written + n, True
+    if not created:
+        empty = Batch(columns={f.name: [] for f in fields}, points=np.empty((0, 2)))
+        write_gpkg([empty], path, fields=fields, crs=crs, layer=layer, geometry_type=geometry_type)
+    return written
+
+
+def filename(stem: str, *, crs: str, ext: str) -> str:
+    """``lagesbild-rapporter-2026-11-22-EPSG3006.csv``."""
+    return f"lagesbild-{stem}-{crs.replace(':', '')}.{ext}"

@@ -1,0 +1,82 @@
+"""GET /api/v1/exports/reports.{geojson,csv,gpkg} and /api/v1/exports/hotspots.{...}: files for
+the GIS unit and for spreadsheets (est_member, coordinator, gis_reader; bearer token or reading
+key). See app.gis.exports for the formats and how memory stays flat."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from itertools import chain
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse, StreamingResponse
+from starlette.background import BackgroundTask
+
+from app.auth.deps import GisReader, SettingsDep
+from app.db import SessionDep, StreamSessionDep
+from app.gis import exports, service
+from app.hotspots.router import FiltersDep, Resolution
+from app.reports import service as reports
+from app.reports.deps import ReportFilterDep
+from app.timeutil import STOCKHOLM, utcnow
+
+router = APIRouter(prefix="/api/v1/exports", tags=["exports"])
+Format = Literal["geojson", "csv", "gpkg"]
+Crs = Annotated[str | None, Query(description="EPSG:4326 (default; lon/lat) or EPSG:3006 (SWEREF 99 TM, "
+                                              "easting/northing in metres)")]
+
+
+def _primed(partitions: Iterator) -> Iterator:
+    """Run the query now, inside the route, so that a failure is still a problem+json answer;
+    afterwards the response is streaming and can only be cut off."""
+    first = next(partitions, None)
+    return partitions if first is None else chain([first], partitions)
+
+
+def _file(fmt: str, batches: Iterator[exports.Batch], *, fields, crs: str, id_field: str, layer: str,
+          geometry_type: str, name: str, about: dict | None = None):
+    disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if fmt == "csv":
+        return StreamingResponse(exports.csv_chunks(batches, fields=fields, crs=crs),
+                                 media_type=exports.MEDIA_TYPES["csv"], headers=disposition)
+    if fmt == "geojson":
+        return StreamingResponse(exports.geojson_chunks(batches, fields=fields, crs=crs, id_field=id_field, about=about),
+                                 media_type=exports.MEDIA_TYPES["geojson"], headers=disposition)
+    folder = tempfile.mkdtemp(prefix="lagesbild-export-")
+    try:
+        path = str(Path(folder) / name)
+        exports.write_gpkg(batches, path, fields=fields, crs=crs, layer=layer, geometry_type=geometry_type)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return FileResponse(path, media_type=exports.MEDIA_TYPES["gpkg"], filename=name,
+                        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
+
+
+@router.get("/reports.{fmt}", summary="All reports matching the list's filters, as a file (streamed)")
+def export_reports(fmt: Format, principal: GisReader, session: StreamSessionDep, settings: SettingsDep,
+                   flt: ReportFilterDep, crs: Crs = None):
+    out = exports.parse_crs(crs)
+    partitions = _primed(reports.stream_reports(session, principal=principal, flt=flt,
+                                                batch=settings.export_batch_rows))
+    name = exports.filename(f"rapporter-{utcnow().astimezone(STOCKHOLM).date()}", crs=out, ext=fmt)
+    return _file(fmt, exports.report_batches(partitions, crs=out), fields=exports.REPORT_FIELDS, crs=out,
+                 id_field="id", layer="rapporter", geometry_type="Point", name=name)
+
+
+@router.get("/hotspots.{fmt}", summary="A cycle's hotspot layer as a file")
+def export_hotspots(fmt: Format, principal: GisReader, session: SessionDep, settings: SettingsDep, f: FiltersDep,
+                    cycle: Annotated[str, Query(description="'previous' (default: the last full cycle), "
+                                                            "'current' or a cycle id (first day)")] = "previous",
+                    resolution: Resolution = 9, crs: Crs = None):
+    out = exports.parse_crs(crs)
+    layer, c = service.hotspot_layer(session, principal=principal, query=service.HotspotQuery(
+        resolution=resolution, cycle=cycle, categories=tuple(f.category), groups=tuple(f.group),
+        organisation_kinds=tuple(f.organisation_kind), statuses=tuple(f.status)))
+    batches = exports.hotspot_batches(layer["features"], cycle=c, crs=out, size=settings.export_batch_rows)
+    name = exports.filename(f"hotspots-r{resolution}-{c.id}", crs=out, ext=fmt)
+    return _file(fmt, batches, fields=exports.HOTSPOT_FIELDS, crs=out, id_field="h3", layer=f"hotspots_r{resolution}",
+                 geometry_type="Polygon", name=name,
+                 about={"cycle": layer["cycle"], "resolution": resolution, "total": layer["total"]})

@@ -1,0 +1,51 @@
+"""The report list's query-string filters as one dependency: the list and the exports share it."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query
+
+from app import geo
+from app.errors import InvalidInput
+from app.hotspots.service import parse_cell_ref
+from app.municipalities.models import ORGANISATION_KINDS
+from app.reports.models import STATUSES
+from app.reports.schemas import When
+from app.reports.service import ReportFilter
+from app.timeutil import to_utc
+
+
+def csv_values(value: str | None, *, field: str, allowed: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """'a, b' -> ('a', 'b'); a 422 naming ``field`` for a value outside ``allowed``."""
+    items = tuple(v.strip() for v in (value or "").split(",") if v.strip())
+    if allowed is not None:
+        bad = [v for v in items if v not in allowed]
+        if bad:
+            raise InvalidInput(f"{field}: unknown value(s) {', '.join(bad)}; allowed: {', '.join(allowed)}",
+                               errors=[{"field": field, "message": "unknown value"}])
+    return items
+
+
+def report_filter(
+    bbox: Annotated[str | None, Query(description="minLon,minLat,maxLon,maxLat (WGS84)")] = None,
+    category: Annotated[str | None, Query(description="Category code(s), comma-separated")] = None,
+    start: Annotated[When | None, Query(description="Occurrence window overlaps [start, end)")] = None,
+    end: Annotated[When | None, Query()] = None,
+    status: Annotated[str | None, Query(description="new, verified, rejected, duplicate (comma-separated)")] = None,
+    organisation_kind: Annotated[str | None, Query(description="kommun, polis, vaktare, ... (comma-separated)")] = None,
+    mine: Annotated[bool, Query(description="only my own reports")] = False,
+    cell: Annotated[str | None, Query(description="only reports in this H3 cell (resolution 7-10)")] = None,
+) -> ReportFilter:
+    """The filters of GET /api/v1/reports, validated (422 naming the field)."""
+    flt = ReportFilter(
+        bbox=geo.parse_bbox(bbox, crs=None), categories=csv_values(category, field="category"),
+        start=to_utc(start) if start else None, end=to_utc(end) if end else None,
+        statuses=csv_values(status, field="status", allowed=STATUSES),
+        organisation_kinds=csv_values(organisation_kind, field="organisation_kind", allowed=ORGANISATION_KINDS),
+        mine=mine, cell=parse_cell_ref(cell) if cell else None)
+    if flt.start and flt.end and flt.end <= flt.start:
+        raise InvalidInput("end must be after start", errors=[{"field": "end", "message": "not after start"}])
+    return flt
+
+
+ReportFilterDep = Annotated[ReportFilter, Depends(report_filter)]

@@ -1,0 +1,180 @@
+"""Exports as the GIS unit and the coordinator use them: a CSV that Excel in Swedish opens,
+GeoJSON and a GeoPackage that GDAL reads, in WGS84 or SWEREF 99 TM, with the list's filters."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+
+import h3
+import pytest
+from sqlalchemy import func, select
+
+from app.reports.models import Report
+from tests.factories import add_reports, cycle_back
+from tests.helpers import SQUARE
+
+STATION = {"lat": 59.3680, "lon": 16.5063}
+T0 = dt.datetime(2026, 10, 5, 12, 0, tzinfo=dt.UTC)
+
+
+def export(client, auth, what, fmt, user="gis", **params):
+    r = client.get(f"/api/v1/exports/{what}.{fmt}", headers=auth(user), params=params)
+    assert r.status_code == 200, r.text
+    return r
+
+
+def sweref(db, report_id) -> tuple[float, float]:
+    geom = func.ST_Transform(Report.geom, 3006)
+    return tuple(db.execute(select(func.ST_X(geom), func.ST_Y(geom)).where(Report.id == report_id)).one())
+
+
+def read_csv(r) -> list[dict[str, str]]:
+    assert r.content.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel picks UTF-8
+    text = r.content.decode("utf-8-sig")
+    assert "\r\n" in text
+    return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=";"))
+
+
+def ogrinfo(path: Path, *args: str) -> str:
+    done = subprocess.run(["ogrinfo", "-ro", "-so", str(path), *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture
+def sample(db):
+    a = add_reports(db, **SQUARE, at=T0, category="klotter")[0]
+    b = add_reports(db, **STATION, at=T0 + dt.timedelta(days=1), until=T0 + dt.timedelta(days=1, hours=8),
+                    category="skadegorelse", kind="polis")[0]
+    a.description = "=HYPERLINK(\"http://x\")"  # a citizen's text must not become a formula
+    a.place_name = "Fristadstorget; vid fontänen"
+    db.flush()
+    return a, b
+
+
+def test_csv_opens_in_swedish_excel(client, auth, db, sample):
+    a, b = sample
+    r = export(client, auth, "reports", "csv", crs="EPSG:3006")
+    assert r.headers["content-type"] == "text/csv; charset=utf-8"
+    assert 'filename="lagesbild-rapporter-' in r.headers["content-disposition"] and "EPSG3006.csv" in r.headers[
+        "content-disposition"]
+    rows = {row["id"]: row for row in read_csv(r)}
+    assert set(rows) == {str(a.id), str(b.id)}
+    square = rows[str(a.id)]
+    x, y = sweref(db, a.id)
+    assert float(square["x"].replace(",", ".")) == pytest.approx(x, abs=0.02)  # decimal comma, easting
+    assert float(square["y"].replace(",", ".")) == pytest.approx(y, abs=0.02)
+    assert "," in square["x"] and "." not in square["x"]
+    assert square["occurred_from"] == "2026-10-05 14:00:00"  # Swedish local time (CEST), Excel-readable
+    assert square["description"] == "'=HYPERLINK(\"http://x\")"
+    assert square["place"] == "Fristadstorget; vid fontänen"  # quoted: the separator inside survives
+    assert rows[str(b.id)]["occurred_to"] == "2026-10-06 22:00:00" and rows[str(b.id)]["organisation_kind"] == "polis"
+    wgs = {row["id"]: row for row in read_csv(export(client, auth, "reports", "csv"))}
+    assert wgs[str(a.id)]["x"] == "16,5098000" and wgs[str(a.id)]["y"] == "59,3712000"
+
+
+def test_geojson_in_both_crs_with_the_list_filters(client, auth, db, sample):
+    a, b = sample
+    fc = export(client, auth, "reports", "geojson").json()
+    assert fc["type"] == "FeatureCollection" and "crs" not in fc
+    by_id = {f["id"]: f for f in fc["features"]}
+    assert by_id[str(a.id)]["geometry"]["coordinates"] == [SQUARE["lon"], SQUARE["lat"]]
+    assert by_id[str(b.id)]["properties"]["occurred_to"] == "2026-10-06T22:00:00+02:00"
+    fc3006 = export(client, auth, "reports", "geojson", crs="EPSG:3006").json()
+    assert fc3006["crs"]["properties"]["name"] == "urn:ogc:def:crs:EPSG::3006"
+    east, north = {f["id"]: f for f in fc3006["features"]}[str(a.id)]["geometry"]["coordinates"]
+    assert (east, north) == pytest.approx(sweref(db, a.id), abs=0.02)  # x/y order: easting, northing
+    only = export(client, auth, "reports", "geojson", category="skadegorelse").json()
+    assert [f["id"] for f in only["features"]] == [str(b.id)]
+    window = export(client, auth, "reports", "geojson", start="2026-10-06T00:00:00+02:00",
+                    end="2026-10-08T00:00:00+02:00", organisation_kind="polis").json()
+    assert [f["id"] for f in window["features"]] == [str(b.id)]
+    none = export(client, auth, "reports", "geojson", bbox="16.40,59.30,16.41,59.31").json()
+    assert none["features"] == []
+
+
+def test_geopackage_is_read_by_gdal_with_count_and_crs(client, auth, db, sample):
+    a, _ = sample
+    r = export(client, auth, "reports", "gpkg", crs="EPSG:3006")
+    assert r.headers["content-type"] == "application/geopackage+sqlite3"
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "r.gpkg"
+        path.write_bytes(r.content)
+        info = ogrinfo(path, "rapporter")
+        assert "Feature Count: 2" in info and 'ID["EPSG",3006]' in info and "Geometry: Point" in info
+        assert "occurred_from: DateTime" in info
+        x, y = sweref(db, a.id)
+        one = subprocess.run(["ogrinfo", "-ro", "-q", str(path), "-sql",
+                              f"SELECT * FROM rapporter WHERE id = '{a.id}'"], capture_output=True, text=True).stdout
+        assert f"POINT ({x:.2f} {y:.2f})" in one and "2026/10/05 12:00:00+00" in one
+    empty = export(client, auth, "reports", "gpkg", category="hot_vald")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "e.gpkg"
+        path.write_bytes(empty.content)
+        assert "Feature Count: 0" in ogrinfo(path, "rapporter")  # an empty layer still has its fields
+
+
+def test_gpkg_temp_files_are_removed(client, auth, sample):
+    before = set(Path(tempfile.gettempdir()).glob("lagesbild-export-*"))
+    export(client, auth, "reports", "gpkg")
+    assert set(Path(tempfile.gettempdir()).glob("lagesbild-export-*")) == before
+
+
+def test_hotspot_layer_exports_in_all_formats(client, auth, db):
+    prev = cycle_back(db, 1)
+    add_reports(db, **SQUARE, at=prev.start + dt.timedelta(days=2), n=9)
+    add_reports(db, **STATION, at=prev.start + dt.timedelta(days=3), n=2)
+    square = h3.latlng_to_cell(SQUARE["lat"], SQUARE["lon"], 8)
+    layer = client.get("/api/v1/hotspots", headers=auth("gis"), params={"cycle": prev.id, "res": 8}).json()
+    fc = export(client, auth, "hotspots", "geojson", resolution=8).json()  # default: the last full cycle
+    assert fc["cycle"]["id"] == prev.id and len(fc["features"]) == len(layer["features"])
+    props = {f["id"]: f["properties"] for f in fc["features"]}[square]
+    assert props["count"] == 9 + (2 if h3.latlng_to_cell(STATION["lat"], STATION["lon"], 8) == square else 0)
+    assert props["cycle"] == prev.id and props["cycle_start"].startswith(prev.first_day.isoformat())
+    rows = read_csv(export(client, auth, "hotspots", "csv", resolution=8, crs="EPSG:3006"))
+    assert [row["h3"] for row in rows] == [f["id"] for f in layer["features"]]
+    assert rows[0]["wkt"].startswith("POLYGON ((5") and "," in rows[0]["x"]
+    r = export(client, auth, "hotspots", "gpkg", resolution=8, cycle=prev.id)
+    assert f"hotspots-r8-{prev.id}-EPSG4326.gpkg" in r.headers["content-disposition"]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "h.gpkg"
+        path.write_bytes(r.content)
+        info = ogrinfo(path, "hotspots_r8")
+        assert f"Feature Count: {len(layer['features'])}" in info and 'ID["EPSG",4326]' in info
+        assert "Geometry: Polygon" in info and "rank: Integer64" in info
+
+
+@pytest.mark.parametrize("what", ["reports", "hotspots"])
+def test_unknown_crs_is_400_naming_the_supported_ones(client, auth, what):
+    r = client.get(f"/api/v1/exports/{what}.csv", headers=auth("gis"), params={"crs": "EPSG:3021"})
+    assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
+    assert "EPSG:4326" in r.json()["detail"] and "EPSG:3006" in r.json()["detail"]
+
+
+def test_who_may_export(client, auth):
+    url = "/api/v1/exports/reports.csv"
+    assert client.get(url).status_code == 401
+    assert client.get(url, headers=auth("reporter")).status_code == 403
+    assert client.get(url, headers={"X-API-Key": "demo-rescue-key"}).status_code == 403
+    for user in ("est", "coordinator", "gis"):
+        assert client.get(url, headers=auth(user)).status_code == 200
+    assert client.get("/api/v1/exports/reports.xlsx", headers=auth("gis")).status_code == 422
+
+
+def test_csv_streams_in_batches(client, auth, db, monkeypatch):
+    from app.config import get_settings
+
+    add_reports(db, **SQUARE, at=T0, n=25)
+    monkeypatch.setattr(get_settings(), "export_batch_rows", 10)
+    with client.stream("GET", "/api/v1/exports/reports.csv", headers=auth("gis")) as r:
+        chunks = [c for c in r.iter_raw() if c]
+    body = b"".join(chunks).decode("utf-8-sig")
+    assert len(body.strip().split("\r\n")) == 26  # header + 25 rows
+    assert len(chunks) >= 3  # header with the first batch, then one chunk per further batch of 10
+    lines = json.loads(export(client, auth, "reports", "geojson").text)["features"]
+    assert len(lines) == 25

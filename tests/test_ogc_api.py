@@ -1,0 +1,263 @@
+"""The OGC API – Features at /ogc as a GIS engineer's client sees it: collections, paging,
+time and space filters, SWEREF 99 TM in its own axis order, and who may read."""
+from __future__ import annotations
+
+import datetime as dt
+
+import h3
+import pytest
+from geoalchemy2.shape import to_shape
+from sqlalchemy import func, select
+
+from app.auth.models import User
+from app.auth.service import create_api_key
+from app.config import get_settings
+from app.municipalities.models import Municipality
+from app.reports.models import Report
+from tests.factories import add_reports, cycle_back
+from tests.helpers import SQUARE
+
+PROBLEM = "application/problem+json"
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+SWEREF = "http://www.opengis.net/def/crs/EPSG/0/3006"
+STATION = {"lat": 59.3680, "lon": 16.5063}
+T0 = dt.datetime(2026, 10, 5, 12, 0, tzinfo=dt.UTC)
+
+
+def get(client, auth, url, user="gis", **params):
+    r = client.get(url, headers=auth(user), params=params or None)  # None keeps a next link's own query
+    assert r.status_code == 200, r.text
+    return r
+
+
+def items(client, auth, collection="reports", **params):
+    r = get(client, auth, f"/ogc/collections/{collection}/items", **params)
+    assert r.headers["content-type"] == "application/geo+json"
+    return r.json()
+
+
+def link(body, rel):
+    found = [x["href"] for x in body["links"] if x["rel"] == rel]
+    return found[0].replace("http://testserver", "") if found else None
+
+
+def sweref(db, report_id) -> tuple[float, float]:
+    """(northing, easting) of a report as PostGIS computes it."""
+    geom = func.ST_Transform(Report.geom, 3006)
+    e, n = db.execute(select(func.ST_X(geom), func.ST_Y(geom)).where(Report.id == report_id)).one()
+    return n, e
+
+
+def test_landing_page_links_the_api_definition_conformance_and_collections(client):
+    r = client.get("/ogc")  # no login: nothing but links
+    assert r.status_code == 200
+    rels = {x["rel"]: x["href"] for x in r.json()["links"]}
+    assert rels["service-desc"] == "http://testserver/openapi.json"
+    assert rels["conformance"] == "http://testserver/ogc/conformance"
+    assert rels["data"] == "http://testserver/ogc/collections"
+    api = client.get("/openapi.json").json()
+    assert "/ogc/collections/{collection_id}/items" in api["paths"]
+    classes = client.get("/ogc/conformance").json()["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in classes
+    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson" in classes
+    assert "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs" in classes
+
+
+def test_collections_are_reports_and_a_hotspot_layer_per_resolution_with_crs_and_extent(client, auth, db):
+    add_reports(db, **SQUARE, at=T0)
+    body = get(client, auth, "/ogc/collections").json()
+    by_id = {c["id"]: c for c in body["collections"]}
+    assert list(by_id) == ["reports", "hotspots-r7", "hotspots-r8", "hotspots-r9", "hotspots-r10"]
+    reports = by_id["reports"]
+    assert reports["crs"][:2] == [CRS84, SWEREF] and reports["storageCrs"] == CRS84
+    bounds = to_shape(db.scalar(select(Municipality.boundary))).bounds
+    assert reports["extent"]["spatial"]["bbox"] == [[round(v, 6) for v in bounds]]
+    assert reports["extent"]["temporal"]["interval"] == [["2026-10-05T12:00:00Z", None]]
+    assert {x["rel"]: x["type"] for x in reports["links"]}["items"] == "application/geo+json"
+    one = get(client, auth, "/ogc/collections/hotspots-r9").json()
+    assert one["id"] == "hotspots-r9" and "previous" in one["description"]
+    # a hexagon's time is its cycle: the extent starts with the first report's cycle
+    assert one["extent"]["temporal"]["interval"][0][0] <= "2026-10-05T12:00:00Z"
+
+
+def test_reports_page_through_next_and_prev_links(client, auth, db):
+    made = [add_reports(db, **SQUARE, at=T0 + dt.timedelta(hours=i))[0] for i in range(7)]
+    newest_first = [str(r.id) for r in reversed(made)]
+    seen, url, pages = [], "/ogc/collections/reports/items?limit=3", []
+    while url:
+        body = get(client, auth, url).json()
+        assert body["numberMatched"] == 7 and body["numberReturned"] == len(body["features"])
+        pages.append(body)
+        seen += [f["id"] for f in body["features"]]
+        url = link(body, "next")
+    assert [len(p["features"]) for p in pages] == [3, 3, 1]
+    assert seen == newest_first
+    assert link(pages[0], "prev") is None
+    back = get(client, auth, link(pages[2], "prev")).json()
+    assert [f["id"] for f in back["features"]] == newest_first[3:6]
+    direct = items(client, auth, offset=3, limit=3)
+    assert [f["id"] for f in direct["features"]] == newest_first[3:6]
+
+
+def test_limit_has_a_default_and_a_hard_cap(client, auth, db, monkeypatch):
+    add_reports(db, **SQUARE, at=T0, n=5)
+    monkeypatch.setattr(get_settings(), "ogc_max_limit", 2)
+    monkeypatch.setattr(get_settings(), "ogc_default_limit", 1)
+    assert items(client, auth)["numberReturned"] == 1
+    capped = items(client, auth, limit=1000)
+    assert capped["numberReturned"] == 2 and "limit=2" in link(capped, "next")
+
+
+def test_datetime_filters_on_the_occurrence_window(client, auth, db):
+    instant = add_reports(db, **SQUARE, at=T0)[0]
+    window = add_reports(db, **SQUARE, at=T0 + dt.timedelta(days=2), until=T0 + dt.timedelta(days=3))[0]
+    later = add_reports(db, **SQUARE, at=T0 + dt.timedelta(days=10))[0]
+
+    def ids(value):
+        return {f["id"] for f in items(client, auth, datetime=value)["features"]}
+
+    assert ids("2026-10-05T12:00:00Z") == {str(instant.id)}  # an instant hits the moment itself
+    assert ids("2026-10-08T00:00:00Z") == {str(window.id)}  # ... and a window around it
+    assert ids("2026-10-07T12:00:00Z/2026-10-08T12:00:00Z") == {str(window.id)}  # closed interval, inclusive
+    assert ids("../2026-10-07T12:00:00Z") == {str(instant.id), str(window.id)}
+    assert ids("2026-10-07T12:00:00Z/..") == {str(window.id), str(later.id)}
+    assert ids("/2026-10-05T12:00:00Z") == {str(instant.id)}  # empty = open
+    assert ids("2026-10-15") == {str(later.id)}  # a date alone: that Swedish day
+    assert ids("2026-10-05T14:00:00") == {str(instant.id)}  # no offset: Swedish time (CEST, UTC+2)
+    assert ids("../..") == {str(instant.id), str(window.id), str(later.id)}
+
+
+def test_bbox_in_crs84_and_in_sweref_99_tm_northing_first(client, auth, db):
+    square = add_reports(db, **SQUARE, at=T0)[0]
+    add_reports(db, **STATION, at=T0)
+    n, e = sweref(db, square.id)
+    assert {f["id"] for f in items(client, auth, bbox="16.508,59.370,16.512,59.372")["features"]} == {str(square.id)}
+    box = f"{n - 50},{e - 50},{n + 50},{e + 50}"
+    hits = items(client, auth, bbox=box, **{"bbox-crs": SWEREF})
+    assert [f["id"] for f in hits["features"]] == [str(square.id)]
+    wrong_order = client.get("/ogc/collections/reports/items", headers=auth("gis"),
+                             params={"bbox": f"{e - 50},{n - 50},{e + 50},{n + 50}", "bbox-crs": SWEREF})
+    assert wrong_order.status_code == 400 and "northing" in wrong_order.json()["detail"]
+
+
+def test_sweref_99_tm_output_is_northing_easting_with_content_crs(client, auth, db):
+    report = add_reports(db, **SQUARE, at=T0)[0]
+    r = get(client, auth, "/ogc/collections/reports/items", crs=SWEREF)
+    assert r.headers["content-crs"] == f"<{SWEREF}>"
+    north, east = r.json()["features"][0]["geometry"]["coordinates"]
+    n, e = sweref(db, report.id)
+    assert north == pytest.approx(n, abs=0.02) and east == pytest.approx(e, abs=0.02)
+    assert 6_500_000 < north < 6_700_000 and 500_000 < east < 700_000
+    default = get(client, auth, "/ogc/collections/reports/items")
+    assert default.headers["content-crs"] == f"<{CRS84}>"
+    assert default.json()["features"][0]["geometry"]["coordinates"] == [SQUARE["lon"], SQUARE["lat"]]
+    latlon = items(client, auth, crs="http://www.opengis.net/def/crs/EPSG/0/4326")
+    assert latlon["features"][0]["geometry"]["coordinates"] == [SQUARE["lat"], SQUARE["lon"]]
+    one = get(client, auth, f"/ogc/collections/reports/items/{report.id}", crs="EPSG:3006")
+    assert one.json()["geometry"]["coordinates"] == [north, east]
+
+
+def test_one_report_by_id_with_flat_gis_properties(client, auth, db):
+    report = add_reports(db, **SQUARE, at=T0, category="brand_container")[0]
+    feature = get(client, auth, f"/ogc/collections/reports/items/{report.id}").json()
+    assert feature["id"] == str(report.id) and feature["properties"]["category"] == "brand_container"
+    assert "mine" not in feature["properties"] and "attachments" not in feature["properties"]
+    assert {x["rel"] for x in feature["links"]} == {"self", "collection"}
+    missing = client.get("/ogc/collections/reports/items/00000000-0000-0000-0000-000000000000", headers=auth("gis"))
+    assert missing.status_code == 404 and missing.headers["content-type"] == PROBLEM
+    assert client.get("/ogc/collections/reports/items/not-a-uuid", headers=auth("gis")).status_code == 404
+    nothing = client.get("/ogc/collections/parks/items", headers=auth("gis"))
+    assert nothing.status_code == 404 and "hotspots-r9" in nothing.json()["detail"]
+
+
+@pytest.mark.parametrize("params, field, says", [
+    ({"crs": "EPSG:2400"}, "crs", "http://www.opengis.net/def/crs/EPSG/0/3006"),
+    ({"bbox-crs": "EPSG:3021", "bbox": "1,2,3,4"}, "bbox-crs", "CRS84"),
+    ({"datetime": "yesterday"}, "datetime", "RFC 3339"),
+    ({"datetime": "2026-10-09T00:00:00Z/2026-10-01T00:00:00Z"}, "datetime", "ends before it starts"),
+    ({"datetime": ".."}, "datetime", "instant"),
+    ({"bbox": "16.6,59.3,16.4,59.4"}, "bbox", "inverted"),
+    ({"limit": "0"}, "limit", "greater than or equal to 1"),
+    ({"limit": "many"}, "limit", "integer"),
+    ({"offset": "-1"}, "offset", "greater than or equal to 0"),
+    ({"bboxx": "16.4,59.3,16.6,59.4"}, "bboxx", "Unknown query parameter"),
+    ({"status": "maybe"}, "status", "allowed"),
+    ({"f": "html"}, "f", "JSON"),
+])
+def test_bad_parameters_are_400_problems_that_say_why(client, auth, params, field, says):
+    r = client.get("/ogc/collections/reports/items", headers=auth("gis"), params=params)
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"] == PROBLEM
+    body = r.json()
+    assert says in body["detail"] and field in {e["field"] for e in body["errors"]}
+
+
+def test_hotspot_status_new_is_allowed_but_not_rejected(client, auth):
+    assert client.get("/ogc/collections/hotspots-r9/items", headers=auth("gis"),
+                      params={"status": "verified,new"}).status_code == 200
+    r = client.get("/ogc/collections/hotspots-r9/items", headers=auth("gis"), params={"status": "rejected"})
+    assert r.status_code == 400 and "verified, new" in r.json()["detail"]
+    assert client.get("/ogc/collections/hotspots-r9/items", headers=auth("gis"),
+                      params={"cursor": "x"}).status_code == 400  # reports only
+
+
+def test_who_may_read(client, auth, db):
+    url = "/ogc/collections/reports/items"
+    assert client.get(url).status_code == 401
+    assert client.get(url, headers=auth("reporter")).status_code == 403
+    for user in ("est", "coordinator", "gis"):
+        assert client.get(url, headers=auth(user)).status_code == 200
+    gis = db.scalar(select(User).where(User.username == "gis"))
+    key = create_api_key(user=gis, settings=get_settings(), days=30)
+    assert client.get(url, headers={"X-API-Key": key}).status_code == 200
+    reporter = db.scalar(select(User).where(User.username == "reporter"))
+    reporter_key = create_api_key(user=reporter, settings=get_settings(), days=30)
+    assert client.get(url, headers={"X-API-Key": reporter_key}).status_code == 403  # the key has the user's role
+    rescue = client.get(url, headers={"X-API-Key": "demo-rescue-key"})
+    assert rescue.status_code == 403 and "submit reports but not read" in rescue.json()["detail"]
+    assert client.get(url, headers={"X-API-Key": "no-such-key"}).status_code == 401
+    gis.active = False
+    db.flush()
+    assert client.get(url, headers={"X-API-Key": key}).status_code == 401  # deactivating the user revokes
+
+
+def _hot_square(db):
+    prev, now = cycle_back(db, 1), cycle_back(db, 0)
+    add_reports(db, **SQUARE, at=prev.start + dt.timedelta(days=3), n=12)
+    add_reports(db, **STATION, at=now.start, n=3)
+    return prev, now
+
+
+def test_hotspots_default_to_the_last_full_cycle(client, auth, db):
+    prev, now = _hot_square(db)
+    square = h3.latlng_to_cell(SQUARE["lat"], SQUARE["lon"], 9)
+    station = h3.latlng_to_cell(STATION["lat"], STATION["lon"], 9)
+    layer = items(client, auth, "hotspots-r9")
+    assert layer["cycle"]["id"] == prev.id
+    cells = {f["id"]: f["properties"] for f in layer["features"]}
+    assert cells[square]["count"] == 12 and cells[square]["cycle"] == prev.id and cells[square]["rank"] == 1
+    current = {f["id"]: f["properties"] for f in items(client, auth, "hotspots-r9", cycle="current")["features"]}
+    assert current[station]["count"] == 3 and current[square]["previous"] == 12
+    assert items(client, auth, "hotspots-r9", cycle=prev.id)["cycle"]["id"] == prev.id
+    r7 = items(client, auth, "hotspots-r7")
+    assert [f["id"] for f in r7["features"]][:1] == [h3.cell_to_parent(square, 7)]
+
+
+def test_hotspots_filter_page_and_reproject(client, auth, db):
+    prev, _ = _hot_square(db)
+    square = h3.latlng_to_cell(SQUARE["lat"], SQUARE["lon"], 9)
+    whole = items(client, auth, "hotspots-r9")
+    assert whole["numberMatched"] == len(whole["features"]) >= 1
+    during = (prev.start + dt.timedelta(days=1)).isoformat()
+    assert items(client, auth, "hotspots-r9", datetime=during)["numberMatched"] == whole["numberMatched"]
+    assert items(client, auth, "hotspots-r9", datetime="../2020-01-01T00:00:00Z")["numberMatched"] == 0
+    near = items(client, auth, "hotspots-r9", bbox="16.509,59.371,16.510,59.3715")
+    assert [f["id"] for f in near["features"]] == [square]
+    first = items(client, auth, "hotspots-r9", limit=1)
+    assert first["numberReturned"] == 1 and first["numberMatched"] == whole["numberMatched"]
+    one = get(client, auth, f"/ogc/collections/hotspots-r9/items/{square}", crs=SWEREF).json()
+    ring = one["geometry"]["coordinates"][0]
+    assert all(6_500_000 < n < 6_700_000 and 500_000 < e < 700_000 for n, e in ring) and ring[0] == ring[-1]
+    elsewhere = h3.latlng_to_cell(59.40, 16.60, 9)
+    gone = client.get(f"/ogc/collections/hotspots-r9/items/{elsewhere}", headers=auth("gis"))
+    assert gone.status_code == 404 and prev.id in gone.json()["detail"]

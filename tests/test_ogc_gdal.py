@@ -1,0 +1,108 @@
+"""GDAL's own OGC API client (Debian's gdal-bin: ogrinfo, ogr2ogr; the OAPIF driver) reads the
+live server the way the GIS unit's tools do, with a reading key from `python -m app.manage api-key`."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import shapely
+from pyogrio import raw
+from sqlalchemy import text
+
+from tests.live import ROOT
+
+# South-east of the centre: about two hundred of the live server's reports, several of GDAL's pages.
+AREA = (16.56, 59.33, 16.62, 59.36)
+
+
+@pytest.fixture(scope="module")
+def key(live_server) -> str:
+    """A reading key for the demo GIS user, made by the command an administrator runs."""
+    env = {**os.environ, "DATABASE_URL": live_server.database_url, "LAGESBILD_ENV": "test"}
+    done = subprocess.run([sys.executable, "-m", "app.manage", "api-key", "--user", "gis", "--days", "1"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def gdal(tool: str, *args: str, header: str) -> str:
+    done = subprocess.run([tool, "--config", "GDAL_HTTP_HEADERS", header, *args],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def feature_count(info: str) -> int:
+    return int(next(line for line in info.splitlines() if line.startswith("Feature Count:")).split(":")[1])
+
+
+def db_reports_3006(live_server, where: str = "true", **params) -> dict[str, tuple[float, float]]:
+    with live_server.engine.connect() as conn:
+        rows = conn.execute(text(f"SELECT id::text, ST_X(ST_Transform(geom, 3006)), ST_Y(ST_Transform(geom, 3006)) "
+                                 f"FROM report WHERE {where}"), params).all()
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def read_gpkg(path: Path, layer: str) -> tuple[list[str], np.ndarray]:
+    _, _, geometry, (ids,) = raw.read(path, layer=layer, columns=["id"])
+    return ids.tolist(), shapely.get_coordinates(shapely.from_wkb(geometry))
+
+
+def test_debian_gdal_has_the_ogc_api_features_driver():
+    formats = subprocess.run(["ogrinfo", "--formats"], capture_output=True, text=True).stdout
+    assert "OAPIF -vector-" in formats
+
+
+def test_ogrinfo_lists_the_collections_and_counts_every_report(live_server, key):
+    url = f"OAPIF:{live_server.url}/ogc"
+    listing = gdal("ogrinfo", "-ro", url, header=f"X-API-Key: {key}")
+    for name in ("reports", "hotspots-r7", "hotspots-r8", "hotspots-r9", "hotspots-r10"):
+        assert f": {name} (" in listing
+    info = gdal("ogrinfo", "-ro", "-so", url, "reports", header=f"X-API-Key: {key}")
+    assert feature_count(info) == len(db_reports_3006(live_server)) >= 8000
+    assert "occurred_from: DateTime" in info and "Geometry: Point" in info
+
+
+def test_ogr2ogr_copies_every_report_into_a_geopackage_in_sweref_99_tm(live_server, key, tmp_path):
+    out = tmp_path / "reports.gpkg"
+    gdal("ogr2ogr", "-f", "GPKG", str(out), f"OAPIF:{live_server.url}/ogc", "reports", "-t_srs", "EPSG:3006",
+         "-oo", "PAGE_SIZE=1000", header=f"X-API-Key: {key}")
+    ids, xy = read_gpkg(out, "reports")
+    expected = db_reports_3006(live_server)
+    assert len(ids) == len(set(ids)) == len(expected)  # 8+ pages of 1,000 through next links, none twice
+    assert set(ids) == set(expected)
+    want = np.array([expected[i] for i in ids])
+    assert np.abs(xy - want).max() < 0.02  # metres: easting and northing as PostGIS transforms them
+    info = subprocess.run(["ogrinfo", "-ro", "-so", str(out), "reports"], capture_output=True, text=True).stdout
+    assert 'ID["EPSG",3006]' in info
+
+
+def test_gdal_follows_next_links_when_a_page_is_smaller_than_the_result(live_server, key, tmp_path):
+    out = tmp_path / "area.gpkg"
+    gdal("ogr2ogr", "-f", "GPKG", str(out), f"OAPIF:{live_server.url}/ogc", "reports", "-spat", *map(str, AREA),
+         "-oo", "PAGE_SIZE=37", "-t_srs", "EPSG:3006", header=f"Authorization: Bearer {live_server.token('est')}")
+    ids, xy = read_gpkg(out, "reports")
+    expected = db_reports_3006(live_server, "ST_Intersects(geom, ST_MakeEnvelope(:a, :b, :c, :d, 4326))",
+                               a=AREA[0], b=AREA[1], c=AREA[2], d=AREA[3])
+    assert len(expected) > 37 * 4  # several pages
+    assert len(ids) == len(set(ids)) and set(ids) == set(expected)
+    assert np.abs(xy - np.array([expected[i] for i in ids])).max() < 0.02
+
+
+def test_ogrinfo_reads_the_hotspot_layer_of_the_last_full_cycle(live_server, key):
+    api = httpx.get(f"{live_server.url}/ogc/collections/hotspots-r9/items", headers={"X-API-Key": key},
+                    params={"limit": 1}).json()
+    info = gdal("ogrinfo", "-ro", "-so", f"OAPIF:{live_server.url}/ogc", "hotspots-r9", header=f"X-API-Key: {key}")
+    assert feature_count(info) == api["numberMatched"] > 0
+    assert "Geometry: Polygon" in info and "hotspot: String" in info and "count: Real" in info
+
+
+def test_gdal_without_a_key_is_refused(live_server):
+    done = subprocess.run(["ogrinfo", "-ro", f"OAPIF:{live_server.url}/ogc"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode != 0 and "401" in done.stderr
