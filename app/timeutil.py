@@ -6,7 +6,10 @@ means), never as UTC.
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from zoneinfo import ZoneInfo
+
+import numpy as np
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
@@ -26,3 +29,30 @@ def to_utc(value: dt.datetime) -> dt.datetime:
 def local_iso(value: dt.datetime | None) -> str | None:
     """ISO 8601 in Europe/Stockholm with its offset (e.g. 2026-11-21T22:15:00+01:00)."""
     return None if value is None else value.astimezone(STOCKHOLM).isoformat()
+
+
+@lru_cache(maxsize=100_000)
+def _stockholm_offset_s(hour: int) -> int:
+    """UTC offset of Europe/Stockholm in seconds during UTC hour ``hour`` (since the epoch).
+    Offsets change only on whole UTC hours, so one lookup per hour is exact."""
+    return int(dt.datetime.fromtimestamp(hour * 3600, STOCKHOLM).utcoffset().total_seconds())
+
+
+def local_iso_array(epoch_s: np.ndarray, *, spreadsheet: bool = False) -> list[str | None]:
+    """Vectorised :func:`local_iso` to the second, for exports: UTC epoch seconds (NaN for
+    missing) -> ``2026-11-21T22:15:00+01:00``, or with ``spreadsheet`` the wall-clock time
+    ``2026-11-21 22:15:00`` that Excel reads as a date. One zone lookup per distinct hour
+    instead of one conversion per value."""
+    epoch = np.asarray(epoch_s, dtype=np.float64)
+    missing = np.isnan(epoch)
+    seconds = np.floor(np.where(missing, 0.0, epoch)).astype(np.int64)
+    hours, where = np.unique(seconds // 3600, return_inverse=True)
+    offsets = np.array([_stockholm_offset_s(int(h)) for h in hours.tolist()], dtype=np.int64)[where.ravel()]
+    text = np.datetime_as_string((seconds + offsets).astype("datetime64[s]"), unit="s").tolist()
+    if spreadsheet:
+        out = [t.replace("T", " ") for t in text]
+    else:
+        out = [t + ("+02:00" if o == 7200 else "+01:00") for t, o in zip(text, offsets.tolist())]
+    for i in np.flatnonzero(missing).tolist():
+        out[i] = None
+    return out

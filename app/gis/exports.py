@@ -24,17 +24,15 @@ from typing import Any
 import numpy as np
 import orjson
 import shapely
-from pyogrio import raw
 from sqlalchemy import Row
 
 from app import geo
 from app.errors import BadRequest
 from app.hotspots.cycles import Cycle
-from app.timeutil import STOCKHOLM, local_iso
+from app.timeutil import local_iso_array
 
 BOM = "\ufeff".encode()
-GPKG_VERSION = "1.3"  # 1.4 makes GDAL < 3.7 (QGIS LTR on Debian 12) warn that it may be partly unreadable
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = frozenset("=+-@\t\r")
 
 MEDIA_TYPES = {"geojson": "application/geo+json", "csv": "text/csv; charset=utf-8",
                "gpkg": "application/geopackage+sqlite3"}
@@ -76,10 +74,11 @@ def parse_crs(value: str | None) -> str:
 
 @dataclass
 class Batch:
-    """Rows in columns (values as Python objects; times aware) and their geometries in the
-    output CRS: an (n, 2) array of points, or a list of polygon outer rings."""
+    """Rows in columns (Python values; times as a float array of UTC epoch seconds, NaN for
+    none) and their geometries in the output CRS: an (n, 2) array of points, or a list of
+    polygon outer rings."""
 
-    columns: dict[str, list[Any]]
+    columns: dict[str, Any]
     points: np.ndarray | None = None
     rings: list[list[list[float]]] | None = None
 
@@ -102,13 +101,18 @@ def _project(lonlat: np.ndarray, crs: str) -> np.ndarray:
 
 
 def report_batches(partitions: Iterable[Sequence[Row]], *, crs: str) -> Iterator[Batch]:
-    """Report rows (the labelled columns of the report queries) -> batches in ``crs``."""
+    """Rows of :func:`app.reports.service.stream_reports` -> batches in ``crs``."""
     for rows in partitions:
-        columns = {f.name: [getattr(r, f.name) for r in rows] for f in REPORT_FIELDS if f.name not in ("id", "h3_r9")}
-        columns["id"] = [str(r.id) for r in rows]
-        columns["h3_r9"] = [format(r.h3_r9, "x") for r in rows]
-        lonlat = np.array([(r.lon, r.lat) for r in rows], dtype=np.float64).reshape(-1, 2)
-        yield Batch(columns={f.name: columns[f.name] for f in REPORT_FIELDS}, points=_project(lonlat, crs))
+        if not rows:
+            continue
+        by_name = dict(zip(rows[0]._fields, map(list, zip(*rows))))  # transposed in C: no per-cell lookups
+        by_name["h3_r9"] = [format(v, "x") for v in by_name["h3_r9"]]
+        for f in REPORT_FIELDS:
+            if f.kind == "datetime":
+                by_name[f.name] = np.array(by_name[f.name], dtype=np.float64)
+        lonlat = np.column_stack([np.asarray(by_name["lon"], dtype=np.float64),
+                                  np.asarray(by_name["lat"], dtype=np.float64)])
+        yield Batch(columns={f.name: by_name[f.name] for f in REPORT_FIELDS}, points=_project(lonlat, crs))
 
 
 def hotspot_batches(features: list[dict[str, Any]], *, cycle: Cycle, crs: str, size: int) -> Iterator[Batch]:
@@ -116,8 +120,8 @@ def hotspot_batches(features: list[dict[str, Any]], *, cycle: Cycle, crs: str, s
     for start in range(0, len(features), size):
         chunk = features[start:start + size]
         columns = {f.name: [feat["properties"].get(f.name) for feat in chunk] for f in HOTSPOT_FIELDS}
-        columns["cycle_start"] = [cycle.start] * len(chunk)
-        columns["cycle_end"] = [cycle.end] * len(chunk)
+        columns["cycle_start"] = np.full(len(chunk), cycle.start.timestamp())
+        columns["cycle_end"] = np.full(len(chunk), cycle.end.timestamp())
         rings = [feat["geometry"]["coordinates"][0] for feat in chunk]
         flat = _project(np.asarray([xy for ring in rings for xy in ring], dtype=np.float64).reshape(-1, 2), crs)
         out, i = [], 0
@@ -143,11 +147,13 @@ def geojson_chunks(batches: Iterable[Batch], *, fields: Sequence[Field], crs: st
     for batch in batches:
         geometry = ([{"type": "Point", "coordinates": xy} for xy in batch.points.tolist()] if batch.points is not None
                     else [{"type": "Polygon", "coordinates": [ring]} for ring in batch.rings])
-        columns = [[local_iso(v) for v in batch.columns[n]] if n in times else batch.columns[n] for n in names]
-        parts = [orjson.dumps({"type": "Feature", "id": fid, "geometry": geom, "properties": dict(zip(names, values))})
-                 for fid, geom, *values in zip(batch.columns[id_field], geometry, *columns)]
-        if parts:
-            yield (b"" if first else b",") + b",".join(parts)
+        columns = [local_iso_array(batch.columns[n]) if n in times else batch.columns[n] for n in names]
+        features = [{"type": "Feature", "id": fid, "geometry": geom, "properties": dict(zip(names, values))}
+                    for fid, geom, *values in zip(batch.columns[id_field], geometry, *columns)]
+        if features:
+            # One document per batch: orjson gives each result a few kB of headroom, so 10,000
+            # separate dumps would hold ~45 MB for ~5 MB of text.
+            yield (b"" if first else b",") + orjson.dumps(features)[1:-1]
             first = False
     yield b"]}\n"
 
@@ -162,20 +168,18 @@ def _number(value: float | None, decimals: int | None = None) -> str:
     return text.replace(".", ",")
 
 
-def _text(value: str | None) -> str:
-    if not value:
-        return ""
-    return "'" + value if value.startswith(_FORMULA_START) else value
+def _coordinates(values: np.ndarray, decimals: int) -> list[str]:
+    return [f"{v:.{decimals}f}".replace(".", ",") for v in values.tolist()]
 
 
 def _csv_column(field: Field, values: list[Any]) -> list[str]:
     if field.kind == "datetime":
-        return ["" if v is None else v.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M:%S") for v in values]
+        return [v or "" for v in local_iso_array(values, spreadsheet=True)]
     if field.kind == "float":
         return [_number(v) for v in values]
     if field.kind in ("int", "bool"):
         return ["" if v is None else str(int(v)) for v in values]
-    return [_text(v) for v in values]
+    return ["" if not v else "'" + v if v[0] in _FORMULA_START else v for v in values]
 
 
 def csv_chunks(batches: Iterable[Batch], *, fields: Sequence[Field], crs: str) -> Iterator[bytes]:
@@ -194,11 +198,10 @@ def csv_chunks(batches: Iterable[Batch], *, fields: Sequence[Field], crs: str) -
         if polygons:
             shapes = batch.shapes()
             centres = shapely.get_coordinates(shapely.centroid(shapes))
-            columns += [[_number(v, decimals) for v in centres[:, 0]], [_number(v, decimals) for v in centres[:, 1]],
+            columns += [_coordinates(centres[:, 0], decimals), _coordinates(centres[:, 1], decimals),
                         shapely.to_wkt(shapes, rounding_precision=decimals, trim=True).tolist()]
         else:
-            columns += [[_number(v, decimals) for v in batch.points[:, 0]],
-                        [_number(v, decimals) for v in batch.points[:, 1]]]
+            columns += [_coordinates(batch.points[:, 0], decimals), _coordinates(batch.points[:, 1], decimals)]
         yield _csv_rows(zip(*columns))
     if first:
         yield BOM + _csv_rows([header])
@@ -208,44 +211,6 @@ def _csv_rows(rows: Iterable[Sequence[str]]) -> bytes:
     buffer = io.StringIO()
     csv.writer(buffer, delimiter=";", lineterminator="\r\n").writerows(rows)
     return buffer.getvalue().encode("utf-8")
-
-
-# --- GeoPackage ----------------------------------------------------------------------------------
-
-def _gpkg_column(field: Field, values: list[Any]) -> np.ndarray:
-    if field.kind == "datetime":
-        ms = np.array([np.nan if v is None else v.timestamp() * 1000 for v in values], dtype=np.float64)
-        return np.where(np.isnan(ms), np.datetime64("NaT"), ms.astype("int64").astype("datetime64[ms]"))
-    if field.kind == "float":
-        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-    if field.kind == "int":
-        return np.array(values, dtype=np.int64)
-    if field.kind == "bool":
-        return np.array(values, dtype=bool)
-    return np.array(values, dtype=object)
-
-
-def write_gpkg(batches: Iterable[Batch], path: str, *, fields: Sequence[Field], crs: str, layer: str,
-               geometry_type: str) -> int:
-    """Append the batches to a new GeoPackage at ``path`` (one write per batch, so only a batch
-    is in memory); returns the number of features. No rows: an empty layer with the schema."""
-    names = [f.name for f in fields]
-    times = [f.name for f in fields if f.kind == "datetime"]
-    written, created = 0, False
-    for batch in batches:
-        if created and not len(batch):
-            continue
-        n = len(batch)
-        raw.write(path, shapely.to_wkb(batch.shapes()) if n else np.array([], dtype=object),
-                  [_gpkg_column(f, batch.columns[f.name]) for f in fields], names, layer=layer, driver="GPKG",
-                  geometry_type=geometry_type, crs=crs, append=created,
-                  gdal_tz_offsets={name: np.full(n, 100, dtype=np.int16) for name in times},  # 100 = UTC
-                  dataset_options=None if created else {"VERSION": GPKG_VERSION})
-        written, created = written + n, True
-    if not created:
-        empty = Batch(columns={f.name: [] for f in fields}, points=np.empty((0, 2)))
-        write_gpkg([empty], path, fields=fields, crs=crs, layer=layer, geometry_type=geometry_type)
-    return written
 
 
 def filename(stem: str, *, crs: str, ext: str) -> str:

@@ -16,7 +16,7 @@ from starlette.background import BackgroundTask
 
 from app.auth.deps import GisReader, SettingsDep
 from app.db import SessionDep, StreamSessionDep
-from app.gis import exports, service
+from app.gis import exports, gpkg, service
 from app.hotspots.router import FiltersDep, Resolution
 from app.reports import service as reports
 from app.reports.deps import ReportFilterDep
@@ -47,7 +47,7 @@ def _file(fmt: str, batches: Iterator[exports.Batch], *, fields, crs: str, id_fi
     folder = tempfile.mkdtemp(prefix="lagesbild-export-")
     try:
         path = str(Path(folder) / name)
-        exports.write_gpkg(batches, path, fields=fields, crs=crs, layer=layer, geometry_type=geometry_type)
+        gpkg.write_gpkg(batches, path, fields=fields, crs=crs, layer=layer, geometry_type=geometry_type)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
