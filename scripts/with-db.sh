@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Run a command with DATABASE_URL pointing at the `make run` database (started if needed,
 # stopped again afterwards if this script started it). `$DATABASE_URL` wins when set.
+# Its own messages go to stderr, so that `KEY=$(make -s api-key)` captures only the command's output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${DATABASE_URL:-}" ]; then
     state=$(scripts/statedir.sh)
     mkdir -p "$(dirname "$state")"
     if ! scripts/localpg.sh running "$state"; then
-        trap 'scripts/localpg.sh stop "$state"; echo "PostgreSQL stopped; data kept in $state"' EXIT
+        trap 'scripts/localpg.sh stop "$state"; echo "PostgreSQL stopped; data kept in $state" >&2' EXIT
     fi
     DATABASE_URL=$(scripts/localpg.sh start "$state" "${PGPORT:-54329}" durable)
     export DATABASE_URL
-    echo "PostGIS: $state (port ${PGPORT:-54329})"
+    echo "PostGIS: $state (port ${PGPORT:-54329})" >&2
 fi
 export LAGESBILD_ENV=${LAGESBILD_ENV:-demo}
 .venv/bin/python -m app.manage migrate

@@ -178,3 +178,17 @@ def test_csv_streams_in_batches(client, auth, db, monkeypatch):
     assert len(chunks) >= 3  # header with the first batch, then one chunk per further batch of 10
     lines = json.loads(export(client, auth, "reports", "geojson").text)["features"]
     assert len(lines) == 25
+
+
+def test_export_times_are_swedish_time_across_the_dst_changes():
+    import numpy as np
+
+    from app.timeutil import local_iso, local_iso_array
+
+    instants = [dt.datetime(2026, 3, 29, 0, 59, 59, tzinfo=dt.UTC), dt.datetime(2026, 3, 29, 1, 0, tzinfo=dt.UTC),
+                dt.datetime(2026, 10, 25, 0, 59, 59, tzinfo=dt.UTC), dt.datetime(2026, 10, 25, 1, 0, tzinfo=dt.UTC),
+                dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.UTC)]
+    epochs = np.array([t.timestamp() for t in instants] + [np.nan])
+    assert local_iso_array(epochs) == [local_iso(t) for t in instants] + [None]
+    assert local_iso_array(epochs, spreadsheet=True)[:4] == ["2026-03-29 01:59:59", "2026-03-29 03:00:00",
+                                                               "2026-10-25 02:59:59", "2026-10-25 02:00:00"]

@@ -79,8 +79,8 @@ def conformance(f: str | None = None) -> Response:
 def collections(request: Request, principal: GisReader, session: SessionDep, f: str | None = None) -> Response:
     ogc.check_format(f)
     base = _base(request)
-    docs = [service.collection_doc(session, principal=principal, collection=c, base=base)
-            for c in service.COLLECTIONS.values()]
+    docs = service.collection_docs(session, principal=principal, collections=list(service.COLLECTIONS.values()),
+                                   base=base)
     return _json({"links": [ogc.link(f"{base}/collections", "self", ogc.JSON, "this document")],
                   "collections": docs, "crs": ogc.SUPPORTED_CRS})
 
@@ -90,7 +90,7 @@ def collection(collection_id: str, request: Request, principal: GisReader, sessi
                f: str | None = None) -> Response:
     ogc.check_format(f)
     found = service.get_collection(collection_id)
-    return _json(service.collection_doc(session, principal=principal, collection=found, base=_base(request)))
+    return _json(service.collection_docs(session, principal=principal, collections=[found], base=_base(request))[0])
 
 
 def layer_query(

@@ -72,27 +72,30 @@ def get_collection(collection_id: str) -> Collection:
         raise NotFound(f"No collection {collection_id!r}; there are {', '.join(COLLECTIONS)}") from None
 
 
-def collection_doc(session: Session, *, principal: Principal, collection: Collection, base: str) -> dict[str, Any]:
-    """A collection's description: links, extent (the municipality's bounding box; time from the
-    first report to open end), and the CRSs it is offered in (Part 2)."""
+def collection_docs(session: Session, *, principal: Principal, collections: list[Collection],
+                    base: str) -> list[dict[str, Any]]:
+    """The collections' descriptions: links, extent (the municipality's bounding box; time from
+    the first report, or its cycle, to an open end), and the CRSs offered (Part 2)."""
     scope = hotspots.get_scope(session, municipality_id=principal.municipality_id)
     minx, miny, maxx, maxy = to_shape(scope.municipality.boundary).bounds
+    bbox = [[round(minx, 6), round(miny, 6), round(maxx, 6), round(maxy, 6)]]
     first = reports.first_occurrence(session, principal=principal)
-    if first is not None and not collection.is_reports:
-        first = scope.grid.cycle(scope.grid.index_at(first)).start
-    href = f"{base}/collections/{collection.id}"
-    return {
-        "id": collection.id, "title": collection.title, "description": collection.description,
-        "itemType": "feature",
-        "links": [{"href": href, "rel": "self", "type": "application/json", "title": "this collection"},
-                  {"href": f"{href}/items", "rel": "items", "type": "application/geo+json", "title": "its features"}],
-        "extent": {
-            "spatial": {"bbox": [[round(minx, 6), round(miny, 6), round(maxx, 6), round(maxy, 6)]], "crs": CRS84},
-            "temporal": {"interval": [[_rfc3339(first), None]], "trs": GREGORIAN},
-        },
-        "crs": SUPPORTED_CRS,
-        "storageCrs": CRS84,
-    }
+    first_cycle = None if first is None else scope.grid.cycle(scope.grid.index_at(first)).start
+    out = []
+    for c in collections:
+        href = f"{base}/collections/{c.id}"
+        out.append({
+            "id": c.id, "title": c.title, "description": c.description, "itemType": "feature",
+            "links": [{"href": href, "rel": "self", "type": "application/json", "title": "this collection"},
+                      {"href": f"{href}/items", "rel": "items", "type": "application/geo+json",
+                       "title": "its features"}],
+            "extent": {"spatial": {"bbox": bbox, "crs": CRS84},
+                       "temporal": {"interval": [[_rfc3339(first if c.is_reports else first_cycle), None]],
+                                    "trs": GREGORIAN}},
+            "crs": SUPPORTED_CRS,
+            "storageCrs": CRS84,
+        })
+    return out
 
 
 def _rfc3339(value: dt.datetime | None) -> str | None:
