@@ -3,16 +3,16 @@ the GIS unit and for spreadsheets (est_member, coordinator, gis_reader; bearer t
 key). See app.gis.exports for the formats and how memory stays flat."""
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, BinaryIO, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse, StreamingResponse
-from starlette.background import BackgroundTask
+from fastapi.responses import StreamingResponse
 
 from app.auth.deps import GisReader, SettingsDep
 from app.db import SessionDep, StreamSessionDep
@@ -46,13 +46,20 @@ def _file(fmt: str, batches: Iterator[exports.Batch], *, fields, crs: str, id_fi
                                  media_type=exports.MEDIA_TYPES["geojson"], headers=disposition)
     folder = tempfile.mkdtemp(prefix="lagesbild-export-")
     try:
-        path = str(Path(folder) / name)
-        gpkg.write_gpkg(batches, path, fields=fields, crs=crs, layer=layer, geometry_type=geometry_type)
-    except BaseException:
+        path = Path(folder) / name
+        gpkg.write_gpkg(batches, str(path), fields=fields, crs=crs, layer=layer, geometry_type=geometry_type)
+        handle = path.open("rb")  # the open handle keeps the data; nothing is left on disk, whatever happens next
+    finally:
         shutil.rmtree(folder, ignore_errors=True)
-        raise
-    return FileResponse(path, media_type=exports.MEDIA_TYPES["gpkg"], filename=name,
-                        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
+    size = os.fstat(handle.fileno()).st_size
+    return StreamingResponse(_read(handle), media_type=exports.MEDIA_TYPES["gpkg"],
+                             headers={**disposition, "Content-Length": str(size)})
+
+
+def _read(handle: BinaryIO) -> Iterator[bytes]:
+    with handle:
+        while block := handle.read(1 << 20):
+            yield block
 
 
 @router.get("/reports.{fmt}", summary="All reports matching the list's filters, as a file (streamed)")
