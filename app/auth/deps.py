@@ -68,12 +68,12 @@ def reading_principal(session: SessionDep, settings: SettingsDep, token: BearerT
     reading key in ``X-API-Key`` (for QGIS, GDAL, FME, which cannot log in). An integration's
     key pushes reports and never reads them: 403."""
     if token:
-        return get_principal(session, token=token, settings=settings)
+        return get_principal(session, token=token, settings=settings, reading_key_ok=True)
     if not api_key:
         raise Unauthenticated("Send 'Authorization: Bearer <token>' (POST /api/v1/auth/token) or a reading key "
                               "in 'X-API-Key' (python -m app.manage api-key --user <name>)")
     if looks_like_user_key(api_key):
-        return get_principal(session, token=api_key, settings=settings)
+        return get_principal(session, token=api_key, settings=settings, reading_key_ok=True)
     client = authenticate_key(session, key=api_key)
     raise Forbidden(f"The key of integration '{client.name}' may submit reports but not read them; use a "
                     "user's reading key (python -m app.manage api-key --user <name>) or a bearer token")

@@ -72,10 +72,11 @@ def create_token(*, user: User, settings: Settings) -> tuple[str, int]:
 def create_api_key(*, user: User, settings: Settings, days: int) -> str:
     """A long-lived reading key for a program that works on ``user``'s behalf (QGIS, GDAL, FME).
 
-    It is a signed token like a login's, only longer-lived (``days``), so no table is needed:
-    every request re-reads the user, so the key always carries the user's *current* role and
-    stops working when the user is deactivated (or the secret key is changed). One service
-    account per client program (``gis-qgis``, ``gis-fme``) lets each be revoked alone."""
+    It is a signed token like a login's, only longer-lived (``days``) and marked as a key, so
+    no table is needed and it is accepted only on the read-only GIS routes. Every request
+    re-reads the user, so the key always carries the user's *current* role and stops working
+    when the user is deactivated (or the secret key is changed). One service account per
+    client program (``gis-qgis``, ``gis-fme``) lets each be revoked alone."""
     now = dt.datetime.now(dt.UTC)
     claims = {"sub": str(user.id), "typ": "api_key", "iat": now, "exp": now + dt.timedelta(days=days)}
     return jwt.encode(claims, settings.secret_key, algorithm="HS256")
@@ -86,8 +87,10 @@ def looks_like_user_key(key: str) -> bool:
     return key.count(".") == 2
 
 
-def get_principal(session: Session, *, token: str, settings: Settings) -> Principal:
-    """Verify a bearer token and load the (still active) user behind it."""
+def get_principal(session: Session, *, token: str, settings: Settings, reading_key_ok: bool = False) -> Principal:
+    """Verify a bearer token and load the (still active) user behind it. A long-lived reading
+    key (:func:`create_api_key`) is accepted only where ``reading_key_ok`` (the read-only GIS
+    routes): a year-long key of a coordinator must not moderate reports."""
     try:
         claims = jwt.decode(token, settings.secret_key, algorithms=["HS256"], options={"require": ["exp", "sub"]})
         user_id = int(claims["sub"])
@@ -95,6 +98,9 @@ def get_principal(session: Session, *, token: str, settings: Settings) -> Princi
         raise Unauthenticated("The token has expired; log in again") from None
     except (jwt.PyJWTError, ValueError):
         raise Unauthenticated("The token is not valid") from None
+    if claims.get("typ") == "api_key" and not reading_key_ok:
+        raise Unauthenticated("A reading key works only for the read-only GIS routes (/ogc, /api/v1/exports); "
+                              "log in for this one (POST /api/v1/auth/token)")
     row = session.execute(
         select(User.id, User.username, User.role, User.active, Organisation.id, Organisation.kind,
                Organisation.municipality_id, Organisation.name)
