@@ -12,6 +12,8 @@ from sqlalchemy import func, select
 from app.auth.models import User
 from app.auth.service import create_api_key
 from app.config import get_settings
+from app.gis import service
+from app.hotspots import service as hotspots
 from app.municipalities.models import Municipality
 from app.reports.models import Report
 from tests.factories import add_reports, cycle_back
@@ -22,6 +24,14 @@ CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 SWEREF = "http://www.opengis.net/def/crs/EPSG/0/3006"
 STATION = {"lat": 59.3680, "lon": 16.5063}
 T0 = dt.datetime(2026, 10, 5, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def fresh_layers():
+    """Every test adds its own reports: no hotspot layer kept from another test."""
+    service.layer_cache.clear()
+    yield
+    service.layer_cache.clear()
 
 
 def get(client, auth, url, user="gis", **params):
@@ -266,3 +276,22 @@ def test_hotspots_filter_page_and_reproject(client, auth, db):
     elsewhere = h3.latlng_to_cell(59.40, 16.60, 9)
     gone = client.get(f"/ogc/collections/hotspots-r9/items/{elsewhere}", headers=auth("gis"))
     assert gone.status_code == 404 and prev.id in gone.json()["detail"]
+
+
+def test_paging_through_a_hotspot_layer_computes_it_once(client, auth, db, monkeypatch):
+    prev, _ = _hot_square(db)
+    add_reports(db, **STATION, at=prev.start + dt.timedelta(days=2), n=2)
+    calls = []
+    real = hotspots.get_layer
+    monkeypatch.setattr(hotspots, "get_layer", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    url, ids = f"/ogc/collections/hotspots-r10/items?limit=1&crs={SWEREF}", []
+    while url:
+        body = get(client, auth, url).json()
+        assert 6_500_000 < body["features"][0]["geometry"]["coordinates"][0][0][0] < 6_700_000  # northing first
+        ids += [f["id"] for f in body["features"]]
+        url = link(body, "next")
+    assert len(ids) == len(set(ids)) == 2 and len(calls) == 1
+    again = items(client, auth, "hotspots-r10")  # the cached layer was not changed by reprojecting a page
+    assert all(16 < lon < 17 for f in again["features"] for lon, _ in f["geometry"]["coordinates"][0])
+    items(client, auth, "hotspots-r10", cycle="current")
+    assert len(calls) == 2  # another cycle is another layer

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.auth.service import Principal
 from app.errors import InvalidInput, NotFound
 from app.gis.ogc import CRS84, GREGORIAN, SUPPORTED_CRS, Interval
+from app.gis.tiles import LayerCache, max_age_for
 from app.hotspots import service as hotspots
 from app.hotspots.cycles import Cycle
 from app.pagination import Cursor
@@ -138,22 +139,43 @@ class HotspotQuery:
     statuses: tuple[str, ...] = ("verified",)
 
 
-def hotspot_layer(session: Session, *, principal: Principal, query: HotspotQuery) -> tuple[dict[str, Any], Cycle]:
+# The layers OGC clients page through, kept as the vector tiles keep theirs (60 s while the
+# cycle runs, 300 s after): GDAL 3.6 asks for 10 features a page, and each page would
+# otherwise compute the whole layer again. Pages of one layer are also one consistent snapshot.
+layer_cache: LayerCache[tuple[dict[str, Any], Cycle]] = LayerCache(size=16)
+
+
+def hotspot_layer(session: Session, *, principal: Principal, query: HotspotQuery,
+                  cached: bool = False) -> tuple[dict[str, Any], Cycle]:
     """The hotspot layer (all shown cells, best rank first) and its cycle; each feature also
     carries its cycle (id, label, local start and end) so that exports of several cycles can
-    be told apart."""
+    be told apart. ``cached``: from :data:`layer_cache` when fresh there; the caller must not
+    change the features (copy them, see :func:`_own`)."""
     scope = hotspots.get_scope(session, municipality_id=principal.municipality_id)
     cycle = scope.grid.resolve(query.cycle)
     selection = hotspots.build_selection(session, municipality_id=principal.municipality_id,
                                          categories=list(query.categories), groups=list(query.groups),
                                          organisation_kinds=list(query.organisation_kinds),
                                          statuses=list(query.statuses))
-    layer = hotspots.get_layer(session, scope, cycle=cycle, res=query.resolution, selection=selection)
-    about = {"cycle": cycle.id, "cycle_label": cycle.label, "cycle_start": local_iso(cycle.start),
-             "cycle_end": local_iso(cycle.end)}
-    for feature in layer["features"]:
-        feature["properties"].update(about)
-    return layer, cycle
+
+    def build() -> tuple[dict[str, Any], Cycle]:
+        layer = hotspots.get_layer(session, scope, cycle=cycle, res=query.resolution, selection=selection)
+        about = {"cycle": cycle.id, "cycle_label": cycle.label, "cycle_start": local_iso(cycle.start),
+                 "cycle_end": local_iso(cycle.end)}
+        for feature in layer["features"]:
+            feature["properties"].update(about)
+        return layer, cycle
+
+    if not cached:
+        return build()
+    key = (principal.municipality_id, cycle.id, query.resolution, selection.statuses, selection.category_ids,
+           selection.organisation_kinds)
+    return layer_cache.get(key, ttl=max_age_for(scope, cycle), build=build)
+
+
+def _own(feature: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a cached feature that reprojection and links may change."""
+    return {**feature, "geometry": dict(feature["geometry"])}
 
 
 def select_hexagons(features: list[dict[str, Any]], *, cycle: Cycle,
@@ -228,7 +250,7 @@ def get_items(session: Session, *, principal: Principal, collection: Collection,
         return Page(features, matched, {"cursor": next_cursor.encode()} if next_cursor else {}, {})
     layer, cycle = _layer(session, principal, collection, query)
     selected = select_hexagons(layer["features"], cycle=cycle, bbox=query.bbox, interval=query.interval)
-    return Page(selected[query.offset:query.offset + query.limit], len(selected), {},
+    return Page([_own(f) for f in selected[query.offset:query.offset + query.limit]], len(selected), {},
                 {"cycle": layer["cycle"], "resolution": layer["resolution"]})
 
 
@@ -239,11 +261,11 @@ def get_item(session: Session, *, principal: Principal, collection: Collection, 
     if collection.is_reports:
         return report_item(session, principal=principal, feature_id=feature_id)
     layer, cycle = _layer(session, principal, collection, query)
-    return hotspot_item(layer["features"], feature_id=feature_id, cycle=cycle, resolution=collection.resolution)
+    return _own(hotspot_item(layer["features"], feature_id=feature_id, cycle=cycle, resolution=collection.resolution))
 
 
 def _layer(session: Session, principal: Principal, collection: Collection,
            query: ItemsQuery) -> tuple[dict[str, Any], Cycle]:
-    return hotspot_layer(session, principal=principal, query=HotspotQuery(
+    return hotspot_layer(session, principal=principal, cached=True, query=HotspotQuery(
         resolution=collection.resolution, cycle=query.cycle, categories=query.categories, groups=query.groups,
         organisation_kinds=query.organisation_kinds, statuses=query.statuses or ("verified",)))

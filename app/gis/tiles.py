@@ -18,7 +18,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import orjson
@@ -221,18 +221,22 @@ def _web_mercator_hexagons(cells: list[int]) -> np.ndarray:
                                      offsets=(ring_offsets, np.arange(len(rings) + 1)))
 
 
-class LayerCache:
+T = TypeVar("T")
+
+
+class LayerCache(Generic[T]):
     """Hexagon layers by key, each for its own number of seconds, at most ``size`` of them
     (least recently used dropped first). Concurrent requests for a missing layer (a map
-    asks for a dozen tiles at once) wait for one computation instead of each running it."""
+    asks for a dozen tiles at once) wait for one computation instead of each running it.
+    Also keeps the OGC API's layers (app.gis.service), which clients page through."""
 
     def __init__(self, size: int = 32) -> None:
         self.size = size
-        self._entries: OrderedDict[Hashable, tuple[float, HexLayer]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[float, T]] = OrderedDict()
         self._building: dict[Hashable, threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable, *, ttl: float, build: Callable[[], HexLayer]) -> HexLayer:
+    def get(self, key: Hashable, *, ttl: float, build: Callable[[], T]) -> T:
         """The fresh layer for ``key``, built by ``build()`` when missing or expired."""
         layer = self._fresh(key)
         if layer is not None:
@@ -252,7 +256,7 @@ class LayerCache:
             self._building.pop(key, None)
         return layer
 
-    def _fresh(self, key: Hashable) -> HexLayer | None:
+    def _fresh(self, key: Hashable) -> T | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None or entry[0] <= time.monotonic():
@@ -266,7 +270,7 @@ class LayerCache:
             self._entries.clear()
 
 
-layer_cache = LayerCache()
+layer_cache: LayerCache[HexLayer] = LayerCache()
 
 
 def hotspot_tile(session: Session, scope: Scope, *, tile: TileAddress, cycle: Cycle, res: int,
