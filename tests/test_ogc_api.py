@@ -227,6 +227,7 @@ def test_who_may_read(client, auth, db):
     assert rescue.status_code == 403 and "submit reports but not read" in rescue.json()["detail"]
     assert client.get(url, headers={"X-API-Key": "no-such-key"}).status_code == 401
     assert client.get(url, headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    assert client.get("/tiles/hotspots.json", headers={"X-API-Key": key}).status_code == 200  # QGIS tile layers too
     coordinator = db.scalar(select(User).where(User.username == "coordinator"))
     strong = create_api_key(user=coordinator, settings=get_settings(), days=30)
     elsewhere = client.get("/api/v1/reports", headers={"Authorization": f"Bearer {strong}"})

@@ -64,7 +64,7 @@ ApiKeyHeader = Annotated[str | None, Depends(_api_key)]
 
 def reading_principal(session: SessionDep, settings: SettingsDep, token: BearerToken,
                       api_key: ApiKeyHeader) -> Principal:
-    """The caller of a read-only GIS route (OGC API, exports): a bearer token, or a user's
+    """The caller of a read-only GIS route (OGC API, exports, tiles): a bearer token, or a user's
     reading key in ``X-API-Key`` (for QGIS, GDAL, FME, which cannot log in). An integration's
     key pushes reports and never reads them: 403."""
     if token:

@@ -99,8 +99,8 @@ def get_principal(session: Session, *, token: str, settings: Settings, reading_k
     except (jwt.PyJWTError, ValueError):
         raise Unauthenticated("The token is not valid") from None
     if claims.get("typ") == "api_key" and not reading_key_ok:
-        raise Unauthenticated("A reading key works only for the read-only GIS routes (/ogc, /api/v1/exports); "
-                              "log in for this one (POST /api/v1/auth/token)")
+        raise Unauthenticated("A reading key works only for the read-only GIS routes (/ogc, /api/v1/exports, "
+                              "/tiles); log in for this one (POST /api/v1/auth/token)")
     row = session.execute(
         select(User.id, User.username, User.role, User.active, Organisation.id, Organisation.kind,
                Organisation.municipality_id, Organisation.name)

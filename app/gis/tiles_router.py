@@ -7,9 +7,10 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 
+from app.auth.deps import GisReader
 from app.db import SessionDep
 from app.gis import tiles
-from app.hotspots.router import Analyst, CycleRef, FiltersDep, scope_and_cycle, selection_for
+from app.hotspots.router import CycleRef, FiltersDep, scope_and_cycle, selection_for
 
 router = APIRouter(tags=["vector tiles"])
 MVT = "application/vnd.mapbox-vector-tile"
@@ -23,7 +24,7 @@ OptionalResolution = Annotated[int | None, Query(ge=7, le=10, description="hotsp
                              "path's layer"},
                        204: {"description": "no features in this tile"},
                        304: {"description": "unchanged since the ETag in If-None-Match"}})
-def get_tile(layer: str, z: int, x: int, y: int, request: Request, session: SessionDep, principal: Analyst,
+def get_tile(layer: str, z: int, x: int, y: int, request: Request, session: SessionDep, principal: GisReader,
              f: FiltersDep, cycle: CycleRef = "current", res: OptionalResolution = None) -> Response:
     address = tiles.tile_address(z, x, y)
     scope, c = scope_and_cycle(session, principal, cycle)
@@ -33,7 +34,7 @@ def get_tile(layer: str, z: int, x: int, y: int, request: Request, session: Sess
 
 
 @router.get("/tiles/{layer}.json", summary="TileJSON 3.0.0 for a tile layer (MapLibre source url)")
-def get_tilejson(layer: str, request: Request, session: SessionDep, principal: Analyst, f: FiltersDep,
+def get_tilejson(layer: str, request: Request, session: SessionDep, principal: GisReader, f: FiltersDep,
                  cycle: CycleRef = "current") -> Response:
     scope, c = scope_and_cycle(session, principal, cycle)
     selection_for(session, principal, f)  # unknown filter values fail here, not on every tile
@@ -42,14 +43,15 @@ def get_tilejson(layer: str, request: Request, session: SessionDep, principal: A
         template += f"?{request.url.query}"
     doc = tiles.tilejson(scope, layer=layer, cycle=c, tiles_url=template)
     return Response(orjson.dumps(doc), media_type="application/json",
-                    headers={"Cache-Control": f"private, max-age={tiles.max_age_for(scope, c)}", "Vary": "Authorization"})
+                    headers={"Cache-Control": f"private, max-age={tiles.max_age_for(scope, c)}",
+                             "Vary": "Authorization, X-API-Key"})
 
 
 def tile_response(request: Request, tile: tiles.Tile) -> Response:
     """The tile with cache headers: 204 when empty, 304 when the client's ETag still matches.
 
     Tiles are ``private`` (they need a login) and vary by the caller's token."""
-    headers = {"Cache-Control": f"private, max-age={tile.max_age}", "Vary": "Authorization"}
+    headers = {"Cache-Control": f"private, max-age={tile.max_age}", "Vary": "Authorization, X-API-Key"}
     if not tile.body:
         return Response(status_code=204, headers=headers)
     # Weak: the same tile goes out gzipped or not (GZipMiddleware), two representations.
