@@ -56,7 +56,7 @@ def test_meeting_map_shows_the_hotspots_and_a_cell_in_detail(desktop, live_serve
     assert page.locator("#sparkline polyline").count() == 1
     assert page.locator("#sparkline circle").count() == 10
     page.wait_for_selector("#cell-reports li")  # an est_member sees the reports in it (loaded after the matrix)
-    assert "Klotter" in page.inner_text("#cell-reports") or page.locator("#cell-reports li").count() > 0
+    assert page.locator("#cell-reports li .when").count() > 0
     page.screenshot(path=artifacts / "dashboard.png")
 
 
