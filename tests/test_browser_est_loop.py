@@ -42,6 +42,7 @@ def test_place_action_and_follow_up_from_the_map(est_page, live_server, artifact
     assert len(place.cells) == 2 and place.resolution == 9
     assert page.locator(f"#places button:has-text('{name}')").count() == 1
 
+    assert "Utgångsläge:" in page.inner_text("#action-form .baseline")
     start = dt.date.today() - dt.timedelta(days=70)  # five cycles ago: there is an "after" to measure
     form = page.locator("#action-form")
     form.locator("[name=what]").fill("Bättre belysning och röjning av buskage")

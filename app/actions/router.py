@@ -51,6 +51,7 @@ def create_place(payload: PlaceCreate, session: SessionDep, principal: Writer) -
 def get_place(place_id: int, session: SessionDep, principal: Reader) -> Response:
     place = service.get_place(session, principal=principal, place_id=place_id)
     return _json({**service.place_json(place),
+                  "baseline": service.place_baseline(session, principal=principal, place=place),
                   "analysis": service.list_notes(session, principal=principal, place_id=place_id),
                   "actions": service.list_actions(session, principal=principal, place_id=place_id, status=[])})
 

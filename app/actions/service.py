@@ -328,6 +328,16 @@ def _check_meeting(session: Session, principal: Principal, meeting_id: int | Non
         raise _bad("meeting_id", f"No meeting {meeting_id} in your municipality")
 
 
+def place_baseline(session: Session, *, principal: Principal, place: Place) -> dict[str, Any]:
+    """What a new action's goal starts from: the place's mean count per cycle over the last
+    full cycles (all categories), shown in the action form so a goal like "from 12 to ≤ 6"
+    is concrete."""
+    scope = get_scope(session, municipality_id=principal.municipality_id)
+    selection = counting.place_selection(session, scope=scope, categories=[])
+    return {"per_cycle": round(counting.baseline(session, scope=scope, place=place, selection=selection), 3),
+            "cycles": counting.BASELINE_CYCLES}
+
+
 def create_action(session: Session, *, principal: Principal, payload: ActionCreate) -> Action:
     """A new action; its baseline (mean count per cycle at the place over the last 6 full
     cycles, for its categories) is computed and stored now."""

@@ -105,7 +105,7 @@
         h("li", {}, h("strong", {}, t("note." + n.kind) + ": "), n.text))),
       h("h4", {}, t("place.actions")),
       h("ul", { class: "actions" }, ...actions.map((a) => actionItem(a))),
-      ctx.canWrite ? actionForm(id) : null);
+      ctx.canWrite ? actionForm(id, place.baseline) : null);
   }
 
   function actionItem(a) {
@@ -159,11 +159,13 @@
       ctx.canWrite ? h("div", { class: "confirm" }, choice, comment, save, error) : null);
   }
 
-  function actionForm(placeId) {
+  function actionForm(placeId, baseline) {
     const today = new Date().toISOString().slice(0, 10);
     const field = (key, input) => h("label", {}, h("span", {}, t(key)), input);
     const form = h("form", { class: "action-form", id: "action-form" },
       h("h4", {}, t("action.new")),
+      baseline ? h("p", { class: "baseline hint" }, t("action.baseline", {
+        n: LB.fmtNumber(baseline.per_cycle), cycles: baseline.cycles })) : null,
       field("action.what", h("input", { name: "what", required: true })),
       field("action.goal", h("input", { name: "goal", required: true, placeholder: t("action.goalHint") })),
       field("action.kind", h("select", { name: "kind" },
