@@ -54,9 +54,14 @@ def fixed_rows(fixed: dict[str, np.dtype], n: int, *, field_count: int) -> np.nd
 
 def text_fields(values: Sequence[str | None]) -> tuple[np.ndarray, bytes]:
     """A text column as (sizes, concatenated UTF-8): size -1 is NULL."""
-    encoded = [None if v is None else v.encode() for v in values]
-    sizes = np.fromiter((-1 if e is None else len(e) for e in encoded), dtype=np.int64, count=len(encoded))
-    return sizes, b"".join(e for e in encoded if e)
+    if None in values:
+        encoded = [b"" if v is None else v.encode() for v in values]
+        sizes = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+        sizes[[i for i, v in enumerate(values) if v is None]] = -1
+    else:
+        encoded = [v.encode() for v in values]
+        sizes = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    return sizes, b"".join(encoded)
 
 
 def pack(fixed: np.ndarray, texts: Sequence[tuple[np.ndarray, bytes]]) -> np.ndarray:

@@ -11,7 +11,7 @@ import datetime as dt
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, Polygon
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
@@ -123,10 +123,12 @@ def load_demo_base(session: Session) -> Municipality:
 
 def ensure_rescue_feed(session: Session, muni: Municipality) -> None:
     """The demo set-up of the rescue service's feed: its event types mapped, its events arriving
-    verified. Once: not when it has a mapping already (also for demo databases made before the
-    events feed existed)."""
+    verified, the demo key's prefix shown. Once: not when it has a mapping already (also for
+    demo databases made before the events feed existed)."""
     rescue = session.scalar(select(Integration).where(Integration.municipality_id == muni.id,
                                                       Integration.name == "raddningstjanst"))
+    session.execute(update(ApiKey).where(ApiKey.key_sha256 == key_digest(DEMO_API_KEY), ApiKey.prefix == "")
+                    .values(prefix=DEMO_API_KEY[:KEY_PREFIX_CHARS]))
     if rescue is None or session.scalar(select(EventTypeMapping.type_key)
                                         .where(EventTypeMapping.integration_id == rescue.id).limit(1)):
         return

@@ -211,3 +211,18 @@ def test_numeric_external_ids_and_the_feature_id(client):
     features = [event(4711), {**event(None), "id": "F-9"}]
     results = post_events(client, features).json()["results"]
     assert [(x["external_id"], x["status"]) for x in results] == [("4711", "created"), ("F-9", "created")]
+
+
+def test_swedish_local_times_across_the_clock_changes_match_python():
+    from app.timeutil import stockholm_wall_to_utc_us, to_utc
+
+    epoch = dt.datetime(1970, 1, 1)
+    walls = [dt.datetime(2026, 3, 29, 0, 0) + dt.timedelta(minutes=15 * k) for k in range(20)]  # spring forward
+    walls += [dt.datetime(2026, 10, 25, 0, 0) + dt.timedelta(minutes=15 * k) for k in range(20)]  # fall back
+    walls += [dt.datetime(2026, 1, 15, 12, 0), dt.datetime(2026, 7, 1, 23, 59, 59, 999_999)]
+    wall_us = [(w - epoch) // dt.timedelta(microseconds=1) for w in walls]
+    expected = [(to_utc(w) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1) for w in walls]
+    assert stockholm_wall_to_utc_us(wall_us).tolist() == expected
+    hour = 3600 * 10**6
+    assert expected[10] == wall_us[10] - hour  # 02:30 on 29 March does not exist: read as winter time
+    assert expected[30] == wall_us[30] - 2 * hour  # 02:30 on 25 October happens twice: the first is meant

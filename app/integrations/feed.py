@@ -12,8 +12,11 @@ advisory lock), so the classification is exact even when a system retries in par
 """
 from __future__ import annotations
 
+import gc
+import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -107,6 +110,35 @@ FROM cur c LEFT JOIN created n ON n.id = c.id LEFT JOIN updated u ON u.id = c.re
 """)
 
 
+_gc_lock = threading.Lock()
+_gc_pausers = 0
+
+
+@contextmanager
+def gc_paused():
+    """No cyclic garbage collection while a batch is read and answered.
+
+    A batch is ~200,000 small containers (the parsed JSON, then the results); creating them
+    sets off full collections that walk every object of the process, which made reading a
+    10,000-event batch three times slower (measured: 185 -> 57 ms). Nothing in a batch forms
+    reference cycles, so reference counting frees it all anyway. Counted, so that concurrent
+    batches re-enable collection only when the last one is done."""
+    global _gc_pausers
+    with _gc_lock:
+        mine = _gc_pausers > 0 or gc.isenabled()  # not when someone else switched it off
+        if mine:
+            _gc_pausers += 1
+            gc.disable()
+    try:
+        yield
+    finally:
+        if mine:
+            with _gc_lock:
+                _gc_pausers -= 1
+                if _gc_pausers == 0:
+                    gc.enable()
+
+
 @lru_cache(maxsize=16)
 def _boundary(wkb_hex: str) -> BaseGeometry:
     """The municipality's outline, prepared for fast point tests (cached by its WKB)."""
@@ -182,6 +214,12 @@ def ingest(session: Session, *, client: IntegrationClient, body: bytes, content_
            settings: Settings) -> dict[str, Any]:
     """Apply a batch; the response body: ``summary`` (count per status, and incident links made)
     and ``results``, one per item in the order sent."""
+    with gc_paused():
+        return _ingest(session, client=client, body=body, content_type=content_type, crs=crs, settings=settings)
+
+
+def _ingest(session: Session, *, client: IntegrationClient, body: bytes, content_type: str, crs: str | None,
+            settings: Settings) -> dict[str, Any]:
     batch = read_batch(body, content_type=content_type, max_events=settings.feed_max_events)
     events, rejected = validate(batch, rules=_rules(session, client, crs=crs, settings=settings))
     applied = _apply(session, client, events)

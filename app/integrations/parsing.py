@@ -50,6 +50,7 @@ def _batch(rows: list[tuple], crs: str | None) -> RawBatch:
 
 
 _NOT_A_FEATURE = (None,) * len(FIELDS) + ("not a GeoJSON Feature object",)
+_EMPTY: dict = {}
 
 
 def _feature_row(feature: Any) -> tuple:
@@ -57,21 +58,22 @@ def _feature_row(feature: Any) -> tuple:
     if type(feature) is not dict:
         return _NOT_A_FEATURE
     props = feature.get("properties")
-    if type(props) is not dict:
-        props = {}
+    get = props.get if type(props) is dict else _EMPTY.get
     geometry = feature.get("geometry")
     x = y = problem = None
     if type(geometry) is dict and geometry.get("type") == "Point":
         coordinates = geometry.get("coordinates")
-        if type(coordinates) is list and len(coordinates) in (2, 3):
+        if type(coordinates) is list and 2 <= len(coordinates) <= 3:
             x, y = coordinates[0], coordinates[1]
         else:
             problem = "geometry.coordinates must be [x, y] (lon, lat in WGS84; easting, northing in EPSG:3006)"
     else:
         problem = "geometry must be a GeoJSON Point"
-    external_id = props.get("external_id", feature.get("id"))
-    return (external_id, props.get("event_type"), props.get("occurred_at"), props.get("occurred_from"),
-            props.get("occurred_to"), x, y, props.get("crs"), props.get("description"), problem)
+    external_id = get("external_id")
+    if external_id is None:
+        external_id = feature.get("id")
+    return (external_id, get("event_type"), get("occurred_at"), get("occurred_from"), get("occurred_to"), x, y,
+            get("crs"), get("description"), problem)
 
 
 def _crs_member(value: Any) -> str | None:

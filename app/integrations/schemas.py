@@ -1,7 +1,6 @@
 """Request and response shapes for integrations: keys, event-type mappings and the events feed."""
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Literal
 
@@ -16,9 +15,9 @@ class ApiKeyRead(BaseModel):
     id: int
     prefix: str = Field(description="The key's first characters, to tell keys apart")
     label: str
-    created_at: dt.datetime
-    last_used_at: dt.datetime | None = Field(description="Last authenticated request (to the minute)")
-    revoked_at: dt.datetime | None
+    created_at: str = Field(description="Europe/Stockholm with offset, like every time shown")
+    last_used_at: str | None = Field(description="Last authenticated request (to the minute)")
+    revoked_at: str | None
     active: bool
 
 

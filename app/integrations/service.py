@@ -17,7 +17,7 @@ from app.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from app.integrations.models import ApiKey, EventTypeMapping, Integration
 from app.municipalities.models import Organisation
 from app.reports.models import Category
-from app.timeutil import utcnow
+from app.timeutil import local_iso, utcnow
 
 KEY_PREFIX_CHARS = 8
 # last_used_at is written at most this often per key: a busy feed would otherwise update (and
@@ -120,8 +120,9 @@ def list_keys(session: Session, *, integration_id: int, principal: Principal) ->
 
 
 def _key_read(key: ApiKey) -> dict:
-    return {"id": key.id, "prefix": key.prefix, "label": key.label, "created_at": key.created_at,
-            "last_used_at": key.last_used_at, "revoked_at": key.revoked_at, "active": key.revoked_at is None}
+    return {"id": key.id, "prefix": key.prefix, "label": key.label, "created_at": local_iso(key.created_at),
+            "last_used_at": local_iso(key.last_used_at), "revoked_at": local_iso(key.revoked_at),
+            "active": key.revoked_at is None}
 
 
 def create_key(session: Session, *, integration_id: int, label: str, principal: Principal) -> dict:
@@ -142,7 +143,7 @@ def revoke_key(session: Session, *, integration_id: int, key_id: int, principal:
     if key is None or key.integration_id != integration_id:
         raise NotFound(f"No key {key_id} for integration {integration_id}")
     if key.revoked_at is not None:
-        raise Conflict(f"Key {key_id} was already revoked at {key.revoked_at.isoformat()}")
+        raise Conflict(f"Key {key_id} was already revoked at {local_iso(key.revoked_at)}")
     key.revoked_at, key.revoked_by = utcnow(), principal.user_id
     session.flush()
     return _key_read(key)

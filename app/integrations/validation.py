@@ -10,7 +10,6 @@ not in the future), a point in WGS84 or SWEREF 99 TM inside the municipality, an
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -23,11 +22,12 @@ from app import geo
 from app.integrations.parsing import RawBatch
 from app.integrations.service import normalise_event_type
 from app.reports.schemas import DESCRIPTION_MAX_CHARS
-from app.timeutil import STOCKHOLM
+from app.timeutil import stockholm_wall_to_utc_us
 
 EXTERNAL_ID_MAX_CHARS = 200
 EVENT_TYPE_MAX_CHARS = 100
 UNIX_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+NAIVE_EPOCH = dt.datetime(1970, 1, 1)
 ONE_US = dt.timedelta(microseconds=1)
 
 
@@ -97,94 +97,108 @@ def validate(batch: RawBatch, *, rules: Rules) -> tuple[Events, dict[int, str]]:
 
 
 def _external_ids(values: tuple[Any, ...], problems: _Problems) -> list[str | None]:
-    out: list[str | None] = []
-    for i, v in enumerate(values):
-        if type(v) is int:
-            v = str(v)
+    ids = [str(v) if type(v) is int else v for v in values]
+    for i, v in enumerate(ids):
         if type(v) is not str or not v.strip():
             problems.add(i, "external_id is missing: each event needs its own id in your system (a string)")
-            v = None
+            ids[i] = None
         elif len(v) > EXTERNAL_ID_MAX_CHARS or not v.isprintable():
             problems.add(i, f"external_id must be at most {EXTERNAL_ID_MAX_CHARS} printable characters")
-            v = None
-        out.append(v)
-    counts = Counter(v for v in out if v is not None)
-    repeated = {v: n for v, n in counts.items() if n > 1}
+            ids[i] = None
+    counts = Counter(ids)
+    repeated = {v: n for v, n in counts.items() if n > 1 and v is not None}
     if repeated:
-        for i, v in enumerate(out):
+        for i, v in enumerate(ids):
             if v in repeated:
                 problems.add(i, f"external_id {v!r} appears {repeated[v]} times in this batch; send each event "
                                 "once per batch (none of them was applied)")
-    return out
+    return ids
+
+
+_NOT_A_STRING = object()
+
+
+def _judge_event_type(value: Any, rules: Rules) -> tuple[str | None, int, str | None]:
+    """(the type as stored, its category id, why not) for one distinct value."""
+    if value is None or (type(value) is str and not value.strip()):
+        return None, 0, "event_type is missing: your system's type of event, e.g. 'Brand i container'"
+    if type(value) is not str or len(value) > EVENT_TYPE_MAX_CHARS:
+        return None, 0, f"event_type must be a string of at most {EVENT_TYPE_MAX_CHARS} characters"
+    category = rules.mapping.get(normalise_event_type(value))
+    if category is None:
+        return None, 0, (f"event_type {value!r} is not mapped to a category for this integration; the "
+                         f"coordinator maps event types at {rules.mapping_route}")
+    return value.strip(), category, None
 
 
 def _event_types(values: tuple[Any, ...], rules: Rules, problems: _Problems) -> tuple[list[str | None], np.ndarray]:
-    keys = {v: normalise_event_type(v) for v in set(values) if type(v) is str}
-    category_ids = np.zeros(len(values), dtype=np.int32)
-    out: list[str | None] = []
-    for i, v in enumerate(values):
-        if type(v) is not str or not v.strip():
-            problems.add(i, "event_type is missing: your system's type of event, e.g. 'Brand i container'")
-            out.append(None)
-        elif len(v) > EVENT_TYPE_MAX_CHARS:
-            problems.add(i, f"event_type must be at most {EVENT_TYPE_MAX_CHARS} characters")
-            out.append(None)
-        elif (category := rules.mapping.get(keys[v])) is None:
-            problems.add(i, f"event_type {v!r} is not mapped to a category for this integration; the "
-                            f"coordinator maps event types at {rules.mapping_route}")
-            out.append(None)
-        else:
-            category_ids[i] = category
-            out.append(v.strip())
-    return out, category_ids
+    """A batch has a handful of distinct types: each is judged once."""
+    keys = [v if type(v) is str or v is None else _NOT_A_STRING for v in values]  # lists, dicts: unhashable
+    judged: dict[Any, tuple] = {}
+    for k in keys:
+        if k not in judged:
+            judged[k] = _judge_event_type(k, rules)
+    verdicts = [judged[k] for k in keys]
+    for i, (_, _, reason) in enumerate(verdicts):
+        if reason:
+            problems.add(i, reason)
+    return [v[0] for v in verdicts], np.fromiter((v[1] for v in verdicts), dtype=np.int32, count=len(verdicts))
 
 
-def _instant_us(value: Any) -> int:
-    """An ISO 8601 time as microseconds since 1970 UTC; naive times are Swedish local time."""
+def _instant_us(value: Any) -> tuple[int, bool]:
+    """An ISO 8601 time as (microseconds since 1970, whether it is Swedish wall-clock time,
+    without an offset, still to be converted to UTC)."""
     try:
         when = dt.datetime.fromisoformat(value)
     except (TypeError, ValueError):
         raise ValueError("is not an ISO 8601 time such as 2026-11-21T22:15:00+01:00") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=STOCKHOLM)
     if not 1970 <= when.year <= 2100:
         raise ValueError("is not between the years 1970 and 2100")
-    return (when - UNIX_EPOCH) // ONE_US
+    if when.tzinfo is None:
+        return (when - NAIVE_EPOCH) // ONE_US, True
+    return (when - UNIX_EPOCH) // ONE_US, False
 
 
 def _times(at: tuple, start: tuple, end: tuple, rules: Rules, problems: _Problems) -> tuple[np.ndarray, np.ndarray]:
+    """Each item's window in UTC microseconds; times without an offset are converted from
+    Swedish time all at once (:func:`app.timeutil.stockholm_wall_to_utc_us`)."""
     n = len(at)
-    starts, ends = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
-    latest = (rules.now + dt.timedelta(seconds=rules.skew_s) - UNIX_EPOCH) // ONE_US
-    for i in range(n):
-        a, s, e = at[i], start[i], end[i]
+    parsed = [(0, False, 0, False)] * n  # (start, start is local, end, end is local)
+    last_field = ["occurred_at"] * n
+    ok = np.zeros(n, dtype=bool)
+    for i, (a, s, e) in enumerate(zip(at, start, end)):
         if a is not None and (s is not None or e is not None):
             problems.add(i, "give occurred_at, or occurred_from/occurred_to, not both")
             continue
         if a is None and s is None:
             problems.add(i, "the time is missing: occurred_at, or occurred_from (and occurred_to for a window)")
             continue
-        fields = [("occurred_at", a)] if a is not None else [("occurred_from", s)] + ([("occurred_to", e)] if e else [])
-        parsed = []
-        for name, value in fields:
-            try:
-                parsed.append(_instant_us(value))
-            except ValueError as exc:
-                problems.add(i, f"{name} {value!r} {exc}")
-                break
+        fields = (("occurred_at", a),) if a is not None else (("occurred_from", s), ("occurred_to", e or s))
+        try:
+            values = []
+            for name, value in fields:
+                last_field[i] = name
+                values.extend(_instant_us(value))
+        except ValueError as exc:
+            problems.add(i, f"{last_field[i]} {value!r} {exc}")
+            continue
+        if a is not None:
+            parsed[i] = (*values, *values)
         else:
-            starts[i], ends[i] = parsed[0], parsed[-1]
-            if ends[i] < starts[i]:
-                problems.add(i, "occurred_to is before occurred_from")
-            elif ends[i] > latest:
-                problems.add(i, f"{fields[-1][0]} is in the future")
+            parsed[i] = tuple(values)
+            last_field[i] = "occurred_to" if e is not None else "occurred_from"
+        ok[i] = True
+    cols = [np.array(c) for c in zip(*parsed)] if n else [np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)] * 2
+    starts, ends = cols[0].astype(np.int64), cols[2].astype(np.int64)
+    for values, local in ((starts, cols[1].astype(bool)), (ends, cols[3].astype(bool))):
+        if local.any():
+            values[local] = stockholm_wall_to_utc_us(values[local])
+    latest = (rules.now + dt.timedelta(seconds=rules.skew_s) - UNIX_EPOCH) // ONE_US
+    for i in np.flatnonzero(ok & (ends < starts)):
+        problems.add(int(i), "occurred_to is before occurred_from")
+    for i in np.flatnonzero(ok & (ends >= starts) & (ends > latest)):
+        problems.add(int(i), f"{last_field[i]} is in the future")
     return starts, ends
-
-
-def _number(value: Any) -> float:
-    if type(value) in (int, float) and math.isfinite(value):
-        return float(value)
-    return math.nan
 
 
 def _positions(xs: tuple, ys: tuple, crss: tuple, default_crs: str, shaped: np.ndarray, rules: Rules,
@@ -192,8 +206,9 @@ def _positions(xs: tuple, ys: tuple, crss: tuple, default_crs: str, shaped: np.n
     """(lon, lat) in WGS84 for every item (NaN where rejected). ``shaped``: items whose point
     could be read at all (the others already have their reason)."""
     n = len(xs)
-    x = np.fromiter((_number(v) for v in xs), dtype=np.float64, count=n)
-    y = np.fromiter((_number(v) for v in ys), dtype=np.float64, count=n)
+    # Numbers only (JSON true/false are not coordinates); anything else becomes NaN.
+    x = np.array([v if type(v) is float or type(v) is int else np.nan for v in xs], dtype=np.float64)
+    y = np.array([v if type(v) is float or type(v) is int else np.nan for v in ys], dtype=np.float64)
     names = {c: _crs_or_none(c) for c in set(crss) if c is not None}
     sweref = np.zeros(n, dtype=bool)
     for i, c in enumerate(crss):
@@ -239,15 +254,12 @@ def _crs_or_none(value: Any) -> str | None:
 
 
 def _descriptions(values: tuple[Any, ...], problems: _Problems) -> list[str]:
-    out = []
-    for i, v in enumerate(values):
-        if v is None:
-            v = ""
-        elif type(v) is not str:
+    out = ["" if v is None else v.strip() if type(v) is str else None for v in values]
+    for i, (v, text) in enumerate(zip(values, out)):
+        if text is None:
             problems.add(i, "description must be a string")
-            v = ""
-        elif len(v) > DESCRIPTION_MAX_CHARS or "\x00" in v:
+            out[i] = ""
+        elif len(text) > DESCRIPTION_MAX_CHARS or "\x00" in text:
             problems.add(i, f"description must be at most {DESCRIPTION_MAX_CHARS} characters, without NUL")
-            v = ""
-        out.append(v.strip())
+            out[i] = ""
     return out
