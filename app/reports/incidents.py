@@ -93,8 +93,8 @@ def match(arrivals: Side, others: Side) -> tuple[np.ndarray, np.ndarray, np.ndar
     hits = hi - lo
     a_idx = np.repeat(a_rows, hits)
     o_idx = o_rows[np.repeat(lo, hits) + (np.arange(hits.sum()) - np.repeat(np.cumsum(hits) - hits, hits))]
-    pairs = np.unique(np.stack([a_idx, o_idx], axis=1), axis=0).reshape(-1, 2)
-    a_idx, o_idx = pairs[:, 0], pairs[:, 1]
+    pairs = np.unique(a_idx * len(others) + o_idx)  # a pair can meet in several keys and days
+    a_idx, o_idx = pairs // len(others), pairs % len(others)
     gap = np.maximum.reduce([others.start[o_idx] - arrivals.end[a_idx], arrivals.start[a_idx] - others.end[o_idx],
                              np.zeros(len(a_idx))])
     keep = (arrivals.group[a_idx] == others.group[o_idx]) & (gap <= MAX_GAP_S)
@@ -107,15 +107,18 @@ def match(arrivals: Side, others: Side) -> tuple[np.ndarray, np.ndarray, np.ndar
     return a_idx[near], o_idx[near], metres[near], gap[near]
 
 
-OTHERS = text("""
+_OTHERS = """
 SELECT o.id, ST_X(o.geom), ST_Y(o.geom), extract(epoch FROM o.occurred_from)::float8,
        extract(epoch FROM o.occurred_to)::float8, o.category_id
 FROM report o
-WHERE o.municipality_id = :municipality_id AND o.category_id = ANY(:category_ids)
-  AND (o.source LIKE 'integration:%') = :pushed
+WHERE o.municipality_id = :municipality_id AND o.category_id = ANY(:category_ids) AND {side}
   AND o.status IN ('new', 'verified') AND o.incident_of IS NULL
   AND o.occurred_from BETWEEN :lo AND :hi AND o.occurred_to - o.occurred_from <= :max_window
-""")
+"""
+# The other side's candidates; each side's condition is written out so that the planner can use
+# the partial index of people's reports (ix_report_people_category_occurred) for the events' side.
+OTHERS = {True: text(_OTHERS.format(side="o.source NOT LIKE 'integration:%'")),  # for arriving events
+          False: text(_OTHERS.format(side="o.source LIKE 'integration:%'"))}     # for arriving people's reports
 
 LINK = text("""
 WITH link AS (
@@ -150,8 +153,8 @@ def link_arrivals(session: Session, *, municipality_id: int, pushed: bool, ids: 
         return {}
     arrival_groups = {groups[int(c)] for c in np.asarray(category_id)[short]}
     utc = dt.timezone.utc
-    rows = session.execute(OTHERS, {
-        "municipality_id": municipality_id, "pushed": not pushed,
+    rows = session.execute(OTHERS[pushed], {
+        "municipality_id": municipality_id,
         "category_ids": [c for c, g in groups.items() if g in arrival_groups],
         "lo": dt.datetime.fromtimestamp(float(np.min(np.asarray(start)[short])), utc) - MAX_GAP - MAX_WINDOW,
         "hi": dt.datetime.fromtimestamp(float(np.max(np.asarray(end)[short])), utc) + MAX_GAP,
@@ -159,7 +162,12 @@ def link_arrivals(session: Session, *, municipality_id: int, pushed: bool, ids: 
     if not rows:
         return {}
     o_ids, o_lon, o_lat, o_start, o_end, o_cat = zip(*rows)
-    group_of = np.vectorize(lambda c: codes[groups[int(c)]], otypes=[np.int64])
+    group_lut = np.full(max(groups) + 1, -1, dtype=np.int64)  # category id -> group code
+    group_lut[list(groups)] = [codes[g] for g in groups.values()]
+
+    def group_of(category_ids) -> np.ndarray:
+        return group_lut[np.asarray(category_ids, dtype=np.int64)]
+
     keep = np.flatnonzero(short)
     arrivals = Side(ids=[ids[i] for i in keep], lon=np.asarray(lon, np.float64)[keep],
                     lat=np.asarray(lat, np.float64)[keep], start=np.asarray(start, np.float64)[keep],

@@ -89,6 +89,10 @@ class Report(Base):
         Index("ix_report_municipality_occurred", "municipality_id", "occurred_from", "occurred_to"),
         # The few reports linked into an incident, found from the primary report.
         Index("ix_report_incident_of", "incident_of", postgresql_where=text("incident_of IS NOT NULL")),
+        # People's reports by category and time: what an integration's events are linked with
+        # (app/reports/incidents.py). Partial, so the events feed's own inserts do not maintain it.
+        Index("ix_report_people_category_occurred", "category_id", "occurred_from",
+              postgresql_where=text("source NOT LIKE 'integration:%'")),
     )
 
 

@@ -43,11 +43,15 @@ def upgrade() -> None:
     op.add_column('report', sa.Column('event_type', sa.String(length=100), nullable=True))
     op.add_column('report', sa.Column('incident_of', sa.UUID(), nullable=True))
     op.create_index('ix_report_incident_of', 'report', ['incident_of'], unique=False, postgresql_where=sa.text('incident_of IS NOT NULL'))
+    op.create_index('ix_report_people_category_occurred', 'report', ['category_id', 'occurred_from'], unique=False,
+                    postgresql_where=sa.text("source NOT LIKE 'integration:%'"))
     op.create_foreign_key(op.f('fk_report_incident_of_report'), 'report', 'report', ['incident_of'], ['id'], ondelete='SET NULL')
 
 
 def downgrade() -> None:
     op.drop_constraint(op.f('fk_report_incident_of_report'), 'report', type_='foreignkey')
+    op.drop_index('ix_report_people_category_occurred', table_name='report',
+                  postgresql_where=sa.text("source NOT LIKE 'integration:%'"))
     op.drop_index('ix_report_incident_of', table_name='report', postgresql_where=sa.text('incident_of IS NOT NULL'))
     op.drop_column('report', 'incident_of')
     op.drop_column('report', 'event_type')
