@@ -76,7 +76,7 @@ WITH cur AS (
     SELECT id, :municipality_id, category_id, occurred_from, occurred_to, now(), geom,
            h3_r7, h3_r8, h3_r9, h3_r10, description, :organisation_id, :source, external_id, event_type, :status
     FROM cur WHERE report_id IS NULL
-    ORDER BY id
+    ORDER BY h3_r10  -- neighbours in space go into neighbouring index pages (H3 order is hierarchical)
     ON CONFLICT (source, external_id) WHERE external_id IS NOT NULL DO NOTHING
     RETURNING id
 ), updated AS (
@@ -84,7 +84,8 @@ WITH cur AS (
     SET category_id = c.category_id, occurred_from = c.occurred_from, occurred_to = c.occurred_to,
         geom = c.geom, h3_r7 = c.h3_r7, h3_r8 = c.h3_r8, h3_r9 = c.h3_r9, h3_r10 = c.h3_r10,
         description = c.description, event_type = c.event_type, updated_at = now()
-    FROM changed c WHERE r.id = c.report_id
+    -- = ANY(ARRAY(...)): probe the primary key for the changed rows instead of hashing the table
+    FROM changed c WHERE r.id = ANY(ARRAY(SELECT report_id FROM changed)) AND r.id = c.report_id
     RETURNING r.id
 ), logged AS (
     INSERT INTO report_event (report_id, action, changes)
