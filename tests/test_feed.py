@@ -226,3 +226,13 @@ def test_swedish_local_times_across_the_clock_changes_match_python():
     hour = 3600 * 10**6
     assert expected[10] == wall_us[10] - hour  # 02:30 on 29 March does not exist: read as winter time
     assert expected[30] == wall_us[30] - 2 * hour  # 02:30 on 25 October happens twice: the first is meant
+
+
+def test_a_description_with_personal_data_is_rejected_unless_confirmed(client, auth):
+    results = results_by_id(post_events(client, [
+        event("PD-1", description="Anmälare 19121212-1212 på plats"),
+        event("PD-2", description="Ring vakten 070-123 45 67", confirm_personal_data=True),
+        event("PD-3", description="Larm 4711, en enhet")]))
+    assert results["PD-1"]["status"] == "rejected" and "personnummer" in results["PD-1"]["reason"]
+    assert "confirm_personal_data" in results["PD-1"]["reason"]
+    assert results["PD-2"]["status"] == "created" and results["PD-3"]["status"] == "created"

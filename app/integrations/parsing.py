@@ -5,7 +5,8 @@ are checked, all items at once, in :mod:`app.integrations.validation`.
 CSV: UTF-8 (a byte-order mark is fine), a header row, comma- or semicolon-separated (the
 separator is taken from the header line; with semicolons a decimal comma is accepted, as
 Excel writes in Swedish locale). Columns, in any order, extra ones ignored:
-``external_id, event_type, occurred_at | occurred_from[, occurred_to], x, y | lon, lat[, crs][, description]``.
+``external_id, event_type, occurred_at | occurred_from[, occurred_to], x, y | lon, lat[, crs][, description]
+[, confirm_personal_data]`` (true/false).
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import orjson
 
 from app.errors import InvalidInput, PayloadTooLarge
 
-FIELDS = ("external_id", "event_type", "occurred_at", "occurred_from", "occurred_to", "x", "y", "crs", "description")
+FIELDS = ("external_id", "event_type", "occurred_at", "occurred_from", "occurred_to", "x", "y", "crs", "description",
+          "confirm_personal_data")
 CSV_ALIASES = {"lon": "x", "lat": "y", "longitude": "x", "latitude": "y"}
 
 
@@ -73,7 +75,7 @@ def _feature_row(feature: Any) -> tuple:
     if external_id is None:
         external_id = feature.get("id")
     return (external_id, get("event_type"), get("occurred_at"), get("occurred_from"), get("occurred_to"), x, y,
-            get("crs"), get("description"), problem)
+            get("crs"), get("description"), get("confirm_personal_data"), problem)
 
 
 def _crs_member(value: Any) -> str | None:
@@ -126,6 +128,8 @@ def read_csv(body: bytes, *, max_events: int) -> RawBatch:
     for r in rows:
         problem = None if len(r) == width else f"has {len(r)} fields, the header {width}"
         values = [(r[i].strip() or None) if i is not None and i < len(r) else None for i in where]
+        if values[9] is not None:  # confirm_personal_data
+            values[9] = values[9].lower() in ("true", "1", "ja", "yes")
         for k in (5, 6):  # x, y
             if values[k] is not None:
                 try:

@@ -21,6 +21,7 @@ from shapely.geometry.base import BaseGeometry
 from app import geo
 from app.integrations.parsing import RawBatch
 from app.integrations.service import normalise_event_type
+from app.reports import personal_data
 from app.reports.schemas import DESCRIPTION_MAX_CHARS
 from app.timeutil import stockholm_wall_to_utc_us
 
@@ -85,7 +86,7 @@ def validate(batch: RawBatch, *, rules: Rules) -> tuple[Events, dict[int, str]]:
     default_crs = geo.parse_crs(batch.crs, default=None) or rules.default_crs
     shaped = np.array([p is None for p in batch.problems], dtype=bool)
     lon, lat = _positions(cols["x"], cols["y"], cols["crs"], default_crs, shaped, rules, problems)
-    descriptions = _descriptions(cols["description"], problems)
+    descriptions = _descriptions(cols["description"], cols["confirm_personal_data"], problems)
     keep = np.ones(batch.n, dtype=bool)
     keep[list(problems)] = False
     index = np.flatnonzero(keep)
@@ -253,13 +254,17 @@ def _crs_or_none(value: Any) -> str | None:
         return None
 
 
-def _descriptions(values: tuple[Any, ...], problems: _Problems) -> list[str]:
+def _descriptions(values: tuple[Any, ...], confirmed: tuple[Any, ...], problems: _Problems) -> list[str]:
     out = ["" if v is None else v.strip() if type(v) is str else None for v in values]
-    for i, (v, text) in enumerate(zip(values, out)):
+    for i, text in enumerate(out):
         if text is None:
             problems.add(i, "description must be a string")
             out[i] = ""
         elif len(text) > DESCRIPTION_MAX_CHARS or "\x00" in text:
             problems.add(i, f"description must be at most {DESCRIPTION_MAX_CHARS} characters, without NUL")
             out[i] = ""
+        elif text and (kinds := personal_data.personal_data_kinds(text)) and confirmed[i] is not True:
+            problems.add(i, f"the description seems to contain {personal_data.describe(kinds)}; reports are read by "
+                            "several organisations: remove it, or send the event with confirm_personal_data: true "
+                            "if it must stay")
     return out

@@ -130,8 +130,7 @@ def check_personal_data(payload: ReportCreate) -> None:
     kinds = personal_data.personal_data_kinds(payload.description)
     if not kinds or payload.confirm_personal_data:
         return
-    what = " and ".join({"personnummer": "a personal identity number (personnummer)",
-                         "phone": "a phone number"}[k] for k in kinds)
+    what = personal_data.describe(kinds)
     raise PersonalDataSuspected(
         f"The description seems to contain {what}. Reports are read by several organisations: remove it, "
         "or send the report again with confirm_personal_data=true if it must stay",
