@@ -5,7 +5,8 @@
 Needs DATABASE_URL in demo mode (``make bench BENCH=events`` starts a throwaway durable
 PostGIS). Makes sure the demo town holds ``--town`` reports, starts uvicorn (one worker),
 then POSTs ``--batches`` batches of ``--size`` rescue-service events each with the demo key,
-one after the other, in four phases:
+one after the other, in four phases (with the 1-minute load average after each: on 2 shared
+cores, anything above 2 means other work took turns with this one):
 
 - fresh: every event new (inserts; GeoJSON, positions in WGS84, Swedish local times);
 - replay: the same batches again (every event unchanged);
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import statistics
 import sys
 import time
@@ -108,7 +110,8 @@ def phase(client: httpx.Client, name: str, bodies: list[bytes], content_type: st
         times.append(elapsed)
     median = statistics.median(times)
     print(f"{name:12s} {len(bodies)} batches of {size:,}: median {median * 1000:7.1f} ms, p95 {p95(times) * 1000:7.1f} ms"
-          f"  -> {size / median:9,.0f} events/s (mean {size * len(times) / sum(times):,.0f}/s)")
+          f"  -> {size / median:9,.0f} events/s (mean {size * len(times) / sum(times):,.0f}/s)"
+          f"  load average {os.getloadavg()[0]:.1f}")
     return size / median
 
 
