@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     attachment_max_side: int = 2560
     body_max_bytes: int = 64 * 1024
     clock_skew_seconds: int = 300
+    # The events feed (POST /api/v1/integrations/events): events per batch, and the body size.
+    feed_max_events: int = 10_000
+    feed_body_max_bytes: int = 32 * 1024 * 1024
 
     list_default_limit: int = 100
     list_max_limit: int = 1000

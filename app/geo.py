@@ -31,14 +31,15 @@ def _transformer(src: str, dst: str) -> Transformer:
 
 
 def normalise_crs(crs: str) -> str:
-    """'epsg:3006', 'EPSG:3006', 'http://www.opengis.net/def/crs/EPSG/0/3006' -> 'EPSG:3006'."""
+    """'epsg:3006', 'EPSG:3006', 'http://www.opengis.net/def/crs/EPSG/0/3006',
+    'urn:ogc:def:crs:EPSG::3006' -> 'EPSG:3006'."""
     value = crs.strip()
     upper = value.upper()
-    if upper.endswith("/EPSG/0/3006") or upper in {"EPSG:3006", "3006"}:
+    if upper.endswith(("/EPSG/0/3006", "URN:OGC:DEF:CRS:EPSG::3006")) or upper in {"EPSG:3006", "3006"}:
         return SWEREF99TM
-    if upper.endswith("/EPSG/0/4326") or upper in {"EPSG:4326", "4326"}:
+    if upper.endswith(("/EPSG/0/4326", "URN:OGC:DEF:CRS:EPSG::4326")) or upper in {"EPSG:4326", "4326"}:
         return WGS84
-    if upper.endswith("/OGC/1.3/CRS84") or upper in {"CRS84", "OGC:CRS84"}:
+    if upper.endswith(("/OGC/1.3/CRS84", "URN:OGC:DEF:CRS:OGC:1.3:CRS84")) or upper in {"CRS84", "OGC:CRS84"}:
         return WGS84
     raise ValueError(f"unsupported CRS {crs!r}; use EPSG:4326 (WGS84) or EPSG:3006 (SWEREF 99 TM)")
 

@@ -17,6 +17,7 @@ from app.integrations import open311, open311_router
 from app.health import router as health_router
 from app.hotspots.router import router as hotspots_router
 from app.pages import router as pages_router
+from app.integrations.router import router as integrations_router
 from app.static import mount_static
 from app.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from app.reports.public_router import router as public_router
@@ -36,12 +37,14 @@ def create_app() -> FastAPI:
     errors.install(app)
     errors.register_format(open311.PREFIX + "/", open311_router.error_response)
     app.add_middleware(BodyLimitMiddleware, default_limit=settings.body_max_bytes,
-                       upload_limit=settings.attachment_max_bytes + 64 * 1024)
+                       limits={"/attachments": settings.attachment_max_bytes + 64 * 1024,
+                               "/integrations/events": settings.feed_body_max_bytes})
     app.add_middleware(AccessLogMiddleware)
     # Pages, Leaflet and hotspot layers shrink 4-8x; level 5 costs a fraction of level 9's CPU.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     for router in (health_router, auth_router, reports_router, public_router, hotspots_router, actions_router,
-                   pages_router, tiles_router, open311_router.router, ogc_router, exports_router):
+                   pages_router, tiles_router, open311_router.router, ogc_router, exports_router,
+                   integrations_router):
         app.include_router(router)
     mount_static(app)
     return app

@@ -15,18 +15,19 @@ access_log = logging.getLogger("lagesbild.access")
 
 
 class BodyLimitMiddleware:
-    """Refuse bodies over the limit: early from Content-Length, or while streaming."""
+    """Refuse bodies over the limit: early from Content-Length, or while streaming.
+    ``limits`` maps a path ending (``/attachments``) to its own limit."""
 
-    def __init__(self, app: ASGIApp, *, default_limit: int, upload_limit: int) -> None:
+    def __init__(self, app: ASGIApp, *, default_limit: int, limits: dict[str, int]) -> None:
         self.app = app
         self.default_limit = default_limit
-        self.upload_limit = upload_limit
+        self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.upload_limit if scope["path"].endswith("/attachments") else self.default_limit
+        limit = next((n for end, n in self.limits.items() if scope["path"].endswith(end)), self.default_limit)
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             response = error_response(scope["path"], 413, "Payload too large",

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
+DAY_US = 86_400_000_000
 
 
 def utcnow() -> dt.datetime:
@@ -56,3 +57,26 @@ def local_iso_array(epoch_s: np.ndarray, *, spreadsheet: bool = False) -> list[s
     for i in np.flatnonzero(missing).tolist():
         out[i] = None
     return out
+
+
+def stockholm_wall_to_utc_us(wall_us: np.ndarray) -> np.ndarray:
+    """Swedish wall-clock times (microseconds since 1970 as if the clock read UTC) -> UTC
+    microseconds, vectorised: the offset is looked up once per calendar day, and only times on
+    a day the clocks change go through :func:`to_utc` one by one (an hour that occurs twice is
+    its first occurrence, a skipped hour is read with the offset before the change, as
+    Python's ``fold=0``)."""
+    wall_us = np.asarray(wall_us, dtype=np.int64)
+    days, inverse = np.unique(wall_us // DAY_US, return_inverse=True)
+    epoch = dt.datetime(1970, 1, 1)
+
+    def offset_us(day: int, hour: int) -> int:
+        local = (epoch + dt.timedelta(days=int(day), hours=hour)).replace(tzinfo=STOCKHOLM)
+        return local.utcoffset() // dt.timedelta(microseconds=1)
+
+    first = np.array([offset_us(d, 0) for d in days], dtype=np.int64)
+    last = np.array([offset_us(d, 23) for d in days], dtype=np.int64)
+    utc = wall_us - first[inverse]
+    for i in np.flatnonzero((first != last)[inverse]):  # a day with a clock change
+        local = epoch + dt.timedelta(microseconds=int(wall_us[i]))
+        utc[i] = (to_utc(local) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
+    return utc

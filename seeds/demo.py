@@ -1,6 +1,7 @@
 """The demo municipality: Eskilstuna (kommunkod 0484), with a simplified outline of the town
 area as its boundary (not the legal boundary), its EST organisations, the EST categories,
-one user per role (password ``demo``) and the rescue service's integration key.
+one user per role (password ``demo``), the rescue service's integration key and the mapping
+of its event types to the categories.
 
 Demo mode only: :func:`load_demo_base` refuses to run when LAGESBILD_ENV=production.
 """
@@ -10,14 +11,14 @@ import datetime as dt
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, Polygon
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
 from app.auth.service import hash_password
 from app.config import get_settings
-from app.integrations.models import ApiKey, Integration
-from app.integrations.service import key_digest
+from app.integrations.models import ApiKey, EventTypeMapping, Integration
+from app.integrations.service import KEY_PREFIX_CHARS, key_digest, normalise_event_type
 from app.municipalities.models import Municipality, Organisation
 from app.reports.models import Category
 
@@ -61,6 +62,22 @@ CATEGORIES = [
     ("ovrigt", "Övrigt", "Other", "ovrigt", "#999999", "dots"),
 ]
 
+# The rescue service's own event types (as its call-out system names them) -> our categories.
+RESCUE_EVENT_TYPES = [
+    ("Brand i container", "brand_container"),
+    ("Brand i papperskorg", "brand_container"),
+    ("Brand i sopkärl", "brand_container"),
+    ("Brand i fordon", "brand_fordon"),
+    ("Brand i bil", "brand_fordon"),
+    ("Brand i moped/cykel", "brand_fordon"),
+    ("Brand i byggnad", "brand_byggnad"),
+    ("Brand i soprum", "brand_byggnad"),
+    ("Brand i trapphus", "brand_byggnad"),
+    ("Brand i skog/mark", "brand_mark"),
+    ("Gräsbrand", "brand_mark"),
+    ("Brand ute – övrigt", "brand_mark"),  # outdoors, not a container or vehicle: closest is "skog/mark"
+]
+
 # username, organisation kind, role, display name
 USERS = [
     ("coordinator", "kommun", "coordinator", "EST-samordnare (demo)"),
@@ -77,6 +94,7 @@ def load_demo_base(session: Session) -> Municipality:
                            "set LAGESBILD_ENV=demo for a demo installation")
     existing = session.scalar(select(Municipality).where(Municipality.code == MUNICIPALITY_CODE))
     if existing is not None:
+        ensure_rescue_feed(session, existing)
         return existing
     muni = Municipality(name="Eskilstuna", code=MUNICIPALITY_CODE, cycle_days=14,
                         cycle_anchor=dt.date(2026, 1, 7),  # a Wednesday: EST meetings every other Wednesday
@@ -92,9 +110,32 @@ def load_demo_base(session: Session) -> Municipality:
     password_hash = hash_password(DEMO_PASSWORD)
     session.add_all(User(organisation_id=orgs[kind].id, username=username, display_name=name,
                          password_hash=password_hash, role=role) for username, kind, role, name in USERS)
+    # The rescue service's call-outs are confirmed fires: they arrive verified (see ensure_rescue_feed).
     rescue = Integration(municipality_id=muni.id, organisation_id=orgs["raddningstjanst"].id, name="raddningstjanst")
     session.add(rescue)
     session.flush()
-    session.add(ApiKey(integration_id=rescue.id, key_sha256=key_digest(DEMO_API_KEY), label="demo"))
+    session.add(ApiKey(integration_id=rescue.id, key_sha256=key_digest(DEMO_API_KEY),
+                       prefix=DEMO_API_KEY[:KEY_PREFIX_CHARS], label="demo"))
     session.flush()
+    ensure_rescue_feed(session, muni)
     return muni
+
+
+def ensure_rescue_feed(session: Session, muni: Municipality) -> None:
+    """The demo set-up of the rescue service's feed: its event types mapped, its events arriving
+    verified, the demo key's prefix shown. Once: not when it has a mapping already (also for
+    demo databases made before the events feed existed)."""
+    rescue = session.scalar(select(Integration).where(Integration.municipality_id == muni.id,
+                                                      Integration.name == "raddningstjanst"))
+    session.execute(update(ApiKey).where(ApiKey.key_sha256 == key_digest(DEMO_API_KEY), ApiKey.prefix == "")
+                    .values(prefix=DEMO_API_KEY[:KEY_PREFIX_CHARS]))
+    if rescue is None or session.scalar(select(EventTypeMapping.type_key)
+                                        .where(EventTypeMapping.integration_id == rescue.id).limit(1)):
+        return
+    rescue.initial_status = "verified"
+    categories = dict(session.execute(select(Category.code, Category.id)
+                                      .where(Category.municipality_id == muni.id)).all())
+    session.add_all(EventTypeMapping(integration_id=rescue.id, type_key=normalise_event_type(event_type),
+                                     event_type=event_type, category_id=categories[code])
+                    for event_type, code in RESCUE_EVENT_TYPES)
+    session.flush()

@@ -27,6 +27,8 @@ import numpy as np
 import shapely
 from shapely.geometry import Polygon
 
+from app.bulkcopy import (COPY_HEADER, COPY_TRAILER, EWKB_POINT, NULL_FIELD, PG_EPOCH_S, UUID, fixed_rows,
+                          row_dtype, uuid7)
 from app.geo import H3_RESOLUTIONS, h3_cells_vectorised
 from seeds.demo import BOUNDARY
 
@@ -237,28 +239,9 @@ def generate(n: int, *, lookups: Lookups, now: dt.datetime, days: int = 364, see
             "description_pick": rng.integers(0, 1 << 30, n)}
 
 
-def uuid7(unix_ms: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """UUIDv7 (RFC 9562) for the given Unix milliseconds, as (n, 2) uint64: high and low halves.
-
-    Time-ordered ids turn primary-key inserts into appends at the right edge of the index
-    instead of random writes all over it; the 74 random bits keep ids unique across loads."""
-    n = len(unix_ms)
-    high = (unix_ms.astype(np.uint64) << 16) | 0x7000 | rng.integers(0, 1 << 12, n, dtype=np.uint64)
-    low = (1 << 63) | rng.integers(0, 1 << 62, n, dtype=np.uint64)
-    return np.stack([high, low], axis=1)
-
-
-# Binary COPY: the file header (signature, no flags, no extension), the end marker, a NULL field.
-COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
-COPY_TRAILER = b"\xff\xff"
-NULL_FIELD = b"\xff\xff\xff\xff"
-PG_EPOCH_S = 946_684_800  # 2000-01-01 UTC, from where binary timestamps count microseconds
-# A point as little-endian EWKB with SRID: what the geometry type's binary input accepts.
-EWKB_POINT = np.dtype([("order", "u1"), ("type", "<u4"), ("srid", "<u4"), ("x", "<f8"), ("y", "<f8")])
-EWKB_POINT_WITH_SRID = 0x20000001  # geometry type 1 (point) with the flag saying an SRID follows
 # Columns whose binary form has the same size in every row, in COPY order...
 FIXED_COLUMNS = {
-    "id": np.dtype((">u8", 2)), "municipality_id": np.dtype(">i4"), "category_id": np.dtype(">i4"),
+    "id": UUID, "municipality_id": np.dtype(">i4"), "category_id": np.dtype(">i4"),
     "occurred_from": np.dtype(">i8"), "occurred_to": np.dtype(">i8"), "reported_at": np.dtype(">i8"),
     "geom": EWKB_POINT, **{f"h3_r{r}": np.dtype(">i8") for r in H3_RESOLUTIONS},
 }
@@ -266,20 +249,9 @@ FIXED_COLUMNS = {
 TAIL_COLUMNS = ("description", "place_name", "reporter_id", "organisation_id", "source", "status")
 COLUMNS = (*FIXED_COLUMNS, *TAIL_COLUMNS, "external_id")
 # The fixed part of a row: field count, then each fixed column with its size in front.
-ROW_DTYPE = np.dtype([("field_count", ">i2"), *itertools.chain.from_iterable(
-    ((f"{name} size", ">i4"), (name, dtype)) for name, dtype in FIXED_COLUMNS.items())])
+ROW_DTYPE = row_dtype(FIXED_COLUMNS)
 SOURCES = {"raddningstjanst": "integration:raddningstjanst", "medborgare": "public"}  # all others: "web"
 FIRE = KINDS.index("raddningstjanst")
-
-
-def _row_template() -> np.ndarray:
-    """One fixed row part with everything that is the same in every row filled in."""
-    row = np.zeros(1, ROW_DTYPE)
-    row["field_count"] = len(COLUMNS)
-    for name, dtype in FIXED_COLUMNS.items():
-        row[f"{name} size"] = dtype.itemsize
-    row["geom"]["order"], row["geom"]["type"], row["geom"]["srid"] = 1, EWKB_POINT_WITH_SRID, 4326
-    return row
 
 
 def _field(value: str | int | None) -> bytes:
@@ -331,7 +303,7 @@ class BinaryRows:
     Binary input spares the server parsing text (timestamps, hex EWKB, numbers), and building
     each chunk as one NumPy byte matrix spares the client a Python step per row and field."""
 
-    ROW_TEMPLATE = _row_template()
+    ROW_TEMPLATE = fixed_rows(FIXED_COLUMNS, 1, field_count=len(COLUMNS))
 
     def __init__(self, data: dict[str, np.ndarray], lookups: Lookups, rng: np.random.Generator | None = None):
         rng = rng or np.random.default_rng()

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select, text
 from app.manage import ROOT
 from app.reports.models import IdempotencyRecord, Report
 from tests.helpers import SQUARE
-from tests.live import free_port, start_server
+from tests.live import ROOT, free_port, start_server
 
 
 @pytest.fixture(scope="module")

@@ -37,8 +37,11 @@ class Selection:
     bbox: tuple[float, float, float, float] | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
-        """The WHERE clauses for :class:`Report`."""
-        where = [Report.municipality_id == self.municipality_id, Report.status.in_(self.statuses)]
+        """The WHERE clauses for :class:`Report`. A report linked into another source's incident
+        (``incident_of``, app/reports/incidents.py) is left out: the incident counts once, as its
+        primary report."""
+        where = [Report.municipality_id == self.municipality_id, Report.status.in_(self.statuses),
+                 Report.incident_of.is_(None)]
         if self.category_ids is not None:
             where.append(Report.category_id.in_(self.category_ids))
         if self.organisation_kinds is not None:

@@ -1,16 +1,28 @@
-"""API-key authentication for integration clients (the rescue service's system, say)."""
+"""Integrations: API-key authentication, key rotation by the coordinator, and the mapping from
+each system's own event types to the municipality's EST categories."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import re
+import secrets
+import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from app.errors import Unauthenticated
-from app.integrations.models import ApiKey, Integration
+from app.auth.service import Principal
+from app.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from app.integrations.models import ApiKey, EventTypeMapping, Integration
 from app.municipalities.models import Organisation
-from app.timeutil import utcnow
+from app.reports.models import Category
+from app.timeutil import local_iso, utcnow
+
+KEY_PREFIX_CHARS = 8
+# last_used_at is written at most this often per key: a busy feed would otherwise update (and
+# lock) the same row on every request.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -23,6 +35,7 @@ class IntegrationClient:
     organisation_id: int
     organisation_name: str
     organisation_kind: str
+    initial_status: str = "new"
 
     @property
     def source(self) -> str:
@@ -35,16 +48,155 @@ def key_digest(key: str) -> str:
 
 
 def authenticate_key(session: Session, *, key: str) -> IntegrationClient:
-    """The active integration behind a (non-revoked) API key; records when the key was last used."""
+    """The active integration behind a (non-revoked) API key; records when the key was last
+    used (to the minute)."""
     row = session.execute(
-        select(ApiKey.id, Integration.id, Integration.name, Integration.municipality_id, Organisation.id,
-               Organisation.name, Organisation.kind)
+        select(ApiKey.id, ApiKey.last_used_at, Integration.id, Integration.name, Integration.municipality_id,
+               Organisation.id, Organisation.name, Organisation.kind, Integration.initial_status)
         .join(Integration, Integration.id == ApiKey.integration_id)
         .join(Organisation, Organisation.id == Integration.organisation_id)
         .where(ApiKey.key_sha256 == key_digest(key), ApiKey.revoked_at.is_(None), Integration.active.is_(True))
     ).first()
     if row is None:
         raise Unauthenticated("The API key is not valid, or it was revoked")
-    session.execute(update(ApiKey).where(ApiKey.id == row[0]).values(last_used_at=utcnow()))
-    return IntegrationClient(integration_id=row[1], name=row[2], municipality_id=row[3], organisation_id=row[4],
-                             organisation_name=row[5], organisation_kind=row[6])
+    now = utcnow()
+    if row[1] is None or now - row[1] >= LAST_USED_RESOLUTION:
+        session.execute(update(ApiKey).where(ApiKey.id == row[0]).values(last_used_at=now))
+    return IntegrationClient(integration_id=row[2], name=row[3], municipality_id=row[4], organisation_id=row[5],
+                             organisation_name=row[6], organisation_kind=row[7], initial_status=row[8])
+
+
+def normalise_event_type(value: str) -> str:
+    """The key event types are matched on: 'Brand ute – övrigt', 'brand ute - Övrigt' and
+    'BRAND UTE-ÖVRIGT' are one type (Unicode form, case, dashes and spacing ignored)."""
+    text = unicodedata.normalize("NFKC", value).casefold()
+    text = re.sub(r"[\u2010-\u2015\u2212]", "-", text)
+    text = re.sub(r"\s*([-/])\s*", r"\1", text)
+    return " ".join(text.split())
+
+
+def list_integrations(session: Session, *, principal: Principal) -> list[dict]:
+    """The municipality's integrations with their keys (never the keys themselves) and how many
+    event types each maps."""
+    integrations = session.scalars(select(Integration).where(Integration.municipality_id == principal.municipality_id)
+                                   .order_by(Integration.name)).all()
+    out = []
+    for integration in integrations:
+        mapped = session.scalar(select(func.count()).select_from(EventTypeMapping)
+                                .where(EventTypeMapping.integration_id == integration.id))
+        organisation = session.get(Organisation, integration.organisation_id)
+        out.append({"id": integration.id, "name": integration.name, "source": f"integration:{integration.name}",
+                    "organisation": organisation.name, "active": integration.active,
+                    "initial_status": integration.initial_status, "event_types_mapped": mapped,
+                    "keys": list_keys(session, integration_id=integration.id, principal=principal)})
+    return out
+
+
+def get_integration(session: Session, *, integration_id: int, principal: Principal) -> Integration:
+    """One of the principal's municipality's integrations (404 otherwise)."""
+    integration = session.get(Integration, integration_id)
+    if integration is None or integration.municipality_id != principal.municipality_id:
+        raise NotFound(f"No integration {integration_id} in your municipality")
+    return integration
+
+
+def update_integration(session: Session, *, integration_id: int, principal: Principal,
+                       initial_status: str | None, active: bool | None) -> None:
+    """Set what new events start as, or switch the integration off (its keys then stop working)."""
+    integration = get_integration(session, integration_id=integration_id, principal=principal)
+    if initial_status is not None:
+        integration.initial_status = initial_status
+    if active is not None:
+        integration.active = active
+    session.flush()
+
+
+def list_keys(session: Session, *, integration_id: int, principal: Principal) -> list[dict]:
+    """An integration's keys, newest first, without secrets: prefix, label, created, last used, revoked."""
+    get_integration(session, integration_id=integration_id, principal=principal)
+    keys = session.scalars(select(ApiKey).where(ApiKey.integration_id == integration_id)
+                           .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())).all()
+    return [_key_read(k) for k in keys]
+
+
+def _key_read(key: ApiKey) -> dict:
+    return {"id": key.id, "prefix": key.prefix, "label": key.label, "created_at": local_iso(key.created_at),
+            "last_used_at": local_iso(key.last_used_at), "revoked_at": local_iso(key.revoked_at),
+            "active": key.revoked_at is None}
+
+
+def create_key(session: Session, *, integration_id: int, label: str, principal: Principal) -> dict:
+    """A new key for the integration: returned once, stored only as its SHA-256."""
+    get_integration(session, integration_id=integration_id, principal=principal)
+    secret = "lgb_" + secrets.token_urlsafe(32)
+    key = ApiKey(integration_id=integration_id, key_sha256=key_digest(secret), prefix=secret[:KEY_PREFIX_CHARS],
+                 label=label, created_by=principal.user_id, created_at=utcnow())
+    session.add(key)
+    session.flush()
+    return {**_key_read(key), "key": secret}
+
+
+def revoke_key(session: Session, *, integration_id: int, key_id: int, principal: Principal) -> dict:
+    """Revoke a key now: the next request with it gets 401. Revoking twice is refused (409)."""
+    get_integration(session, integration_id=integration_id, principal=principal)
+    key = session.get(ApiKey, key_id)
+    if key is None or key.integration_id != integration_id:
+        raise NotFound(f"No key {key_id} for integration {integration_id}")
+    if key.revoked_at is not None:
+        raise Conflict(f"Key {key_id} was already revoked at {local_iso(key.revoked_at)}")
+    key.revoked_at, key.revoked_by = utcnow(), principal.user_id
+    session.flush()
+    return _key_read(key)
+
+
+def get_mapping(session: Session, *, integration_id: int, principal: Principal) -> list[dict]:
+    """The integration's event types and the category each files under, alphabetically."""
+    get_integration(session, integration_id=integration_id, principal=principal)
+    rows = session.execute(select(EventTypeMapping.event_type, Category.code, Category.label_sv)
+                           .join(Category, Category.id == EventTypeMapping.category_id)
+                           .where(EventTypeMapping.integration_id == integration_id)
+                           .order_by(EventTypeMapping.type_key)).all()
+    return [{"event_type": t, "category": code, "category_label": label} for t, code, label in rows]
+
+
+def set_mapping(session: Session, *, integration_id: int, entries: list[tuple[str, str]],
+                principal: Principal) -> list[dict]:
+    """Replace the integration's mapping with ``entries`` of (event type, category code).
+
+    Events already filed keep their category; the new mapping applies to what arrives next
+    (including updates of earlier events)."""
+    integration = get_integration(session, integration_id=integration_id, principal=principal)
+    categories = dict(session.execute(select(Category.code, Category.id)
+                                      .where(Category.municipality_id == integration.municipality_id,
+                                             Category.active.is_(True))).all())
+    seen: dict[str, str] = {}
+    errors = []
+    for i, (event_type, code) in enumerate(entries):
+        key = normalise_event_type(event_type)
+        if not key:
+            errors.append({"field": f"{i}.event_type", "message": "empty event type"})
+        elif key in seen:
+            errors.append({"field": f"{i}.event_type",
+                           "message": f"{event_type!r} is the same type as {seen[key]!r} (case, dashes and "
+                                      "spacing are ignored)"})
+        seen.setdefault(key, event_type)
+        if code not in categories:
+            errors.append({"field": f"{i}.category", "message": f"unknown category {code!r}"})
+    if errors:
+        raise InvalidInput("The mapping has errors; nothing was changed: "
+                           + "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]), errors=errors)
+    session.execute(delete(EventTypeMapping).where(EventTypeMapping.integration_id == integration_id))
+    now = utcnow()
+    session.add_all(EventTypeMapping(integration_id=integration_id, type_key=normalise_event_type(t),
+                                     event_type=t.strip(), category_id=categories[c], updated_at=now,
+                                     updated_by=principal.user_id) for t, c in entries)
+    session.flush()
+    return get_mapping(session, integration_id=integration_id, principal=principal)
+
+
+def mapping_lookup(session: Session, *, integration_id: int) -> dict[str, int]:
+    """Normalised event type -> category id, for the feed."""
+    return dict(session.execute(select(EventTypeMapping.type_key, EventTypeMapping.category_id)
+                                .join(Category, Category.id == EventTypeMapping.category_id)
+                                .where(EventTypeMapping.integration_id == integration_id,
+                                       Category.active.is_(True))).all())

@@ -63,8 +63,12 @@ class Report(Base):
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id", ondelete="SET NULL"))
     source: Mapped[str] = mapped_column(String(80))
     external_id: Mapped[str | None] = mapped_column(String(200))
+    event_type: Mapped[str | None] = mapped_column(String(100))  # an integration's own type, as sent
     status: Mapped[str] = mapped_column(String(20), default="new", server_default="new")
     duplicate_of: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("report.id", ondelete="SET NULL"))
+    # Another source's account of the incident whose primary report this is (app/reports/incidents.py);
+    # such a report is not counted again in the situation picture.
+    incident_of: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("report.id", ondelete="SET NULL"))
     moderated_by: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     moderated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     moderation_note: Mapped[str | None] = mapped_column(Text)
@@ -83,6 +87,12 @@ class Report(Base):
         Index("ix_report_reporter_reported", "reporter_id", "reported_at", "id",
               postgresql_where=text("reporter_id IS NOT NULL")),
         Index("ix_report_municipality_occurred", "municipality_id", "occurred_from", "occurred_to"),
+        # The few reports linked into an incident, found from the primary report.
+        Index("ix_report_incident_of", "incident_of", postgresql_where=text("incident_of IS NOT NULL")),
+        # People's reports by category and time: what an integration's events are linked with
+        # (app/reports/incidents.py). Partial, so the events feed's own inserts do not maintain it.
+        Index("ix_report_people_category_occurred", "category_id", "occurred_from",
+              postgresql_where=text("source NOT LIKE 'integration:%'")),
     )
 
 

@@ -17,6 +17,8 @@ import datetime as dt
 import re
 
 _PNR = re.compile(r"(?<![\d-])((?:19|20)?\d{6})[-+ ]?(\d{4})(?![\d-])")
+# Both need seven digits in a row, give or take a separator: text without them is passed at once.
+_CANDIDATE = re.compile(r"\d(?:[ ()+-]{0,2}\d){6}")
 _PHONE = re.compile(r"(?<![\w+])(?:\+46|0046)[ -]?\(?0?\)?[ -]?[1-9](?:[ -]?\d){6,8}(?!\d)"
                     r"|(?<![\w+])0[1-9](?:[ -]?\d){6,8}(?!\d)")
 
@@ -56,9 +58,17 @@ def looks_like_phone_number(text: str) -> bool:
 
 def personal_data_kinds(text: str) -> list[str]:
     """Which kinds of personal data the text seems to contain: 'personnummer', 'phone'."""
+    if not _CANDIDATE.search(text):
+        return []
     kinds = []
     if looks_like_personnummer(text):
         kinds.append("personnummer")
     if looks_like_phone_number(text):
         kinds.append("phone")
     return kinds
+
+
+def describe(kinds: list[str]) -> str:
+    """'a personal identity number (personnummer) and a phone number', for messages."""
+    return " and ".join({"personnummer": "a personal identity number (personnummer)",
+                         "phone": "a phone number"}[k] for k in kinds)

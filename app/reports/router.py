@@ -17,7 +17,7 @@ from app.reports import attachments as attachment_service
 from app.reports import service
 from app.reports.deps import ReportFilterDep
 from app.reports.schemas import (
-    AttachmentRead, CategoryRead, ReportCollection, ReportCreate, ReportFeature, ReportUpdate,
+    AttachmentRead, CategoryRead, ReportCollection, ReportCreate, ReportFeature, ReportHistoryEntry, ReportUpdate,
 )
 from app.timeutil import utcnow
 
@@ -110,6 +110,19 @@ def update_report(report_id: uuid.UUID, changes: ReportUpdate, principal: Modera
                   session: SessionDep) -> JSONResponse:
     feature = service.update_report(session, report_id=report_id, changes=changes, principal=principal)
     return JSONResponse(feature, media_type=GEOJSON)
+
+
+@router.delete("/reports/{report_id}/incident", response_model=ReportFeature,
+               summary="Undo an incident link (coordinator): the report, or every report linked to it, "
+                       "counts on its own again")
+def unlink_report(report_id: uuid.UUID, principal: Moderator, session: SessionDep) -> JSONResponse:
+    return JSONResponse(service.unlink_report(session, report_id=report_id, principal=principal), media_type=GEOJSON)
+
+
+@router.get("/reports/{report_id}/history", response_model=list[ReportHistoryEntry],
+            summary="A report's history: moderation, feed updates, incident links (coordinator)")
+def report_history(report_id: uuid.UUID, principal: Moderator, session: SessionDep) -> list[dict]:
+    return service.report_history(session, report_id=report_id, principal=principal)
 
 
 @router.post("/reports/{report_id}/attachments", status_code=201, response_model=AttachmentRead,

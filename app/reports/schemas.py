@@ -108,6 +108,10 @@ class ReportProperties(BaseModel):
     mine: bool
     h3_r9: str
     attachments: list[str] = []
+    event_type: str | None = Field(None, description="An integration's own event type, as sent")
+    incident_of: uuid.UUID | None = Field(None, description="The primary report of the incident this report is "
+                                                            "linked into (then it is not counted again)")
+    linked_reports: list[uuid.UUID] = Field([], description="Reports of other sources linked to this one")
 
 
 class ReportFeature(BaseModel):
@@ -140,6 +144,13 @@ class CategoryRead(BaseModel):
     group: str
     colour: str
     icon: str
+
+
+class ReportHistoryEntry(BaseModel):
+    at: str
+    action: str = Field(description="moderate, feed_update, link, unlink")
+    by: str | None = Field(description="The user; none for the system (the feed, automatic links)")
+    changes: dict[str, Any] = Field(description="field: [old, new], and for links the distance and time apart")
 
 
 class AttachmentRead(BaseModel):

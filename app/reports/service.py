@@ -14,11 +14,13 @@ from typing import Any
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
-from sqlalchemy import Float, Row, Select, String, and_, cast, func, or_, select
+from sqlalchemy import Float, Row, Select, String, and_, case, cast, func, or_, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from app import geo
+from app.auth.models import User
 from app.auth.service import Principal
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, PersonalDataSuspected
 from app.integrations.service import IntegrationClient
@@ -26,6 +28,7 @@ from app.municipalities.models import Municipality, Organisation
 from app.municipalities.service import citizen_organisation
 from app.pagination import Cursor
 from app.reports import personal_data
+from app.reports import incidents
 from app.reports.idempotency import request_fingerprint, run_once
 from app.reports.models import Attachment, Category, Report, ReportEvent
 from app.reports.schemas import ReportCreate, ReportUpdate
@@ -43,6 +46,7 @@ class Submitter:
     organisation_kind: str | None
     source: str
     idempotency_scope: str
+    initial_status: str = "new"  # integrations may be trusted to file verified reports
 
 
 def citizen_submitter(session: Session, *, municipality_id: int) -> Submitter:
@@ -59,7 +63,8 @@ def integration_submitter(client: IntegrationClient) -> Submitter:
     with source ``integration:<name>``."""
     return Submitter(municipality_id=client.municipality_id, user_id=None, organisation_id=client.organisation_id,
                      organisation_name=client.organisation_name, organisation_kind=client.organisation_kind,
-                     source=client.source, idempotency_scope=f"integration:{client.integration_id}")
+                     source=client.source, idempotency_scope=f"integration:{client.integration_id}",
+                     initial_status=client.initial_status)
 
 
 @dataclass(frozen=True)
@@ -125,8 +130,7 @@ def check_personal_data(payload: ReportCreate) -> None:
     kinds = personal_data.personal_data_kinds(payload.description)
     if not kinds or payload.confirm_personal_data:
         return
-    what = " and ".join({"personnummer": "a personal identity number (personnummer)",
-                         "phone": "a phone number"}[k] for k in kinds)
+    what = personal_data.describe(kinds)
     raise PersonalDataSuspected(
         f"The description seems to contain {what}. Reports are read by several organisations: remove it, "
         "or send the report again with confirm_personal_data=true if it must stay",
@@ -160,7 +164,7 @@ def create_report(session: Session, *, payload: ReportCreate, by: Submitter, ske
         occurred_from=start, occurred_to=end, reported_at=now, geom=from_shape(Point(lon, lat), srid=4326),
         h3_r7=cells[7], h3_r8=cells[8], h3_r9=cells[9], h3_r10=cells[10],
         description=payload.description.strip(), place_name=payload.place, reporter_id=by.user_id,
-        organisation_id=by.organisation_id, source=by.source, status="new",
+        organisation_id=by.organisation_id, source=by.source, status=by.initial_status,
     )
     if payload.external_id is not None:
         if not by.source.startswith("integration:"):
@@ -174,10 +178,15 @@ def create_report(session: Session, *, payload: ReportCreate, by: Submitter, ske
     except IntegrityError:
         raise Conflict(f"A report with external_id {payload.external_id!r} from {by.source} already exists; "
                        "use a new external_id, or the integration's events feed to update it") from None
+    links = incidents.link_arrivals(session, municipality_id=by.municipality_id, status=by.initial_status,
+                                    pushed=by.source.startswith("integration:"), ids=[report.id], lon=[lon], lat=[lat],
+                                    start=[start.timestamp()], end=[end.timestamp()], category_id=[category_id])
+    linked = sorted(s for s, primary in links.items() if primary == report.id)
     return _feature(id=report.id, lon=lon, lat=lat, category=payload.category, label=label, group=group,
                     occurred_from=start, occurred_to=end, reported_at=now, description=report.description,
-                    place=payload.place, status="new", source=by.source, organisation=by.organisation_name,
-                    organisation_kind=by.organisation_kind, mine=by.user_id is not None, h3_r9=cells[9])
+                    place=payload.place, status=by.initial_status, source=by.source, organisation=by.organisation_name,
+                    organisation_kind=by.organisation_kind, mine=by.user_id is not None, h3_r9=cells[9],
+                    incident_of=links.get(report.id), linked_reports=linked)
 
 
 def submit_report(session: Session, *, payload: ReportCreate, by: Submitter, skew_s: int,
@@ -189,8 +198,11 @@ def submit_report(session: Session, *, payload: ReportCreate, by: Submitter, ske
 
 
 def _feature(*, id, lon, lat, category, label, group, occurred_from, occurred_to, reported_at, description,
-             place, status, source, organisation, organisation_kind, mine, h3_r9, attachments=()) -> dict[str, Any]:
-    """One report as an RFC 7946 feature; times in Europe/Stockholm."""
+             place, status, source, organisation, organisation_kind, mine, h3_r9, attachments=(), event_type=None,
+             incident_of=None, linked_reports=()) -> dict[str, Any]:
+    """One report as an RFC 7946 feature; times in Europe/Stockholm. ``incident_of`` is the
+    primary report of the incident this one is linked into, ``linked_reports`` the reports
+    linked to this one (see app/reports/incidents.py)."""
     return {
         "type": "Feature",
         "id": str(id),
@@ -202,6 +214,9 @@ def _feature(*, id, lon, lat, category, label, group, occurred_from, occurred_to
             "status": status, "source": source, "organisation": organisation,
             "organisation_kind": organisation_kind, "mine": mine, "h3_r9": format(h3_r9, "x"),
             "attachments": [f"/api/v1/attachments/{a}" for a in attachments],
+            "event_type": event_type,
+            "incident_of": str(incident_of) if incident_of else None,
+            "linked_reports": [str(r) for r in linked_reports or ()],
         },
     }
 
@@ -214,10 +229,22 @@ def _feature_query() -> Select:
                Category.group_code.label("category_group"), Report.occurred_from, Report.occurred_to,
                Report.reported_at, Report.description, Report.place_name.label("place"), Report.status,
                Report.source, Organisation.name.label("organisation"),
-               Organisation.kind.label("organisation_kind"), Report.reporter_id, Report.h3_r9)
+               Organisation.kind.label("organisation_kind"), Report.reporter_id, Report.h3_r9,
+               Report.event_type, Report.incident_of)
         .join(Category, Category.id == Report.category_id)
         .outerjoin(Organisation, Organisation.id == Report.organisation_id)
     )
+
+
+def _shown_query() -> Select:
+    """:func:`_feature_query` with the reports linked to each call-out (``linked_reports``), as
+    the API shows a report; only an integration's event can be an incident's primary report, so
+    the subquery runs for those alone (exports leave it out)."""
+    member = aliased(Report)
+    linked = case((Report.source.startswith("integration:"),
+                   select(func.array_agg(aggregate_order_by(member.id, member.reported_at, member.id)))
+                   .where(member.incident_of == Report.id).scalar_subquery()))
+    return _feature_query().add_columns(linked.label("linked_reports"))
 
 
 def _row_to_feature(row, *, principal: Principal, attachments=()) -> dict[str, Any]:
@@ -225,7 +252,8 @@ def _row_to_feature(row, *, principal: Principal, attachments=()) -> dict[str, A
                     occurred_from=row[6], occurred_to=row[7], reported_at=row[8], description=row[9],
                     place=row[10], status=row[11], source=row[12], organisation=row[13],
                     organisation_kind=row[14], mine=row[15] == principal.user_id, h3_r9=row[16],
-                    attachments=attachments)
+                    attachments=attachments, event_type=row.event_type, incident_of=row.incident_of,
+                    linked_reports=row.linked_reports)
 
 
 def visible_to(principal: Principal):
@@ -246,7 +274,7 @@ def _get_visible(session: Session, *, report_id: uuid.UUID, principal: Principal
 
 def get_report(session: Session, *, report_id: uuid.UUID, principal: Principal) -> dict[str, Any]:
     """One report the principal may see, as a feature."""
-    row = session.execute(_feature_query().where(Report.id == report_id, visible_to(principal))).first()
+    row = session.execute(_shown_query().where(Report.id == report_id, visible_to(principal))).first()
     if row is None:
         raise NotFound(f"No report {report_id} that you may see")
     attachments = session.scalars(select(Attachment.id).where(Attachment.report_id == report_id)
@@ -281,7 +309,7 @@ def list_reports(session: Session, *, principal: Principal, flt: ReportFilter, l
 
     Keyset pagination on (reported_at, id) keeps deep pages as fast as the first; ``offset``
     (rows to skip, for clients that count) is used only without a cursor."""
-    base = _apply_filter(_feature_query().where(visible_to(principal)), flt, principal=principal)
+    base = _apply_filter(_shown_query().where(visible_to(principal)), flt, principal=principal)
     matched = session.scalar(select(func.count()).select_from(base.with_only_columns(Report.id).subquery()))
     page = base
     if cursor is not None:
@@ -370,6 +398,23 @@ def update_report(session: Session, *, report_id: uuid.UUID, changes: ReportUpda
         session.add(ReportEvent(report_id=report.id, user_id=principal.user_id, action="moderate", changes=diff))
         session.flush()
     return get_report(session, report_id=report.id, principal=principal)
+
+
+def unlink_report(session: Session, *, report_id: uuid.UUID, principal: Principal) -> dict[str, Any]:
+    """Undo an incident link (coordinator): see :func:`app.reports.incidents.unlink`."""
+    report = _get_visible(session, report_id=report_id, principal=principal)
+    incidents.unlink(session, report=report, user_id=principal.user_id)
+    return get_report(session, report_id=report.id, principal=principal)
+
+
+def report_history(session: Session, *, report_id: uuid.UUID, principal: Principal) -> list[dict[str, Any]]:
+    """What happened to a report, oldest first: moderation, feed updates (with the old and new
+    values), incident links and unlinks, and by whom (a username, or none for the system)."""
+    _get_visible(session, report_id=report_id, principal=principal)
+    rows = session.execute(select(ReportEvent, User.username).outerjoin(User, User.id == ReportEvent.user_id)
+                           .where(ReportEvent.report_id == report_id).order_by(ReportEvent.at, ReportEvent.id)).all()
+    return [{"at": local_iso(event.at), "action": event.action, "by": username, "changes": event.changes}
+            for event, username in rows]
 
 
 def require_attachable(session: Session, *, report_id: uuid.UUID, principal: Principal) -> Report:

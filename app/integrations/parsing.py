@@ -1,0 +1,140 @@
+"""Reading an events batch: a GeoJSON FeatureCollection or CSV, into columns (one entry per
+item, in the order sent). Nothing is judged here except the shape of each item; the values
+are checked, all items at once, in :mod:`app.integrations.validation`.
+
+CSV: UTF-8 (a byte-order mark is fine), a header row, comma- or semicolon-separated (the
+separator is taken from the header line; with semicolons a decimal comma is accepted, as
+Excel writes in Swedish locale). Columns, in any order, extra ones ignored:
+``external_id, event_type, occurred_at | occurred_from[, occurred_to], x, y | lon, lat[, crs][, description]
+[, confirm_personal_data]`` (true/false).
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from app.errors import InvalidInput, PayloadTooLarge
+
+FIELDS = ("external_id", "event_type", "occurred_at", "occurred_from", "occurred_to", "x", "y", "crs", "description",
+          "confirm_personal_data")
+CSV_ALIASES = {"lon": "x", "lat": "y", "longitude": "x", "latitude": "y"}
+
+
+@dataclass(frozen=True)
+class RawBatch:
+    """The items of a batch as columns of the values sent (not yet checked), and per item the
+    first shape problem found while reading (or None)."""
+
+    columns: dict[str, tuple[Any, ...]]
+    problems: tuple[str | None, ...]
+    crs: str | None  # the batch's own default CRS (GeoJSON "crs" member), if any
+
+    @property
+    def n(self) -> int:
+        return len(self.problems)
+
+
+def _require_size(n: int, max_events: int) -> None:
+    if n > max_events:
+        raise PayloadTooLarge(f"A batch has at most {max_events:,} events; this one has {n:,}. "
+                              "Send it in several batches (replaying an event is harmless)")
+
+
+def _batch(rows: list[tuple], crs: str | None) -> RawBatch:
+    if not rows:
+        return RawBatch(columns={f: () for f in FIELDS}, problems=(), crs=crs)
+    *values, problems = zip(*rows)
+    return RawBatch(columns=dict(zip(FIELDS, values)), problems=problems, crs=crs)
+
+
+_NOT_A_FEATURE = (None,) * len(FIELDS) + ("not a GeoJSON Feature object",)
+_EMPTY: dict = {}
+
+
+def _feature_row(feature: Any) -> tuple:
+    """One Feature as (FIELDS..., problem). ``external_id`` may also come as the Feature's ``id``."""
+    if type(feature) is not dict:
+        return _NOT_A_FEATURE
+    props = feature.get("properties")
+    get = props.get if type(props) is dict else _EMPTY.get
+    geometry = feature.get("geometry")
+    x = y = problem = None
+    if type(geometry) is dict and geometry.get("type") == "Point":
+        coordinates = geometry.get("coordinates")
+        if type(coordinates) is list and 2 <= len(coordinates) <= 3:
+            x, y = coordinates[0], coordinates[1]
+        else:
+            problem = "geometry.coordinates must be [x, y] (lon, lat in WGS84; easting, northing in EPSG:3006)"
+    else:
+        problem = "geometry must be a GeoJSON Point"
+    external_id = get("external_id")
+    if external_id is None:
+        external_id = feature.get("id")
+    return (external_id, get("event_type"), get("occurred_at"), get("occurred_from"), get("occurred_to"), x, y,
+            get("crs"), get("description"), get("confirm_personal_data"), problem)
+
+
+def _crs_member(value: Any) -> str | None:
+    """The FeatureCollection's ``crs``: a name string, or the 2008 form {"type": "name", "properties": {"name": ...}}."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("properties"), dict):
+        name = value["properties"].get("name")
+        return name if isinstance(name, str) else None
+    return None
+
+
+def read_geojson(body: bytes, *, max_events: int) -> RawBatch:
+    """A FeatureCollection of Point features; the event fields are the features' properties."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"Malformed JSON: {exc}", errors=[{"field": "body", "message": "malformed JSON"}]) from None
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" or not isinstance(doc.get("features"), list):
+        raise InvalidInput('The body must be a GeoJSON FeatureCollection: {"type": "FeatureCollection", '
+                           '"features": [...]} (or CSV with Content-Type: text/csv)',
+                           errors=[{"field": "body", "message": "not a FeatureCollection"}])
+    _require_size(len(doc["features"]), max_events)
+    return _batch([_feature_row(f) for f in doc["features"]], _crs_member(doc.get("crs")))
+
+
+def read_csv(body: bytes, *, max_events: int) -> RawBatch:
+    """CSV with a header row (see the module docstring for the columns)."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput("CSV must be UTF-8 encoded", errors=[{"field": "body", "message": "not UTF-8"}]) from None
+    header_line = text.split("\n", 1)[0]
+    sep = ";" if header_line.count(";") > header_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    header = [CSV_ALIASES.get(h.strip().lower(), h.strip().lower()) for h in next(reader, [])]
+    missing = [f for f in ("external_id", "event_type", "x", "y") if f not in header]
+    if "occurred_at" not in header and "occurred_from" not in header:
+        missing.append("occurred_at (or occurred_from)")
+    if missing:
+        raise InvalidInput(f"The CSV header lacks {', '.join(missing)}; columns: external_id, event_type, "
+                           "occurred_at or occurred_from/occurred_to, x and y (or lon and lat), crs, description",
+                           errors=[{"field": "header", "message": f"missing {m}"} for m in missing])
+    rows = [r for r in reader if any(cell.strip() for cell in r)]
+    _require_size(len(rows), max_events)
+    where = [header.index(f) if f in header else None for f in FIELDS]
+    width = len(header)
+    decimal_comma = sep == ";"
+    out = []
+    for r in rows:
+        problem = None if len(r) == width else f"has {len(r)} fields, the header {width}"
+        values = [(r[i].strip() or None) if i is not None and i < len(r) else None for i in where]
+        if values[9] is not None:  # confirm_personal_data
+            values[9] = values[9].lower() in ("true", "1", "ja", "yes")
+        for k in (5, 6):  # x, y
+            if values[k] is not None:
+                try:
+                    values[k] = float(values[k].replace(",", ".") if decimal_comma else values[k])
+                except ValueError:
+                    problem = problem or f"{FIELDS[k]} {values[k]!r} is not a number"
+        out.append((*values, problem))
+    return _batch(out, None)

@@ -1,0 +1,270 @@
+"""Checking an events batch, all items at once: each item is accepted whole or rejected with
+every reason found; one bad item never affects the others.
+
+Per item: ``external_id`` (a non-empty string or an integer, unique within the batch),
+``event_type`` mapped to a category for this integration, the time as ``occurred_at`` or
+``occurred_from`` [``occurred_to``] (ISO 8601; without an offset it is Swedish local time;
+not in the future), a point in WGS84 or SWEREF 99 TM inside the municipality, and an optional
+``description``. Positions are transformed and tested against the boundary as arrays.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from app import geo
+from app.integrations.parsing import RawBatch
+from app.integrations.service import normalise_event_type
+from app.reports import personal_data
+from app.reports.schemas import DESCRIPTION_MAX_CHARS
+from app.timeutil import stockholm_wall_to_utc_us
+
+EXTERNAL_ID_MAX_CHARS = 200
+EVENT_TYPE_MAX_CHARS = 100
+UNIX_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+NAIVE_EPOCH = dt.datetime(1970, 1, 1)
+ONE_US = dt.timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What an integration's events are checked against."""
+
+    mapping: dict[str, int]  # normalised event type -> category id
+    boundary: BaseGeometry  # the municipality, WGS84, prepared
+    municipality_name: str
+    default_crs: str  # normalised (app.geo); for items without their own crs and a batch without one
+    now: dt.datetime
+    skew_s: int
+    mapping_route: str  # where the coordinator sets the mapping (for the rejection reason)
+
+
+@dataclass(frozen=True)
+class Events:
+    """The accepted items, as columns in batch order. Times are microseconds since 1970 UTC."""
+
+    index: np.ndarray
+    external_id: list[str]
+    event_type: list[str]
+    category_id: np.ndarray
+    occurred_from: np.ndarray
+    occurred_to: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    description: list[str]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+class _Problems(defaultdict):
+    """Item index -> the reasons it is rejected."""
+
+    def __init__(self) -> None:
+        super().__init__(list)
+
+    def add(self, i: int, reason: str) -> None:
+        self[i].append(reason)
+
+
+def validate(batch: RawBatch, *, rules: Rules) -> tuple[Events, dict[int, str]]:
+    """(the accepted events, {index: reason} for the rejected ones)."""
+    problems = _Problems()
+    for i, problem in enumerate(batch.problems):
+        if problem:
+            problems.add(i, problem)
+    cols = batch.columns
+    external_ids = _external_ids(cols["external_id"], problems)
+    event_types, category_ids = _event_types(cols["event_type"], rules, problems)
+    starts, ends = _times(cols["occurred_at"], cols["occurred_from"], cols["occurred_to"], rules, problems)
+    default_crs = geo.parse_crs(batch.crs, default=None) or rules.default_crs
+    shaped = np.array([p is None for p in batch.problems], dtype=bool)
+    lon, lat = _positions(cols["x"], cols["y"], cols["crs"], default_crs, shaped, rules, problems)
+    descriptions = _descriptions(cols["description"], cols["confirm_personal_data"], problems)
+    keep = np.ones(batch.n, dtype=bool)
+    keep[list(problems)] = False
+    index = np.flatnonzero(keep)
+    events = Events(index=index, external_id=[external_ids[i] for i in index],
+                    event_type=[event_types[i] for i in index], category_id=category_ids[index],
+                    occurred_from=starts[index], occurred_to=ends[index], lon=lon[index], lat=lat[index],
+                    description=[descriptions[i] for i in index])
+    return events, {i: "; ".join(reasons) for i, reasons in sorted(problems.items())}
+
+
+def _external_ids(values: tuple[Any, ...], problems: _Problems) -> list[str | None]:
+    ids = [str(v) if type(v) is int else v for v in values]
+    for i, v in enumerate(ids):
+        if type(v) is not str or not v.strip():
+            problems.add(i, "external_id is missing: each event needs its own id in your system (a string)")
+            ids[i] = None
+        elif len(v) > EXTERNAL_ID_MAX_CHARS or not v.isprintable():
+            problems.add(i, f"external_id must be at most {EXTERNAL_ID_MAX_CHARS} printable characters")
+            ids[i] = None
+    counts = Counter(ids)
+    repeated = {v: n for v, n in counts.items() if n > 1 and v is not None}
+    if repeated:
+        for i, v in enumerate(ids):
+            if v in repeated:
+                problems.add(i, f"external_id {v!r} appears {repeated[v]} times in this batch; send each event "
+                                "once per batch (none of them was applied)")
+    return ids
+
+
+_NOT_A_STRING = object()
+
+
+def _judge_event_type(value: Any, rules: Rules) -> tuple[str | None, int, str | None]:
+    """(the type as stored, its category id, why not) for one distinct value."""
+    if value is None or (type(value) is str and not value.strip()):
+        return None, 0, "event_type is missing: your system's type of event, e.g. 'Brand i container'"
+    if type(value) is not str or len(value) > EVENT_TYPE_MAX_CHARS:
+        return None, 0, f"event_type must be a string of at most {EVENT_TYPE_MAX_CHARS} characters"
+    category = rules.mapping.get(normalise_event_type(value))
+    if category is None:
+        return None, 0, (f"event_type {value!r} is not mapped to a category for this integration; the "
+                         f"coordinator maps event types at {rules.mapping_route}")
+    return value.strip(), category, None
+
+
+def _event_types(values: tuple[Any, ...], rules: Rules, problems: _Problems) -> tuple[list[str | None], np.ndarray]:
+    """A batch has a handful of distinct types: each is judged once."""
+    keys = [v if type(v) is str or v is None else _NOT_A_STRING for v in values]  # lists, dicts: unhashable
+    judged: dict[Any, tuple] = {}
+    for k in keys:
+        if k not in judged:
+            judged[k] = _judge_event_type(k, rules)
+    verdicts = [judged[k] for k in keys]
+    for i, (_, _, reason) in enumerate(verdicts):
+        if reason:
+            problems.add(i, reason)
+    return [v[0] for v in verdicts], np.fromiter((v[1] for v in verdicts), dtype=np.int32, count=len(verdicts))
+
+
+def _instant_us(value: Any) -> tuple[int, bool]:
+    """An ISO 8601 time as (microseconds since 1970, whether it is Swedish wall-clock time,
+    without an offset, still to be converted to UTC)."""
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError("is not an ISO 8601 time such as 2026-11-21T22:15:00+01:00") from None
+    if not 1970 <= when.year <= 2100:
+        raise ValueError("is not between the years 1970 and 2100")
+    if when.tzinfo is None:
+        return (when - NAIVE_EPOCH) // ONE_US, True
+    return (when - UNIX_EPOCH) // ONE_US, False
+
+
+def _times(at: tuple, start: tuple, end: tuple, rules: Rules, problems: _Problems) -> tuple[np.ndarray, np.ndarray]:
+    """Each item's window in UTC microseconds; times without an offset are converted from
+    Swedish time all at once (:func:`app.timeutil.stockholm_wall_to_utc_us`)."""
+    n = len(at)
+    parsed = [(0, False, 0, False)] * n  # (start, start is local, end, end is local)
+    last_field = ["occurred_at"] * n
+    ok = np.zeros(n, dtype=bool)
+    for i, (a, s, e) in enumerate(zip(at, start, end)):
+        if a is not None and (s is not None or e is not None):
+            problems.add(i, "give occurred_at, or occurred_from/occurred_to, not both")
+            continue
+        if a is None and s is None:
+            problems.add(i, "the time is missing: occurred_at, or occurred_from (and occurred_to for a window)")
+            continue
+        fields = (("occurred_at", a),) if a is not None else (("occurred_from", s), ("occurred_to", e or s))
+        try:
+            values = []
+            for name, value in fields:
+                last_field[i] = name
+                values.extend(_instant_us(value))
+        except ValueError as exc:
+            problems.add(i, f"{last_field[i]} {value!r} {exc}")
+            continue
+        if a is not None:
+            parsed[i] = (*values, *values)
+        else:
+            parsed[i] = tuple(values)
+            last_field[i] = "occurred_to" if e is not None else "occurred_from"
+        ok[i] = True
+    cols = [np.array(c) for c in zip(*parsed)] if n else [np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)] * 2
+    starts, ends = cols[0].astype(np.int64), cols[2].astype(np.int64)
+    for values, local in ((starts, cols[1].astype(bool)), (ends, cols[3].astype(bool))):
+        if local.any():
+            values[local] = stockholm_wall_to_utc_us(values[local])
+    latest = (rules.now + dt.timedelta(seconds=rules.skew_s) - UNIX_EPOCH) // ONE_US
+    for i in np.flatnonzero(ok & (ends < starts)):
+        problems.add(int(i), "occurred_to is before occurred_from")
+    for i in np.flatnonzero(ok & (ends >= starts) & (ends > latest)):
+        problems.add(int(i), f"{last_field[i]} is in the future")
+    return starts, ends
+
+
+def _positions(xs: tuple, ys: tuple, crss: tuple, default_crs: str, shaped: np.ndarray, rules: Rules,
+               problems: _Problems) -> tuple[np.ndarray, np.ndarray]:
+    """(lon, lat) in WGS84 for every item (NaN where rejected). ``shaped``: items whose point
+    could be read at all (the others already have their reason)."""
+    n = len(xs)
+    # Numbers only (JSON true/false are not coordinates); anything else becomes NaN.
+    x = np.array([v if type(v) is float or type(v) is int else np.nan for v in xs], dtype=np.float64)
+    y = np.array([v if type(v) is float or type(v) is int else np.nan for v in ys], dtype=np.float64)
+    names = {c: _crs_or_none(c) for c in set(crss) if c is not None}
+    sweref = np.zeros(n, dtype=bool)
+    for i, c in enumerate(crss):
+        crs = names[c] if c is not None else default_crs
+        if crs is None:
+            problems.add(i, f"crs {c!r} is not supported; use EPSG:4326 (WGS84) or EPSG:3006 (SWEREF 99 TM)")
+            shaped[i] = False
+        sweref[i] = crs == geo.SWEREF99TM
+    numbers = np.isfinite(x) & np.isfinite(y) & shaped
+    for i in np.flatnonzero(~numbers & shaped):
+        problems.add(int(i), "the position must be two numbers: [x, y]")
+    in_sweref = (geo.SWEREF_E[0] <= x) & (x <= geo.SWEREF_E[1]) & (geo.SWEREF_N[0] <= y) & (y <= geo.SWEREF_N[1])
+    in_wgs84 = (-180 <= x) & (x <= 180) & (-90 <= y) & (y <= 90)
+    for i in np.flatnonzero(numbers & sweref & ~in_sweref):
+        problems.add(int(i), f"x={x[i]}, y={y[i]} is outside SWEREF 99 TM's area (Sweden): x is the easting "
+                             "(about 200000-950000), y the northing (about 6100000-7700000)")
+    for i in np.flatnonzero(numbers & ~sweref & ~in_wgs84):
+        problems.add(int(i), f"[{x[i]}, {y[i]}] is out of range for WGS84 [lon, lat] (lon -180..180, lat -90..90); "
+                             "for SWEREF 99 TM give crs EPSG:3006")
+    lon, lat = x.copy(), y.copy()
+    convert = numbers & sweref & in_sweref
+    if convert.any():
+        lon[convert], lat[convert] = geo.sweref_to_wgs84_arrays(x[convert], y[convert])
+    placed = numbers & np.where(sweref, in_sweref, in_wgs84)
+    inside = np.zeros(n, dtype=bool)
+    inside[placed] = shapely.intersects_xy(rules.boundary, lon[placed], lat[placed])
+    for i in np.flatnonzero(placed & ~inside):
+        hint = ""
+        if not sweref[i] and shapely.intersects_xy(rules.boundary, y[i], x[i]):
+            hint = "; it looks like [lat, lon]: GeoJSON and x/y are [lon, lat]"
+        problems.add(int(i), f"the point (lat {lat[i]:.6f}, lon {lon[i]:.6f}) is outside "
+                             f"{rules.municipality_name}'s boundary{hint}")
+    return lon, lat
+
+
+def _crs_or_none(value: Any) -> str | None:
+    if type(value) is not str:
+        return None
+    try:
+        return geo.normalise_crs(value)
+    except ValueError:
+        return None
+
+
+def _descriptions(values: tuple[Any, ...], confirmed: tuple[Any, ...], problems: _Problems) -> list[str]:
+    out = ["" if v is None else v.strip() if type(v) is str else None for v in values]
+    for i, text in enumerate(out):
+        if text is None:
+            problems.add(i, "description must be a string")
+            out[i] = ""
+        elif len(text) > DESCRIPTION_MAX_CHARS or "\x00" in text:
+            problems.add(i, f"description must be at most {DESCRIPTION_MAX_CHARS} characters, without NUL")
+            out[i] = ""
+        elif text and (kinds := personal_data.personal_data_kinds(text)) and confirmed[i] is not True:
+            problems.add(i, f"the description seems to contain {personal_data.describe(kinds)}; reports are read by "
+                            "several organisations: remove it, or send the event with confirm_personal_data: true "
+                            "if it must stay")
+    return out

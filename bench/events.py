@@ -1,0 +1,184 @@
+"""Throughput of the events feed, end to end over HTTP against a real uvicorn.
+
+    DATABASE_URL=... .venv/bin/python bench/events.py [--batches 7] [--size 10000] [--town 50000]
+
+Needs DATABASE_URL in demo mode (``make bench BENCH=events`` starts a throwaway durable
+PostGIS). Makes sure the demo town holds ``--town`` reports, starts uvicorn (one worker),
+then POSTs ``--batches`` batches of ``--size`` rescue-service events each with the demo key,
+one after the other, in four phases (with the 1-minute load average after each: on 2 shared
+cores, anything above 2 means other work took turns with this one):
+
+- fresh: every event new (inserts; GeoJSON, positions in WGS84, Swedish local times);
+- replay: the same batches again (every event unchanged);
+- update: the same events with a later time and another description (every event updated,
+  with its history logged);
+- fresh CSV: new events as CSV with SWEREF 99 TM positions.
+
+Time per batch is from sending the request to having read the whole response (one result per
+event) with the server's transaction committed. Prints median and p95 per phase and events/s
+at the median, and a breakdown of the server's work for one fresh batch measured in-process.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import numpy as np
+import orjson
+import shapely
+from shapely.geometry import Polygon
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app import geo  # noqa: E402
+from app.config import get_settings  # noqa: E402
+from app.db import get_engine  # noqa: E402
+from app.integrations import feed  # noqa: E402
+from app.integrations.service import authenticate_key  # noqa: E402
+from app.integrations.validation import validate  # noqa: E402
+from app.reports.models import Report  # noqa: E402
+from app.timeutil import STOCKHOLM  # noqa: E402
+from bench.machine import describe, p95  # noqa: E402
+from bench.post_load import free_port, start_server  # noqa: E402
+from seeds.demo import BOUNDARY, DEMO_API_KEY, RESCUE_EVENT_TYPES  # noqa: E402
+from seeds.loader import seed  # noqa: E402
+from seeds.synthetic import CORE_BOX  # noqa: E402
+
+URL = "/api/v1/integrations/events"
+
+
+def make_events(n: int, *, run: str, batch: int, seed_: int) -> dict[str, list]:
+    """``n`` believable call-outs in the town over the last 300 days, as columns."""
+    rng = np.random.default_rng(seed_)
+    lon = rng.uniform(CORE_BOX[0], CORE_BOX[2], 3 * n)
+    lat = rng.uniform(CORE_BOX[1], CORE_BOX[3], 3 * n)
+    inside = shapely.contains_xy(Polygon(BOUNDARY), lon, lat)
+    lon, lat = lon[inside][:n], lat[inside][:n]
+    now = dt.datetime.now(STOCKHOLM).replace(microsecond=0, tzinfo=None)
+    starts = [now - dt.timedelta(seconds=int(s)) for s in rng.integers(3600, 300 * 86400, n)]
+    types = [RESCUE_EVENT_TYPES[i][0] for i in rng.integers(0, len(RESCUE_EVENT_TYPES), n)]
+    return {"external_id": [f"BENCH-{run}-{batch}-{i}" for i in range(n)], "event_type": types,
+            "occurred_at": [s.isoformat() for s in starts], "lon": lon.tolist(), "lat": lat.tolist(),
+            "description": [f"Larm {i}, utryckning med en enhet" for i in range(n)]}
+
+
+def as_geojson(events: dict[str, list], *, shift_minutes: int = 0, note: str = "") -> bytes:
+    shift = dt.timedelta(minutes=shift_minutes)
+    features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]},
+                 "properties": {"external_id": e, "event_type": t,
+                                "occurred_at": (dt.datetime.fromisoformat(at) + shift).isoformat() if shift else at,
+                                "description": d + note}}
+                for e, t, at, x, y, d in zip(events["external_id"], events["event_type"], events["occurred_at"],
+                                             events["lon"], events["lat"], events["description"])]
+    return orjson.dumps({"type": "FeatureCollection", "features": features})
+
+
+def as_csv(events: dict[str, list]) -> bytes:
+    x, y = geo._transformer(geo.WGS84, geo.SWEREF99TM).transform(events["lon"], events["lat"])
+    lines = ["external_id;event_type;occurred_at;x;y;crs;description"]
+    lines += [f"{e};{t};{at};{xx:.2f};{yy:.2f};EPSG:3006;{d}"
+              for e, t, at, xx, yy, d in zip(events["external_id"], events["event_type"], events["occurred_at"],
+                                            x, y, events["description"])]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def post(client: httpx.Client, body: bytes, content_type: str) -> tuple[float, dict]:
+    started = time.perf_counter()
+    r = client.post(URL, content=body, headers={"X-API-Key": DEMO_API_KEY, "Content-Type": content_type})
+    data = r.json()
+    elapsed = time.perf_counter() - started
+    if r.status_code != 200:
+        raise SystemExit(f"HTTP {r.status_code}: {r.text[:500]}")
+    return elapsed, data["summary"]
+
+
+def phase(client: httpx.Client, name: str, bodies: list[bytes], content_type: str, expect: str, size: int) -> float:
+    times = []
+    for body in bodies:
+        elapsed, summary = post(client, body, content_type)
+        if summary[expect] != size:
+            raise SystemExit(f"{name}: expected {size} {expect}, got {summary}")
+        times.append(elapsed)
+    median = statistics.median(times)
+    print(f"{name:12s} {len(bodies)} batches of {size:,}: median {median * 1000:7.1f} ms, p95 {p95(times) * 1000:7.1f} ms"
+          f"  -> {size / median:9,.0f} events/s (mean {size * len(times) / sum(times):,.0f}/s)"
+          f"  load average {os.getloadavg()[0]:.1f}")
+    return size / median
+
+
+def breakdown(events: dict[str, list], size: int) -> None:
+    """The server's stages for one batch, in-process (committed, like a request): new, then again."""
+    body = as_geojson(events)
+    settings = get_settings()
+    for label in ("fresh", "replay"):
+        stages = {}
+        with Session(get_engine()) as session, feed.gc_paused():
+            t = time.perf_counter()
+            client = authenticate_key(session, key=DEMO_API_KEY)
+            batch = feed.read_batch(body, content_type="application/geo+json", max_events=settings.feed_max_events)
+            stages["read JSON"] = time.perf_counter() - t
+            t = time.perf_counter()
+            accepted, _ = validate(batch, rules=feed._rules(session, client, crs=None, settings=settings))
+            stages["check"] = time.perf_counter() - t
+            t = time.perf_counter()
+            applied = feed._apply(session, client, accepted)
+            stages["H3 + COPY + apply"] = time.perf_counter() - t
+            t = time.perf_counter()
+            feed._link(session, client, accepted, applied)
+            stages["incident links"] = time.perf_counter() - t
+            t = time.perf_counter()
+            session.commit()
+            stages["commit"] = time.perf_counter() - t
+        print(f"in-process, one {label} batch of {size:,} (ms): "
+              + ", ".join(f"{k} {v * 1000:.1f}" for k, v in stages.items())
+              + f"; total {sum(stages.values()) * 1000:.1f}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--batches", type=int, default=7)
+    ap.add_argument("--size", type=int, default=10_000)
+    ap.add_argument("--town", type=int, default=50_000, help="reports in the demo town before the feed starts")
+    args = ap.parse_args()
+    engine = get_engine()
+    seed(0, quiet=True)
+    with Session(engine) as session:
+        have = session.scalar(select(func.count()).select_from(Report))
+        fsync = session.execute(text("SHOW fsync")).scalar_one()
+        pg = session.execute(text("SHOW server_version")).scalar_one()
+    if have < args.town:
+        seed(args.town - have, quiet=True)
+    run = uuid.uuid4().hex[:6]
+    events = [make_events(args.size, run=run, batch=b, seed_=b) for b in range(args.batches)]
+    csv_events = [make_events(args.size, run=run + "c", batch=b, seed_=100 + b) for b in range(args.batches)]
+    port = free_port()
+    server = start_server(port, 1)
+    print(f"machine: {describe()}; PostgreSQL {pg}, fsync={fsync}; uvicorn workers=1; "
+          f"{max(have, args.town):,} reports in the town before")
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            warm = make_events(200, run=run + "w", batch=0, seed_=999)
+            post(client, as_geojson(warm), "application/geo+json")
+            phase(client, "fresh", [as_geojson(e) for e in events], "application/geo+json", "created", args.size)
+            phase(client, "replay", [as_geojson(e) for e in events], "application/geo+json", "unchanged", args.size)
+            phase(client, "update", [as_geojson(e, shift_minutes=5, note=" (uppdaterad)") for e in events],
+                  "application/geo+json", "updated", args.size)
+            phase(client, "fresh CSV", [as_csv(e) for e in csv_events], "text/csv", "created", args.size)
+    finally:
+        server.terminate()
+        server.wait(10)
+    breakdown(make_events(args.size, run=run + "b", batch=0, seed_=555), args.size)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

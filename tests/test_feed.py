@@ -1,0 +1,238 @@
+"""The rescue service's system pushes its call-outs: batches upsert idempotently by external_id,
+every item gets its own result, and a bad item never spoils the rest."""
+import datetime as dt
+import uuid
+
+import pytest
+from geoalchemy2.shape import to_shape
+from sqlalchemy import func, select
+
+from app.geo import sweref_to_wgs84, wgs84_to_sweref
+from app.reports.models import Report, ReportEvent
+from tests.feeds import KEY, URL, event, post_events, results_by_id
+from tests.helpers import SQUARE, report_count
+
+PROBLEM = "application/problem+json"
+
+
+def feed_reports(db) -> int:
+    return db.scalar(select(func.count()).select_from(Report).where(Report.source == "integration:raddningstjanst"))
+
+
+def test_a_batch_files_reports_the_est_group_sees(client, auth, db):
+    r = post_events(client, [event("RTJ-1", description="Container vid skolan"),
+                             event("RTJ-2", event_type="Brand i fordon", at="2026-11-20T23:05:00")])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["summary"] == {"created": 2, "updated": 0, "unchanged": 0, "rejected": 0, "total": 2, "linked": 0}
+    first, second = body["results"]
+    assert (first["index"], first["external_id"], first["status"]) == (0, "RTJ-1", "created")
+    feature = client.get(f"/api/v1/reports/{first['id']}", headers=auth("est")).json()
+    props = feature["properties"]
+    assert props["category"] == "brand_container" and props["event_type"] == "Brand i container"
+    assert props["source"] == "integration:raddningstjanst" and props["organisation_kind"] == "raddningstjanst"
+    assert props["status"] == "verified"  # the demo rescue service's call-outs arrive verified
+    assert props["description"] == "Container vid skolan"
+    assert props["occurred_from"] == props["occurred_to"] == "2026-11-20T22:15:00+01:00"
+    assert feature["geometry"]["coordinates"] == [SQUARE["lon"], SQUARE["lat"]]
+    other = client.get(f"/api/v1/reports/{second['id']}", headers=auth("est")).json()["properties"]
+    assert other["category"] == "brand_fordon"
+    assert other["occurred_from"] == "2026-11-20T23:05:00+01:00"  # no offset: Swedish local time
+
+
+def test_replaying_a_batch_changes_nothing(client, db):
+    batch = [event("RTJ-1"), event("RTJ-2", event_type="Gräsbrand")]
+    first = results_by_id(post_events(client, batch))
+    before = report_count(db)
+    again = post_events(client, batch)
+    assert again.json()["summary"]["unchanged"] == 2 and again.json()["summary"]["created"] == 0
+    assert {k: (v["status"], v["id"]) for k, v in results_by_id(again).items()} == {
+        k: ("unchanged", v["id"]) for k, v in first.items()}
+    assert report_count(db) == before
+    assert db.scalar(select(func.count()).select_from(ReportEvent).where(ReportEvent.action == "feed_update")) == 0
+
+
+def test_overlapping_batches_never_duplicate(client, db):
+    before = feed_reports(db)
+    post_events(client, [event("RTJ-1"), event("RTJ-2"), event("RTJ-3")])
+    second = results_by_id(post_events(client, [event("RTJ-2"), event("RTJ-3"), event("RTJ-4")]))
+    assert {k: v["status"] for k, v in second.items()} == {"RTJ-2": "unchanged", "RTJ-3": "unchanged",
+                                                           "RTJ-4": "created"}
+    assert feed_reports(db) == before + 4
+
+
+def test_a_changed_event_updates_its_report_and_keeps_the_history(client, auth, db):
+    created = results_by_id(post_events(client, [event("RTJ-7", description="Brand i container")]))["RTJ-7"]
+    moved_lon = SQUARE["lon"] + 0.001
+    changed = post_events(client, [event("RTJ-7", event_type="Brand i byggnad", at="2026-11-20T22:40:00+01:00",
+                                         lon=moved_lon, description="Spridning till förråd")])
+    result = results_by_id(changed)["RTJ-7"]
+    assert (result["status"], result["id"]) == ("updated", created["id"])
+    props = client.get(f"/api/v1/reports/{created['id']}", headers=auth("est")).json()["properties"]
+    assert props["category"] == "brand_byggnad" and props["description"] == "Spridning till förråd"
+    assert props["occurred_from"] == "2026-11-20T22:40:00+01:00"
+    history = client.get(f"/api/v1/reports/{created['id']}/history", headers=auth("coordinator"))
+    assert history.status_code == 200, history.text
+    (entry,) = history.json()
+    assert entry["action"] == "feed_update" and entry["by"] is None
+    changes = entry["changes"]
+    assert changes["event_type"] == ["Brand i container", "Brand i byggnad"]
+    assert changes["occurred_from"][0].startswith("2026-11-20T21:15:00")  # UTC in the log
+    assert changes["occurred_from"][1].startswith("2026-11-20T21:40:00")
+    assert changes["position"] == [[SQUARE["lon"], SQUARE["lat"]], [moved_lon, SQUARE["lat"]]]
+    assert changes["description"] is True  # that it changed; free text is not copied into the log
+    assert len(changes["category_id"]) == 2
+    assert client.get(f"/api/v1/reports/{created['id']}/history", headers=auth("est")).status_code == 403
+
+
+def test_each_bad_item_is_rejected_with_its_reason_and_the_rest_applied(client, db):
+    future = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
+    batch = [
+        event("OK-1"),
+        event("BAD-TIME", at="igår kväll"),
+        event("BAD-PLACE", lon=11.9746, lat=57.7089),  # Göteborg
+        event("BAD-RANGE", lon=200.0, lat=59.37),
+        event("BAD-SWAPPED", lon=SQUARE["lat"], lat=SQUARE["lon"]),
+        event("BAD-SWEREF", lon=100.0, lat=200.0, crs="EPSG:3006"),
+        event("BAD-TYPE", event_type="Trafikolycka"),
+        event("TWICE"), event("TWICE"),
+        event(None),
+        event("BAD-FUTURE", at=future),
+        event("BAD-ORDER", at=None, occurred_from="2026-11-20T22:00:00", occurred_to="2026-11-20T21:00:00"),
+        event("BAD-CRS", crs="EPSG:9999"),
+        {"type": "Feature", "geometry": None, "properties": {"external_id": "BAD-GEOM", "event_type": "Gräsbrand",
+                                                            "occurred_at": "2026-11-20T22:15:00"}},
+        "not a feature",
+    ]
+    before = report_count(db)
+    r = post_events(client, batch)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["summary"] == {"created": 1, "updated": 0, "unchanged": 0, "rejected": 14, "total": 15, "linked": 0}
+    assert report_count(db) == before + 1
+    results = body["results"]
+    assert [x["index"] for x in results] == list(range(15))
+    reason = {x["external_id"] if x["external_id"] is not None else f"#{x['index']}": x.get("reason", "")
+              for x in results}
+    assert "not an ISO 8601 time" in reason["BAD-TIME"]
+    assert "outside Eskilstuna's boundary" in reason["BAD-PLACE"]
+    assert "out of range for WGS84" in reason["BAD-RANGE"]
+    assert "looks like [lat, lon]" in reason["BAD-SWAPPED"]
+    assert "outside SWEREF 99 TM's area" in reason["BAD-SWEREF"]
+    assert "'Trafikolycka' is not mapped" in reason["BAD-TYPE"] and "/event-types" in reason["BAD-TYPE"]
+    assert "appears 2 times in this batch" in reason["TWICE"]
+    assert [x["status"] for x in results if x["external_id"] == "TWICE"] == ["rejected", "rejected"]
+    assert "external_id is missing" in reason["#9"]
+    assert "in the future" in reason["BAD-FUTURE"]
+    assert "before occurred_from" in reason["BAD-ORDER"]
+    assert "crs 'EPSG:9999' is not supported" in reason["BAD-CRS"]
+    assert "geometry must be a GeoJSON Point" in reason["BAD-GEOM"]
+    assert "not a GeoJSON Feature" in reason["#14"]
+    assert all(x["status"] == "rejected" for x in results[1:])
+
+
+def test_a_rejected_update_leaves_the_stored_event_as_it_was(client, auth):
+    created = results_by_id(post_events(client, [event("RTJ-9")]))["RTJ-9"]
+    bad = results_by_id(post_events(client, [event("RTJ-9", at="not a time", description="ändrad")]))["RTJ-9"]
+    assert bad["status"] == "rejected"
+    props = client.get(f"/api/v1/reports/{created['id']}", headers=auth("est")).json()["properties"]
+    assert props["occurred_from"] == "2026-11-20T22:15:00+01:00" and props["description"] == ""
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-API-Key": "guess"}])
+def test_a_missing_or_unknown_key_is_401(client, headers):
+    r = client.post(URL, json={"type": "FeatureCollection", "features": [event("X")]}, headers=headers)
+    assert r.status_code == 401 and r.headers["content-type"] == PROBLEM
+    assert "API key" in r.json()["detail"]
+
+
+def test_a_batch_over_ten_thousand_events_is_413(client, db):
+    before = report_count(db)
+    r = post_events(client, [{}] * 10_001)
+    assert r.status_code == 413 and r.headers["content-type"] == PROBLEM
+    assert "at most 10,000 events" in r.json()["detail"] and "10,001" in r.json()["detail"]
+    assert report_count(db) == before
+
+
+@pytest.mark.parametrize("body,ctype,status,needle", [
+    (b"{not json", "application/json", 422, "Malformed JSON"),
+    (b'{"type": "Feature"}', "application/geo+json", 422, "FeatureCollection"),
+    (b"<events/>", "application/xml", 415, "text/csv"),
+    ("external_id;event_type\nA;Gräsbrand\n".encode(), "text/csv", 422, "lacks x, y, occurred_at"),
+    ("external_id;event_type\nå".encode("latin-1"), "text/csv", 422, "UTF-8"),
+])
+def test_a_body_that_cannot_be_read_is_refused_whole(client, body, ctype, status, needle):
+    r = client.post(URL, content=body, headers={**KEY, "Content-Type": ctype})
+    assert r.status_code == status and r.headers["content-type"] == PROBLEM
+    assert needle in r.json()["detail"]
+
+
+def test_csv_with_semicolons_decimal_commas_and_sweref(client, auth, db):
+    x, y = wgs84_to_sweref(SQUARE["lon"], SQUARE["lat"])
+    x_sv, y_sv = f"{x:.2f}".replace(".", ","), f"{y:.2f}".replace(".", ",")  # as Excel writes in Swedish
+    csv = ("\ufeffexternal_id;event_type;occurred_from;occurred_to;x;y;crs;description\n"
+           f"CSV-1;Brand i papperskorg;2026-11-20T21:00:00;2026-11-20T21:30:00;{x:.2f};{y:.2f};EPSG:3006;\"Brand; papperskorg\"\n"
+           f"CSV-2;Gräsbrand;2026-11-20T12:00:00+01:00;;{x_sv};{y_sv};EPSG:3006;\n")
+    r = client.post(URL, content=csv.encode(), headers={**KEY, "Content-Type": "text/csv; charset=utf-8"})
+    results = results_by_id(r)
+    assert results["CSV-1"]["status"] == "created" and results["CSV-2"]["status"] == "created", r.json()
+    feature = client.get(f"/api/v1/reports/{results['CSV-1']['id']}", headers=auth("est")).json()
+    lon, lat = feature["geometry"]["coordinates"]
+    assert lon == pytest.approx(SQUARE["lon"], abs=1e-6) and lat == pytest.approx(SQUARE["lat"], abs=1e-6)
+    props = feature["properties"]
+    assert (props["occurred_from"], props["occurred_to"]) == ("2026-11-20T21:00:00+01:00", "2026-11-20T21:30:00+01:00")
+    assert props["description"] == "Brand; papperskorg" and props["category"] == "brand_container"
+
+
+def test_csv_with_commas_and_lon_lat(client):
+    csv = ("external_id,event_type,occurred_at,lon,lat\n"
+           f"C-1,Brand i bil,2026-11-20T22:15:00Z,{SQUARE['lon']},{SQUARE['lat']}\n"
+           "C-2,Brand i bil,2026-11-20T22:15:00Z,sexton,59.37\n")
+    results = results_by_id(client.post(URL, content=csv.encode(), headers={**KEY, "Content-Type": "text/csv"}))
+    assert results["C-1"]["status"] == "created"
+    assert results["C-2"]["status"] == "rejected" and "'sexton' is not a number" in results["C-2"]["reason"]
+
+
+@pytest.mark.parametrize("where", ["feature", "collection", "query"])
+def test_positions_in_sweref99tm(client, db, where):
+    x, y = 585_610.0, 6_581_999.0
+    feature = event("SW-1", lon=x, lat=y, crs="EPSG:3006" if where == "feature" else None)
+    extra = {"crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3006"}}} if where == "collection" else {}
+    r = client.post(URL + ("?crs=EPSG:3006" if where == "query" else ""),
+                    json={"type": "FeatureCollection", "features": [feature], **extra}, headers=KEY)
+    result = results_by_id(r)["SW-1"]
+    assert result["status"] == "created", result
+    point = to_shape(db.get(Report, uuid.UUID(result["id"])).geom)
+    lon, lat = sweref_to_wgs84(x, y)
+    assert point.x == pytest.approx(lon, abs=1e-9) and point.y == pytest.approx(lat, abs=1e-9)
+
+
+def test_numeric_external_ids_and_the_feature_id(client):
+    features = [event(4711), {**event(None), "id": "F-9"}]
+    results = post_events(client, features).json()["results"]
+    assert [(x["external_id"], x["status"]) for x in results] == [("4711", "created"), ("F-9", "created")]
+
+
+def test_swedish_local_times_across_the_clock_changes_match_python():
+    from app.timeutil import stockholm_wall_to_utc_us, to_utc
+
+    epoch = dt.datetime(1970, 1, 1)
+    walls = [dt.datetime(2026, 3, 29, 0, 0) + dt.timedelta(minutes=15 * k) for k in range(20)]  # spring forward
+    walls += [dt.datetime(2026, 10, 25, 0, 0) + dt.timedelta(minutes=15 * k) for k in range(20)]  # fall back
+    walls += [dt.datetime(2026, 1, 15, 12, 0), dt.datetime(2026, 7, 1, 23, 59, 59, 999_999)]
+    wall_us = [(w - epoch) // dt.timedelta(microseconds=1) for w in walls]
+    expected = [(to_utc(w) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1) for w in walls]
+    assert stockholm_wall_to_utc_us(wall_us).tolist() == expected
+    hour = 3600 * 10**6
+    assert expected[10] == wall_us[10] - hour  # 02:30 on 29 March does not exist: read as winter time
+    assert expected[30] == wall_us[30] - 2 * hour  # 02:30 on 25 October happens twice: the first is meant
+
+
+def test_a_description_with_personal_data_is_rejected_unless_confirmed(client, auth):
+    results = results_by_id(post_events(client, [
+        event("PD-1", description="Anmälare 19121212-1212 på plats"),
+        event("PD-2", description="Ring vakten 070-123 45 67", confirm_personal_data=True),
+        event("PD-3", description="Larm 4711, en enhet")]))
+    assert results["PD-1"]["status"] == "rejected" and "personnummer" in results["PD-1"]["reason"]
+    assert "confirm_personal_data" in results["PD-1"]["reason"]
+    assert results["PD-2"]["status"] == "created" and results["PD-3"]["status"] == "created"
