@@ -20,6 +20,7 @@ from app.actions.models import Action, FollowUp, Meeting, Place
 from app.actions.schemas import FollowUpCreate
 from app.actions.service import follow_up_audit, get_action, get_place
 from app.auth.service import Principal
+from app.db import in_municipality
 from app.errors import InvalidInput
 from app.hotspots.cycles import Cycle, CycleGrid
 from app.hotspots.service import cycle_json, get_scope
@@ -125,8 +126,7 @@ def create_follow_up(session: Session, *, principal: Principal, action_id: int,
         raise InvalidInput(f"Overriding the proposed light ({proposed}) with {light} needs a comment saying why",
                            errors=[{"field": "comment", "message": "required when overriding"}])
     if payload.meeting_id is not None:
-        meeting = session.get(Meeting, payload.meeting_id)
-        if meeting is None or meeting.municipality_id != principal.municipality_id:
+        if in_municipality(session, Meeting, payload.meeting_id, municipality_id=principal.municipality_id) is None:
             raise InvalidInput(f"No meeting {payload.meeting_id} in your municipality",
                                errors=[{"field": "meeting_id", "message": "unknown meeting"}])
     row = FollowUp(action_id=action_id, meeting_id=payload.meeting_id, cycles=result["cycles_used"],

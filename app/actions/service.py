@@ -25,6 +25,7 @@ from app.actions.schemas import (
     ActionCreate, ActionUpdate, NoteCreate, NoteUpdate, PlaceCreate, RemarkUpdate, SafetyWalkCreate,
 )
 from app.auth.service import Principal
+from app.db import in_municipality
 from app.errors import Conflict, InvalidInput, NotFound
 from app.hotspots import grid
 from app.hotspots.service import get_scope, parse_cell_ref
@@ -133,8 +134,8 @@ def create_place(session: Session, *, principal: Principal, payload: PlaceCreate
 
 def get_place(session: Session, *, principal: Principal, place_id: int) -> Place:
     """The place if it belongs to the caller's municipality; 404 otherwise."""
-    place = session.get(Place, place_id)
-    if place is None or place.municipality_id != principal.municipality_id:
+    place = in_municipality(session, Place, place_id, municipality_id=principal.municipality_id)
+    if place is None:
         raise NotFound(f"No place {place_id} in your municipality")
     return place
 
@@ -323,8 +324,7 @@ def _set_causes(session: Session, action: Action, note_ids: list[int]) -> None:
 def _check_meeting(session: Session, principal: Principal, meeting_id: int | None) -> None:
     if meeting_id is None:
         return
-    meeting = session.get(Meeting, meeting_id)
-    if meeting is None or meeting.municipality_id != principal.municipality_id:
+    if in_municipality(session, Meeting, meeting_id, municipality_id=principal.municipality_id) is None:
         raise _bad("meeting_id", f"No meeting {meeting_id} in your municipality")
 
 
@@ -363,8 +363,8 @@ def create_action(session: Session, *, principal: Principal, payload: ActionCrea
 
 
 def get_action(session: Session, *, principal: Principal, action_id: int) -> Action:
-    action = session.get(Action, action_id)
-    if action is None or action.municipality_id != principal.municipality_id:
+    action = in_municipality(session, Action, action_id, municipality_id=principal.municipality_id)
+    if action is None:
         raise NotFound(f"No action {action_id} in your municipality")
     return action
 
@@ -455,8 +455,8 @@ def create_walk(session: Session, *, principal: Principal, payload: SafetyWalkCr
 
 
 def get_walk(session: Session, *, principal: Principal, walk_id: int) -> dict[str, Any]:
-    walk = session.get(SafetyWalk, walk_id)
-    if walk is None or walk.municipality_id != principal.municipality_id:
+    walk = in_municipality(session, SafetyWalk, walk_id, municipality_id=principal.municipality_id)
+    if walk is None:
         raise NotFound(f"No safety walk {walk_id} in your municipality")
     remarks = session.scalars(select(SafetyWalkRemark).where(SafetyWalkRemark.walk_id == walk_id)
                               .order_by(SafetyWalkRemark.number)).all()

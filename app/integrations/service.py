@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from app.auth.service import Principal
+from app.db import in_municipality
 from app.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from app.integrations.models import ApiKey, EventTypeMapping, Integration
 from app.municipalities.models import Organisation
@@ -94,8 +95,8 @@ def list_integrations(session: Session, *, principal: Principal) -> list[dict]:
 
 def get_integration(session: Session, *, integration_id: int, principal: Principal) -> Integration:
     """One of the principal's municipality's integrations (404 otherwise)."""
-    integration = session.get(Integration, integration_id)
-    if integration is None or integration.municipality_id != principal.municipality_id:
+    integration = in_municipality(session, Integration, integration_id, municipality_id=principal.municipality_id)
+    if integration is None:
         raise NotFound(f"No integration {integration_id} in your municipality")
     return integration
 
