@@ -85,5 +85,23 @@ def parse_cell(value: str) -> int:
     return h3.str_to_int(text)
 
 
+# The H3 index bits (h3geo.org/docs/core-library/h3Indexing): the resolution in bits 52-55, then
+# 15 digits of 3 bits from bit 44 down, digits past the cell's resolution all 7 (binary 111).
+RES_SHIFT = 52
+RES_MASK = 0xF << RES_SHIFT
+FINEST = 10  # the finest resolution stored (report.h3_r10)
+
+
+def finest_range(cell: int, res: int) -> tuple[int, int]:
+    """The cell's descendants at resolution 10 as an inclusive range of H3 integers.
+
+    A cell's children differ from it only in the digits past its resolution, which come
+    after every bit they share, so its descendants at one resolution are contiguous: the
+    range has them all and no other cell. One index on h3_r10 thereby finds any resolution."""
+    at_finest = (cell & ~RES_MASK) | (FINEST << RES_SHIFT)
+    free = ((1 << 3 * (FINEST - res)) - 1) << 3 * (15 - FINEST)  # digits res+1..10
+    return at_finest & ~free, at_finest
+
+
 def _signed_area(ring: list[tuple[float, float]]) -> float:
     return sum(x1 * y2 - x2 * y1 for (x1, y1), (x2, y2) in zip(ring, ring[1:] + ring[:1])) / 2.0

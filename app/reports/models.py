@@ -39,6 +39,9 @@ class Category(Base):
     )
 
 
+COUNTED_CELLS = ("h3_r7", "h3_r8", "h3_r9", "h3_r10")
+
+
 class Report(Base):
     """A geotagged incident. The occurrence is a window [occurred_from, occurred_to] in UTC;
     equal ends mean a known moment. H3 cells (res 7-10) are computed at write time."""
@@ -53,9 +56,11 @@ class Report(Base):
     occurred_to: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     reported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=False)
-    h3_r7: Mapped[int] = mapped_column(BigInteger, index=True)
-    h3_r8: Mapped[int] = mapped_column(BigInteger, index=True)
-    h3_r9: Mapped[int] = mapped_column(BigInteger, index=True)
+    # The report's H3 cells. Only h3_r10 is indexed: a coarser cell's descendants are one range
+    # of it (app.hotspots.grid.finest_range), and every index costs each write.
+    h3_r7: Mapped[int] = mapped_column(BigInteger)
+    h3_r8: Mapped[int] = mapped_column(BigInteger)
+    h3_r9: Mapped[int] = mapped_column(BigInteger)
     h3_r10: Mapped[int] = mapped_column(BigInteger, index=True)
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
     place_name: Mapped[str | None] = mapped_column(String(200))
@@ -86,7 +91,11 @@ class Report(Base):
         Index("ix_report_municipality_reported", "municipality_id", "reported_at", "id"),
         Index("ix_report_reporter_reported", "reporter_id", "reported_at", "id",
               postgresql_where=text("reporter_id IS NOT NULL")),
-        Index("ix_report_municipality_occurred", "municipality_id", "occurred_from", "occurred_to"),
+        # "Overlaps [lo, hi)": one range from lo on the window's end, and every column the hotspot
+        # counts filter or group by, so they never touch the table (app/hotspots/queries.py).
+        Index("ix_report_municipality_occurred_to", "municipality_id", "occurred_to",
+              postgresql_include=["occurred_from", "status", "incident_of", "category_id", "organisation_id",
+                                  *COUNTED_CELLS]),
         # The few reports linked into an incident, found from the primary report.
         Index("ix_report_incident_of", "incident_of", postgresql_where=text("incident_of IS NOT NULL")),
         # People's reports by category and time: what an integration's events are linked with

@@ -23,6 +23,7 @@ from app import geo
 from app.auth.models import User
 from app.auth.service import Principal
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, PersonalDataSuspected
+from app.hotspots.queries import in_cells
 from app.integrations.service import IntegrationClient
 from app.municipalities.models import Municipality, Organisation
 from app.municipalities.service import citizen_organisation
@@ -287,7 +288,7 @@ def _apply_filter(query: Select, flt: ReportFilter, *, principal: Principal) -> 
         query = query.where(Report.reporter_id == principal.user_id)
     if flt.cell:
         res, cell = flt.cell
-        query = query.where(getattr(Report, f"h3_r{res}") == cell)
+        query = query.where(in_cells(res, [cell]))
     if flt.bbox:
         query = query.where(Report.geom.intersects(func.ST_MakeEnvelope(*flt.bbox, 4326)))
     if flt.categories:
