@@ -12,7 +12,7 @@ from collections import defaultdict
 import h3
 import numpy as np
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.hotspots import queries
 from app.hotspots.grid import finest_range
@@ -104,3 +104,14 @@ def test_a_cells_descendants_are_one_range_with_no_other_cell_in_it():
         assert lo <= children[0] and children[-1] <= hi and len(children) == 7 ** (10 - res)
         for neighbour in h3.grid_ring(cell, 1):
             assert not any(lo <= h3.str_to_int(c) <= hi for c in h3.cell_to_children(neighbour, 10))
+
+
+@pytest.mark.parametrize("res", [7, 8, 9, 10])
+def test_every_resolution_is_found_through_the_h3_index(db, res):
+    """'Indexed at every resolution': the plan for a cell filter reads ix_report_h3_r10."""
+    cell = h3.str_to_int(h3.latlng_to_cell(SQUARE["lat"], SQUARE["lon"], res))
+    query = select(Report.id).where(queries.in_cells(res, [cell]))
+    db.execute(text("SET LOCAL enable_seqscan = off"))  # a test table is small enough to scan
+    sql = str(query.compile(db.bind, compile_kwargs={"literal_binds": True}))
+    plan = "\n".join(db.scalars(text("EXPLAIN " + sql)))
+    assert "ix_report_h3_r10" in plan, plan
