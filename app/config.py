@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     ogc_max_limit: int = 10_000
     export_batch_rows: int = 10_000  # rows per server-side cursor fetch in exports (memory per request)
 
+    # Hotspot vector tiles: seconds a token's user (role, municipality, active) is reused without
+    # asking the database; a role change or deactivation reaches tiles within this time. 0: every tile asks.
+    tile_auth_cache_seconds: float = 5
+
     public_rate_limit: str = "10/minute"
     login_rate_limit: str = "20/minute"  # per client and username
     login_client_rate_limit: str = "60/minute"  # per client, whatever the username

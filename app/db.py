@@ -1,7 +1,7 @@
 """Engine, sessions and the one owner of the transaction: the request's session dependency."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Annotated
@@ -49,6 +49,11 @@ def _session_factory() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
 
 
+@lru_cache
+def _read_session_factory() -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine().execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+
+
 @contextmanager
 def request_transaction(session: Session) -> Iterator[Session]:
     """Commit when the block succeeds; on any error roll back and undo outside side effects."""
@@ -83,7 +88,21 @@ def get_session() -> Iterator[Session]:
         session.close()
 
 
+async def get_read_session() -> AsyncIterator[Session]:
+    """A session for a read-only route whose every statement stands alone (the hotspot vector
+    tiles): in autocommit, so a statement is one round trip (no BEGIN, no COMMIT), the
+    connection is taken from the pool at the first statement, and neither opening nor closing
+    the session does I/O, so it needs no worker thread (async). Never for writes: nothing is
+    rolled back if the request fails."""
+    session = _read_session_factory()()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 # For streamed responses (exports): the session stays open until the last byte has been sent.
 StreamSessionDep = Annotated[Session, Depends(get_session, scope="request")]
 

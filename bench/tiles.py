@@ -22,6 +22,7 @@ its load average and the command.
 from __future__ import annotations
 
 import argparse
+import http.client
 import math
 import os
 import random
@@ -109,7 +110,7 @@ def bench_http(base: str, username: str, layer: str, zooms: list[int], runs: int
                   + ", ".join(f"res {res} {ms:.0f} ms" for res, ms in cold.items()))
             floor = [get(tiles.TileAddress(12, 0, 0))[0] for _ in range(200)]  # the Pacific: 204, no tile SQL
             print(f"  floor (same path, empty tile far away, no tile SQL): p50 {statistics.median(floor):.2f} ms, "
-                  f"p95 {p95(floor):.2f} ms")
+                  f"p95 {p95(floor):.2f} ms; with http.client instead of httpx: {lean_floor(base, token)}")
         print(f"  {'zoom':>4} {'res':>4} {'tiles':>6} {'with data':>9} {'kB avg':>7} {'p50 ms':>7} {'p95 ms':>7}"
               f" {'best-of-runs p95':>17}")
         for z in zooms:
@@ -128,6 +129,19 @@ def bench_http(base: str, username: str, layer: str, zooms: list[int], runs: int
             res = tiles.resolution_for_zoom(z) if layer == "hotspots" else "-"
             print(f"  {z:>4} {res:>4} {len(cover):>6} {nonempty:>9} {kb:>7.1f} {summary(times)} "
                   f"{p95(list(best.values())):>17.2f}")
+
+
+def lean_floor(base: str, token: str) -> str:
+    """The floor again with the standard library's client: how much of it is httpx's own time."""
+    conn = http.client.HTTPConnection(base.removeprefix("http://"))
+    times = []
+    for _ in range(200):
+        started = time.perf_counter()
+        conn.request("GET", "/tiles/hotspots/12/0/0.mvt?cycle=previous", headers={"Authorization": f"Bearer {token}"})
+        conn.getresponse().read()
+        times.append((time.perf_counter() - started) * 1000)
+    conn.close()
+    return f"p50 {statistics.median(times):.2f} ms, p95 {p95(times):.2f} ms"
 
 
 def bench_sql(municipality_id: int, zooms: list[int], runs: int, rng: random.Random) -> None:
@@ -175,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--big", type=int, default=1_000_000)
     parser.add_argument("--town", type=int, default=50_000)
     parser.add_argument("--zooms", default="10-15", help="first-last zoom")
+    parser.add_argument("--port", type=int, default=0, help="uvicorn's port (default: a free one)")
     args = parser.parse_args(argv)
     first, last = (int(v) for v in args.zooms.split("-"))
     zooms = list(range(first, last + 1))
@@ -188,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"command: .venv/bin/python bench/tiles.py --runs {args.runs} --big {args.big} --town {args.town} "
           f"--zooms {args.zooms}")
     rng = random.Random(1)
-    port = free_port()
+    port = args.port or free_port()
     server = start_server(port, workers=1)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -25,7 +25,8 @@ from app import ratelimit  # noqa: E402
 from app.auth.models import User  # noqa: E402
 from app.auth.service import create_token  # noqa: E402
 from app.config import get_settings  # noqa: E402
-from app.db import get_engine, get_session, request_transaction  # noqa: E402
+from app.auth.deps import principal_cache  # noqa: E402
+from app.db import get_engine, get_read_session, get_session, request_transaction  # noqa: E402
 from app.main import app  # noqa: E402
 from app.manage import migrate  # noqa: E402
 from seeds.demo import load_demo_base  # noqa: E402
@@ -62,7 +63,9 @@ def client(db) -> Iterator[TestClient]:
             yield db
 
     app.dependency_overrides[get_session] = _session
+    app.dependency_overrides[get_read_session] = _session
     ratelimit.reset_all()
+    principal_cache.clear()  # a test's changes to users reach the tiles at once
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
     app.dependency_overrides.clear()

@@ -9,13 +9,20 @@ import time
 
 import h3
 import httpx
+import jwt
 import mapbox_vector_tile
-import numpy as np
 import pytest
 import shapely
 from shapely.geometry import Polygon
+from sqlalchemy import select
 
+from app.auth.models import User
+from app.auth.service import create_api_key, create_token
+from app.cache import TtlCache
+from app.config import get_settings
 from app.gis import tiles
+from app.integrations.models import ApiKey
+from app.integrations.service import key_digest
 from tests.factories import add_reports, cycle_back
 from tests.helpers import SQUARE
 
@@ -55,8 +62,10 @@ def noon(cycle, day: int = 2) -> dt.datetime:
 def fresh_layers():
     """Each test sees its own rows: forget the layers other tests left in the process cache."""
     tiles.layer_cache.clear()
+    tiles.scope_cache.clear()
     yield
     tiles.layer_cache.clear()
+    tiles.scope_cache.clear()
 
 
 def get_tile(client, auth, layer, z, x, y, user="est", **params):
@@ -168,6 +177,58 @@ def test_reporters_get_no_tiles(client, auth, layer):
         assert get_tile(client, auth, layer, *address, user=user).status_code in (200, 204)
 
 
+def test_hotspot_tiles_check_every_token_and_see_user_changes_within_the_cache_time(client, auth, db, monkeypatch):
+    """Hotspot tiles keep the token's user for tile_auth_cache_seconds (no database per tile):
+    the token itself (signature, expiry, kind) is checked on every tile; a role change or a
+    deactivation reaches the tiles when that time is up."""
+    settings = get_settings()
+    monkeypatch.setattr(settings, "tile_auth_cache_seconds", 0.3)
+    prev = cycle_back(db, 1)
+    add_reports(db, **SQUARE, at=noon(prev), n=3)
+    path = "/tiles/hotspots/{}/{}/{}.mvt".format(*tile_for(SQUARE["lat"], SQUARE["lon"], 14))
+    est = db.scalar(select(User).where(User.username == "est"))
+    headers = auth("est")
+    assert client.get(path, headers=headers, params={"cycle": "previous"}).status_code == 200  # now cached
+
+    expired = jwt.encode({"sub": str(est.id), "role": est.role, "exp": dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)},
+                         settings.secret_key, algorithm="HS256")
+    r = client.get(path, headers={"Authorization": f"Bearer {expired}"})
+    assert r.status_code == 401 and "expired" in r.json()["detail"]
+    forged = jwt.encode({"sub": str(est.id), "exp": dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)}, "x" * 32,
+                        algorithm="HS256")
+    assert client.get(path, headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+
+    est.role = "reporter"  # demoted: the cached principal serves until the time is up, then 403
+    db.flush()
+    assert client.get(path, headers=headers, params={"cycle": "previous"}).status_code == 200
+    time.sleep(0.35)
+    r = client.get(path, headers=headers, params={"cycle": "previous"})
+    assert r.status_code == 403 and "reporter" in r.json()["detail"]
+    est.role = "est_member"
+    est.active = False
+    db.flush()
+    time.sleep(0.35)
+    r = client.get(path, headers=headers, params={"cycle": "previous"})
+    assert r.status_code == 401 and "deactivated" in r.json()["detail"]
+
+
+def test_hotspot_tiles_take_reading_keys_but_not_integration_keys(client, auth, db):
+    path = "/tiles/hotspots/{}/{}/{}.mvt".format(*tile_for(SQUARE["lat"], SQUARE["lon"], 14))
+    gis = db.scalar(select(User).where(User.username == "gis"))
+    assert client.get(path, headers={"X-API-Key": create_api_key(user=gis, settings=get_settings(), days=1)}
+                      ).status_code in (200, 204)
+    used_before = db.scalar(select(ApiKey.last_used_at).where(ApiKey.key_sha256 == key_digest("demo-rescue-key")))
+    rescue = client.get(path, headers={"X-API-Key": "demo-rescue-key"})
+    assert rescue.status_code == 403 and "submit reports but not read" in rescue.json()["detail"]
+    assert db.scalar(select(ApiKey.last_used_at).where(ApiKey.key_sha256 == key_digest("demo-rescue-key"))) == used_before
+    assert client.get(path, headers={"X-API-Key": "no-such-key"}).status_code == 401
+    assert client.get(path, headers={"Authorization": "Bearer not.a.token"}).status_code == 401
+    login = create_token(user=gis, settings=get_settings())[0]
+    assert client.get("/api/v1/reports", headers={"Authorization": f"Bearer {login}"}).status_code == 200
+    key = create_api_key(user=gis, settings=get_settings(), days=1)
+    assert client.get("/api/v1/reports", headers={"Authorization": f"Bearer {key}"}).status_code == 401
+
+
 def test_cache_headers_and_a_304_for_an_unchanged_tile(client, auth, db):
     prev = cycle_back(db, 1)
     add_reports(db, **SQUARE, at=noon(prev), n=3)
@@ -244,13 +305,13 @@ def test_tilejson_describes_the_layer_for_maplibre(client, auth):
 
 
 def test_the_layer_cache_builds_once_for_concurrent_tiles_and_expires():
-    cache = tiles.LayerCache(size=2)
+    cache = TtlCache(size=2)
     builds = []
 
     def build():
         builds.append(1)
         time.sleep(0.05)
-        return tiles.HexLayer(rows=[], bbox=np.empty((0, 4)))
+        return object()
 
     threads = [threading.Thread(target=cache.get, args=("a",), kwargs={"ttl": 60, "build": build}) for _ in range(8)]
     for t in threads:

@@ -91,6 +91,12 @@ def get_principal(session: Session, *, token: str, settings: Settings, reading_k
     """Verify a bearer token and load the (still active) user behind it. A long-lived reading
     key (:func:`create_api_key`) is accepted only where ``reading_key_ok`` (the read-only GIS
     routes): a year-long key of a coordinator must not moderate reports."""
+    return load_principal(session, user_id=token_user_id(token, settings=settings, reading_key_ok=reading_key_ok))
+
+
+def token_user_id(token: str, *, settings: Settings, reading_key_ok: bool = False) -> int:
+    """The user id in a bearer token or reading key whose signature and expiry hold (no
+    database): 401 otherwise, or for a reading key where ``reading_key_ok`` is false."""
     try:
         claims = jwt.decode(token, settings.secret_key, algorithms=["HS256"], options={"require": ["exp", "sub"]})
         user_id = int(claims["sub"])
@@ -101,6 +107,12 @@ def get_principal(session: Session, *, token: str, settings: Settings, reading_k
     if claims.get("typ") == "api_key" and not reading_key_ok:
         raise Unauthenticated("A reading key works only for the read-only GIS routes (/ogc, /api/v1/exports, "
                               "/tiles); log in for this one (POST /api/v1/auth/token)")
+    return user_id
+
+
+def load_principal(session: Session, *, user_id: int) -> Principal:
+    """The active user ``user_id`` with the organisation and municipality permission checks
+    need; 401 when the user no longer exists or was deactivated."""
     row = session.execute(
         select(User.id, User.username, User.role, User.active, Organisation.id, Organisation.kind,
                Organisation.municipality_id, Organisation.name)

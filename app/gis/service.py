@@ -17,9 +17,10 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy.orm import Session
 
 from app.auth.service import Principal
+from app.cache import TtlCache
 from app.errors import InvalidInput, NotFound
 from app.gis.ogc import CRS84, GREGORIAN, SUPPORTED_CRS, Interval
-from app.gis.tiles import LayerCache, max_age_for
+from app.gis.tiles import max_age_for
 from app.hotspots import service as hotspots
 from app.hotspots.cycles import Cycle
 from app.pagination import Cursor
@@ -142,7 +143,7 @@ class HotspotQuery:
 # The layers OGC clients page through, kept as the vector tiles keep theirs (60 s while the
 # cycle runs, 300 s after): GDAL 3.6 asks for 10 features a page, and each page would
 # otherwise compute the whole layer again. Pages of one layer are also one consistent snapshot.
-layer_cache: LayerCache[tuple[dict[str, Any], Cycle]] = LayerCache(size=16)
+layer_cache: TtlCache[tuple[dict[str, Any], Cycle]] = TtlCache(size=16)
 
 
 def hotspot_layer(session: Session, *, principal: Principal, query: HotspotQuery,

@@ -6,11 +6,14 @@ from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from app.auth.deps import GisReader
-from app.db import SessionDep
+from app.auth.deps import GisReader, SettingsDep, TileReader
+from app.auth.service import Principal
+from app.db import ReadSessionDep, SessionDep
 from app.gis import tiles
-from app.hotspots.router import CycleRef, FiltersDep, scope_and_cycle, selection_for
+from app.hotspots.router import CycleRef, Filters, FiltersDep, scope_and_cycle, selection_for
 
 router = APIRouter(tags=["vector tiles"])
 MVT = "application/vnd.mapbox-vector-tile"
@@ -18,17 +21,40 @@ OptionalResolution = Annotated[int | None, Query(ge=7, le=10, description="hotsp
                                                  "instead of choosing it from the zoom")]
 
 
-@router.get("/tiles/{layer}/{z}/{x}/{y}.mvt", response_class=Response,
-            summary="A vector tile of the hotspot layer or of the report points",
-            responses={200: {"content": {MVT: {}}, "description": "Mapbox Vector Tile 2.1, one layer named as the "
-                             "path's layer"},
-                       204: {"description": "no features in this tile"},
-                       304: {"description": "unchanged since the ETag in If-None-Match"}})
+TILE_RESPONSES = {200: {"content": {MVT: {}}, "description": "Mapbox Vector Tile 2.1, one layer named as the path's "
+                                                                "layer"},
+                  204: {"description": "no features in this tile"},
+                  304: {"description": "unchanged since the ETag in If-None-Match"}}
+
+
+@router.get("/tiles/hotspots/{z}/{x}/{y}.mvt", response_class=Response, responses=TILE_RESPONSES,
+            summary="A vector tile of the hotspot layer (H3 resolution from the zoom)")
+async def get_hotspot_tile(z: int, x: int, y: int, request: Request, session: ReadSessionDep, principal: TileReader,
+                           settings: SettingsDep, f: FiltersDep, cycle: CycleRef = "current",
+                           res: OptionalResolution = None) -> Response:
+    # Async, and all database work in one worker thread: with the caller, the municipality and
+    # the layer cached, a tile is one hop and one statement (docs/performance.md, Vector tiles).
+    address = tiles.tile_address(z, x, y)
+    tile = await run_in_threadpool(_hotspot_tile, session, principal, address, f, cycle, res,
+                                   settings.tile_auth_cache_seconds)
+    return tile_response(request, tile)
+
+
+def _hotspot_tile(session: Session, principal: Principal, address: tiles.TileAddress, f: Filters, cycle: str,
+                  res: int | None, scope_ttl: float) -> tiles.Tile:
+    scope = tiles.tile_scope(session, municipality_id=principal.municipality_id, ttl=scope_ttl)
+    return tiles.hotspot_tile(session, scope, tile=address, cycle=scope.grid.resolve(cycle),
+                              selection=selection_for(session, principal, f),
+                              res=res if res is not None else tiles.resolution_for_zoom(address.z))
+
+
+@router.get("/tiles/{layer}/{z}/{x}/{y}.mvt", response_class=Response, responses=TILE_RESPONSES,
+            summary="A vector tile of the report points (layer 'reports', from zoom 12)")
 def get_tile(layer: str, z: int, x: int, y: int, request: Request, session: SessionDep, principal: GisReader,
              f: FiltersDep, cycle: CycleRef = "current", res: OptionalResolution = None) -> Response:
     address = tiles.tile_address(z, x, y)
-    scope, c = scope_and_cycle(session, principal, cycle)
-    tile = tiles.get_tile(session, scope, layer=layer, tile=address, cycle=c, res=res,
+    _, c = scope_and_cycle(session, principal, cycle)
+    tile = tiles.get_tile(session, layer=layer, tile=address, cycle=c, res=res,
                           selection=selection_for(session, principal, f))
     return tile_response(request, tile)
 

@@ -51,6 +51,16 @@ def key_digest(key: str) -> str:
 def authenticate_key(session: Session, *, key: str) -> IntegrationClient:
     """The active integration behind a (non-revoked) API key; records when the key was last
     used (to the minute)."""
+    key_id, last_used_at, client = find_key(session, key=key)
+    now = utcnow()
+    if last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION:
+        session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+    return client
+
+
+def find_key(session: Session, *, key: str) -> tuple[int, dt.datetime | None, IntegrationClient]:
+    """The (non-revoked) key's id, when it was last used, and its active integration, without
+    recording the use (a read-only route that refuses integration keys); 401 when unknown."""
     row = session.execute(
         select(ApiKey.id, ApiKey.last_used_at, Integration.id, Integration.name, Integration.municipality_id,
                Organisation.id, Organisation.name, Organisation.kind, Integration.initial_status)
@@ -60,11 +70,9 @@ def authenticate_key(session: Session, *, key: str) -> IntegrationClient:
     ).first()
     if row is None:
         raise Unauthenticated("The API key is not valid, or it was revoked")
-    now = utcnow()
-    if row[1] is None or now - row[1] >= LAST_USED_RESOLUTION:
-        session.execute(update(ApiKey).where(ApiKey.id == row[0]).values(last_used_at=now))
-    return IntegrationClient(integration_id=row[2], name=row[3], municipality_id=row[4], organisation_id=row[5],
-                             organisation_name=row[6], organisation_kind=row[7], initial_status=row[8])
+    return row[0], row[1], IntegrationClient(integration_id=row[2], name=row[3], municipality_id=row[4],
+                                             organisation_id=row[5], organisation_name=row[6],
+                                             organisation_kind=row[7], initial_status=row[8])
 
 
 def normalise_event_type(value: str) -> str:
