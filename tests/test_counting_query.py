@@ -115,3 +115,9 @@ def test_every_resolution_is_found_through_the_h3_index(db, res):
     sql = str(query.compile(db.bind, compile_kwargs={"literal_binds": True}))
     plan = "\n".join(db.scalars(text("EXPLAIN " + sql)))
     assert "ix_report_h3_r10" in plan, plan
+
+
+def test_no_cells_find_no_reports(db):
+    add_reports(db, **SQUARE, at=cycle_back(db, 1).start + HOUR)
+    for res in (7, 10):
+        assert db.scalar(select(func.count()).select_from(Report).where(queries.in_cells(res, []))) == 0

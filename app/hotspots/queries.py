@@ -65,7 +65,7 @@ def in_cells(res: int, cells: tuple[int, ...] | list[int]) -> ColumnElement[bool
     """Reports in any of ``cells`` (all of resolution ``res``), by the one H3 index: h3_r10,
     through each cell's range of descendants (:func:`grid.finest_range`). Exact, because a
     report's coarser cells are the ancestors of its res-10 cell (:func:`app.geo.h3_cells`)."""
-    if res == FINEST:
+    if res == FINEST or not cells:
         return Report.h3_r10.in_(cells)
     return or_(*(Report.h3_r10.between(*finest_range(int(c), res)) for c in sorted(set(cells))))
 
