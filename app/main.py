@@ -8,7 +8,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from app import errors
 from app.actions.router import router as actions_router
-from app.auth.router import router as auth_router
+from app.auth.router import reading_keys as reading_keys_router, router as auth_router
 from app.config import get_settings
 from app.gis.exports_router import router as exports_router
 from app.gis.ogc_router import router as ogc_router
@@ -42,8 +42,8 @@ def create_app() -> FastAPI:
     app.add_middleware(AccessLogMiddleware)
     # Pages, Leaflet and hotspot layers shrink 4-8x; level 5 costs a fraction of level 9's CPU.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
-    for router in (health_router, auth_router, reports_router, public_router, hotspots_router, actions_router,
-                   pages_router, tiles_router, open311_router.router, ogc_router, exports_router,
+    for router in (health_router, auth_router, reading_keys_router, reports_router, public_router, hotspots_router,
+                   actions_router, pages_router, tiles_router, open311_router.router, ogc_router, exports_router,
                    integrations_router):
         app.include_router(router)
     mount_static(app)

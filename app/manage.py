@@ -62,16 +62,17 @@ Stop with Ctrl-C; the data is kept for the next `make run`.
 """, flush=True)
 
 
-def api_key(*, username: str, days: int) -> str:
-    """A reading key for an active user; it acts with that user's role (see auth.service)."""
+def api_key(*, username: str, days: int, label: str) -> str:
+    """A new reading key for an active user (stored, listed and revocable like one made with
+    POST /api/v1/reading-keys); it acts with that user's current role."""
+    from app.auth.keys import create_reading_key
     from app.auth.models import User
-    from app.auth.service import create_api_key
 
-    with Session(get_engine()) as session:
+    with Session(get_engine()) as session, session.begin():
         user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
         if user is None:
             raise SystemExit(f"no active user {username!r}")
-        return create_api_key(user=user, settings=get_settings(), days=days)
+        return create_reading_key(session, user_id=user.id, label=label, days=days, created_by=None)["key"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,13 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     k = sub.add_parser("api-key", help="print a reading key for a user (acts with the user's role)")
     k.add_argument("--user", required=True, help="username, e.g. a service account 'gis-qgis' with role gis_reader")
     k.add_argument("--days", type=int, default=365, help="lifetime in days (default 365)")
+    k.add_argument("--label", default="made with app.manage api-key", help="what uses it (shown in key lists)")
     args = parser.parse_args(argv)
     if args.cmd == "prepare":
         prepare(demo=args.demo and get_settings().demo_mode)
     elif args.cmd == "migrate":
         migrate()
     elif args.cmd == "api-key":
-        print(api_key(username=args.user, days=args.days))
+        print(api_key(username=args.user, days=args.days, label=args.label))
     else:
         banner(args.port)
     return 0

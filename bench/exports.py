@@ -28,7 +28,7 @@ from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from app.auth.models import User  # noqa: E402
-from app.auth.service import create_api_key  # noqa: E402
+from app.auth.keys import create_reading_key  # noqa: E402
 from app.config import get_settings  # noqa: E402
 from app.db import get_engine  # noqa: E402
 from app.municipalities.models import Municipality  # noqa: E402
@@ -62,7 +62,9 @@ def ensure_reports(n: int) -> int:
 def reading_key() -> str:
     with Session(get_engine()) as session:
         user = session.scalar(select(User).where(User.username == "gis"))
-        return create_api_key(user=user, settings=get_settings(), days=1)
+        key = create_reading_key(session, user_id=user.id, label="bench/exports.py", days=1, created_by=None)["key"]
+        session.commit()
+        return key
 
 
 def memory_kb(pid: int) -> dict[str, int]:

@@ -17,14 +17,14 @@ from shapely.geometry import Polygon
 from sqlalchemy import select
 
 from app.auth.models import User
-from app.auth.service import create_api_key, create_token
+from app.auth.service import create_token
 from app.cache import TtlCache
 from app.config import get_settings
 from app.gis import tiles
 from app.integrations.models import ApiKey
 from app.integrations.service import key_digest
 from tests.factories import add_reports, cycle_back
-from tests.helpers import SQUARE
+from tests.helpers import SQUARE, reading_key
 
 MVT = "application/vnd.mapbox-vector-tile"
 PROBLEM = "application/problem+json"
@@ -215,8 +215,7 @@ def test_hotspot_tiles_check_every_token_and_see_user_changes_within_the_cache_t
 def test_hotspot_tiles_take_reading_keys_but_not_integration_keys(client, auth, db):
     path = "/tiles/hotspots/{}/{}/{}.mvt".format(*tile_for(SQUARE["lat"], SQUARE["lon"], 14))
     gis = db.scalar(select(User).where(User.username == "gis"))
-    assert client.get(path, headers={"X-API-Key": create_api_key(user=gis, settings=get_settings(), days=1)}
-                      ).status_code in (200, 204)
+    assert client.get(path, headers={"X-API-Key": reading_key(db, "gis")}).status_code in (200, 204)
     used_before = db.scalar(select(ApiKey.last_used_at).where(ApiKey.key_sha256 == key_digest("demo-rescue-key")))
     rescue = client.get(path, headers={"X-API-Key": "demo-rescue-key"})
     assert rescue.status_code == 403 and "submit reports but not read" in rescue.json()["detail"]
@@ -225,7 +224,7 @@ def test_hotspot_tiles_take_reading_keys_but_not_integration_keys(client, auth, 
     assert client.get(path, headers={"Authorization": "Bearer not.a.token"}).status_code == 401
     login = create_token(user=gis, settings=get_settings())[0]
     assert client.get("/api/v1/reports", headers={"Authorization": f"Bearer {login}"}).status_code == 200
-    key = create_api_key(user=gis, settings=get_settings(), days=1)
+    key = reading_key(db, "gis")
     assert client.get("/api/v1/reports", headers={"Authorization": f"Bearer {key}"}).status_code == 401
 
 

@@ -1,6 +1,7 @@
 """Request dependencies: the current principal and small composable role checks."""
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends
@@ -8,9 +9,9 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from starlette.concurrency import run_in_threadpool
 
 from app.auth.service import (
-    ALL_REPORTS_ROLES, MODERATOR_ROLES, REPORTING_ROLES, Principal, get_principal, load_principal, looks_like_user_key,
-    token_user_id,
+    ALL_REPORTS_ROLES, MODERATOR_ROLES, REPORTING_ROLES, Principal, get_principal, load_principal, token_user_id,
 )
+from app.auth.keys import authenticate_reading_key, is_reading_key, key_digest
 from app.cache import TtlCache
 from app.config import Settings, get_settings
 from app.db import ReadSessionDep, SessionDep
@@ -19,8 +20,8 @@ from app.integrations.service import authenticate_key, find_key
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
-                        description="A reading key (`python -m app.manage api-key --user <name>`); "
-                                    "it acts with that user's role")
+                        description="A reading key (`POST /api/v1/reading-keys`, or `make api-key`); "
+                                    "it acts with its user's current role, on the read-only GIS routes only")
 
 
 async def settings_dependency() -> Settings:
@@ -66,7 +67,7 @@ ApiKeyHeader = Annotated[str | None, Depends(_api_key)]
 
 
 _NO_READING_CREDENTIALS = ("Send 'Authorization: Bearer <token>' (POST /api/v1/auth/token) or a reading key in "
-                           "'X-API-Key' (python -m app.manage api-key --user <name>)")
+                           "'X-API-Key' (POST /api/v1/reading-keys, or make api-key)")
 
 
 def reading_principal(session: SessionDep, settings: SettingsDep, token: BearerToken,
@@ -74,19 +75,21 @@ def reading_principal(session: SessionDep, settings: SettingsDep, token: BearerT
     """The caller of a read-only GIS route (OGC API, exports, tiles): a bearer token, or a user's
     reading key in ``X-API-Key`` (for QGIS, GDAL, FME, which cannot log in). An integration's
     key pushes reports and never reads them: 403."""
+    if token and is_reading_key(token):  # some programs send every key as a bearer token
+        return authenticate_reading_key(session, key=token)
     if token:
-        return get_principal(session, token=token, settings=settings, reading_key_ok=True)
+        return get_principal(session, token=token, settings=settings)
     if not api_key:
         raise Unauthenticated(_NO_READING_CREDENTIALS)
-    if looks_like_user_key(api_key):
-        return get_principal(session, token=api_key, settings=settings, reading_key_ok=True)
+    if is_reading_key(api_key):
+        return authenticate_reading_key(session, key=api_key)
     client = authenticate_key(session, key=api_key)
     raise _integration_key_reads(client.name)
 
 
 def _integration_key_reads(name: str) -> Forbidden:
     return Forbidden(f"The key of integration '{name}' may submit reports but not read them; use a "
-                     "user's reading key (python -m app.manage api-key --user <name>) or a bearer token")
+                     "user's reading key (POST /api/v1/reading-keys) or a bearer token")
 
 
 _GIS_READ = RequireRole(ALL_REPORTS_ROLES, "read report points and hotspot layers")
@@ -99,7 +102,7 @@ async def gis_reader(principal: Annotated[Principal, Depends(reading_principal)]
 
 GisReader = Annotated[Principal, Depends(gis_reader)]
 
-# Principals of the hotspot tiles by user id, each for settings.tile_auth_cache_seconds.
+# Principals of the hotspot tiles by user id or reading-key digest, each for settings.tile_auth_cache_seconds.
 principal_cache: TtlCache[Principal] = TtlCache(size=1024)
 
 
@@ -111,17 +114,23 @@ async def tile_reader(session: ReadSessionDep, settings: SettingsDep, token: Bea
     ``tile_auth_cache_seconds`` per process, in a worker thread; in between, no thread and
     no database. A role change or a deactivation therefore reaches the tiles within that time;
     the role check itself runs on every tile (reporters get 403)."""
-    credential = token or (api_key if api_key and looks_like_user_key(api_key) else None)
-    if credential is None:
-        if not api_key:
-            raise Unauthenticated(_NO_READING_CREDENTIALS)
+    cache = settings.tile_auth_cache_seconds > 0
+    reading_key = next((k for k in (token, api_key) if k and is_reading_key(k)), None)
+    if reading_key:
+        # By the key's digest, so a revoked or expired key also stops within the cache time.
+        key, load = ("key", key_digest(reading_key)), partial(authenticate_reading_key, session, key=reading_key)
+    elif token:
+        user_id = token_user_id(token, settings=settings)
+        key, load = ("user", user_id), partial(load_principal, session, user_id=user_id)
+    elif api_key:
         _, _, client = await run_in_threadpool(find_key, session, key=api_key)  # 401 unless an integration's
         raise _integration_key_reads(client.name)
-    user_id = token_user_id(credential, settings=settings, reading_key_ok=True)
-    principal = principal_cache.peek(user_id) if settings.tile_auth_cache_seconds > 0 else None
+    else:
+        raise Unauthenticated(_NO_READING_CREDENTIALS)
+    principal = principal_cache.peek(key) if cache else None
     if principal is None:
-        principal = await run_in_threadpool(load_principal, session, user_id=user_id)
-        principal_cache.put(user_id, principal, ttl=settings.tile_auth_cache_seconds)
+        principal = await run_in_threadpool(load)
+        principal_cache.put(key, principal, ttl=settings.tile_auth_cache_seconds)
     return _GIS_READ.check(principal)
 
 

@@ -27,3 +27,24 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (CheckConstraint("role in ('" + "','".join(ROLES) + "')", name="role_known"),)
+
+
+class ReadingKey(Base):
+    """A user's key for a GIS program that cannot log in (QGIS, GDAL, FME): sent as
+    ``X-API-Key`` on the read-only GIS routes, it acts with the user's *current* role. Stored
+    as SHA-256 of the key (a long random string, so a fast hash is enough); ``prefix`` tells
+    keys apart in lists. Each key can be revoked on its own, and expires."""
+
+    __tablename__ = "reading_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))

@@ -69,34 +69,13 @@ def create_token(*, user: User, settings: Settings) -> tuple[str, int]:
     return jwt.encode(claims, settings.secret_key, algorithm="HS256"), lifetime
 
 
-def create_api_key(*, user: User, settings: Settings, days: int) -> str:
-    """A long-lived reading key for a program that works on ``user``'s behalf (QGIS, GDAL, FME).
-
-    It is a signed token like a login's, only longer-lived (``days``) and marked as a key, so
-    no table is needed and it is accepted only on the read-only GIS routes. Every request
-    re-reads the user, so the key always carries the user's *current* role and stops working
-    when the user is deactivated (or the secret key is changed). One service account per
-    client program (``gis-qgis``, ``gis-fme``) lets each be revoked alone."""
-    now = dt.datetime.now(dt.UTC)
-    claims = {"sub": str(user.id), "typ": "api_key", "iat": now, "exp": now + dt.timedelta(days=days)}
-    return jwt.encode(claims, settings.secret_key, algorithm="HS256")
+def get_principal(session: Session, *, token: str, settings: Settings) -> Principal:
+    """Verify a bearer token and load the (still active) user behind it."""
+    return load_principal(session, user_id=token_user_id(token, settings=settings))
 
 
-def looks_like_user_key(key: str) -> bool:
-    """A user's key (a signed token: three dot-separated parts), not an integration's random key."""
-    return key.count(".") == 2
-
-
-def get_principal(session: Session, *, token: str, settings: Settings, reading_key_ok: bool = False) -> Principal:
-    """Verify a bearer token and load the (still active) user behind it. A long-lived reading
-    key (:func:`create_api_key`) is accepted only where ``reading_key_ok`` (the read-only GIS
-    routes): a year-long key of a coordinator must not moderate reports."""
-    return load_principal(session, user_id=token_user_id(token, settings=settings, reading_key_ok=reading_key_ok))
-
-
-def token_user_id(token: str, *, settings: Settings, reading_key_ok: bool = False) -> int:
-    """The user id in a bearer token or reading key whose signature and expiry hold (no
-    database): 401 otherwise, or for a reading key where ``reading_key_ok`` is false."""
+def token_user_id(token: str, *, settings: Settings) -> int:
+    """The user id in a bearer token whose signature and expiry hold (no database); 401 otherwise."""
     try:
         claims = jwt.decode(token, settings.secret_key, algorithms=["HS256"], options={"require": ["exp", "sub"]})
         user_id = int(claims["sub"])
@@ -104,9 +83,9 @@ def token_user_id(token: str, *, settings: Settings, reading_key_ok: bool = Fals
         raise Unauthenticated("The token has expired; log in again") from None
     except (jwt.PyJWTError, ValueError):
         raise Unauthenticated("The token is not valid") from None
-    if claims.get("typ") == "api_key" and not reading_key_ok:
-        raise Unauthenticated("A reading key works only for the read-only GIS routes (/ogc, /api/v1/exports, "
-                              "/tiles); log in for this one (POST /api/v1/auth/token)")
+    if claims.get("typ") == "api_key":  # the signed reading keys of before migration 0005
+        raise Unauthenticated("Reading keys of this older kind are no longer accepted: they could not be revoked "
+                              "one by one. Make a new one with POST /api/v1/reading-keys (or make api-key)")
     return user_id
 
 

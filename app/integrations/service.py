@@ -3,15 +3,16 @@ each system's own event types to the municipality's EST categories."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
-import secrets
 import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+# Made, stored and throttled like users' reading keys (last_used_at at most once a minute: a
+# busy feed would otherwise update, and lock, the same row on every request).
+from app.auth.keys import LAST_USED_RESOLUTION, PREFIX_CHARS as KEY_PREFIX_CHARS, key_digest, new_secret
 from app.auth.service import Principal
 from app.db import in_municipality
 from app.errors import Conflict, InvalidInput, NotFound, Unauthenticated
@@ -19,11 +20,6 @@ from app.integrations.models import ApiKey, EventTypeMapping, Integration
 from app.municipalities.models import Organisation
 from app.reports.models import Category
 from app.timeutil import local_iso, utcnow
-
-KEY_PREFIX_CHARS = 8
-# last_used_at is written at most this often per key: a busy feed would otherwise update (and
-# lock) the same row on every request.
-LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -41,11 +37,6 @@ class IntegrationClient:
     @property
     def source(self) -> str:
         return f"integration:{self.name}"
-
-
-def key_digest(key: str) -> str:
-    """How API keys are stored and looked up: SHA-256 hex of the key."""
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def authenticate_key(session: Session, *, key: str) -> IntegrationClient:
@@ -137,7 +128,7 @@ def _key_read(key: ApiKey) -> dict:
 def create_key(session: Session, *, integration_id: int, label: str, principal: Principal) -> dict:
     """A new key for the integration: returned once, stored only as its SHA-256."""
     get_integration(session, integration_id=integration_id, principal=principal)
-    secret = "lgb_" + secrets.token_urlsafe(32)
+    secret = new_secret("lgb_")
     key = ApiKey(integration_id=integration_id, key_sha256=key_digest(secret), prefix=secret[:KEY_PREFIX_CHARS],
                  label=label, created_by=principal.user_id, created_at=utcnow())
     session.add(key)

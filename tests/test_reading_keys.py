@@ -1,0 +1,109 @@
+"""Reading keys for GIS programs: made by the user, listed, revoked one by one, expiring."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select, update
+
+from app.auth.keys import key_digest
+from app.auth.models import ReadingKey, User
+from app.cache import TtlCache
+from app.timeutil import utcnow
+
+OGC_ITEMS = "/ogc/collections/reports/items"
+
+
+def make_key(client, auth, user="gis", **body) -> dict:
+    r = client.post("/api/v1/reading-keys", headers=auth(user), json={"label": "QGIS på GIS-enheten", **body})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_a_gis_user_makes_a_key_and_qgis_reads_with_it(client, auth, db):
+    made = make_key(client, auth, days=30)
+    key = made["key"]
+    assert key.startswith("lbr_") and made["prefix"] == key[:8] and made["active"] and made["user"] == "gis"
+    stored = db.scalar(select(ReadingKey).where(ReadingKey.id == made["id"]))
+    assert stored.key_sha256 == key_digest(key) and key not in stored.key_sha256  # only the digest is kept
+    assert (stored.expires_at - utcnow()).days in (29, 30)
+    assert client.get(OGC_ITEMS, headers={"X-API-Key": key}).status_code == 200
+    assert client.get(OGC_ITEMS, headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    listed = client.get("/api/v1/reading-keys", headers=auth("gis")).json()
+    assert [k["id"] for k in listed] == [made["id"]] and "key" not in listed[0]
+    assert listed[0]["last_used_at"] is not None  # the use is recorded
+
+
+def test_a_key_only_reads(client, auth):
+    key = make_key(client, auth, user="coordinator")["key"]
+    for headers in ({"X-API-Key": key}, {"Authorization": f"Bearer {key}"}):
+        assert client.get("/api/v1/reports", headers=headers).status_code == 401
+        assert client.post("/api/v1/reading-keys", headers=headers, json={"label": "x"}).status_code == 401
+
+
+def test_a_revoked_key_is_refused_at_once_and_says_so(client, auth):
+    made = make_key(client, auth)
+    r = client.delete(f"/api/v1/reading-keys/{made['id']}", headers=auth("gis"))
+    assert r.status_code == 200 and r.json()["revoked_at"] and not r.json()["active"]
+    refused = client.get(OGC_ITEMS, headers={"X-API-Key": made["key"]})
+    assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+    assert refused.headers["content-type"] == "application/problem+json"
+    again = client.delete(f"/api/v1/reading-keys/{made['id']}", headers=auth("gis"))
+    assert again.status_code == 409
+
+
+def test_an_expired_key_is_refused(client, auth, db):
+    made = make_key(client, auth, days=1)
+    db.execute(update(ReadingKey).where(ReadingKey.id == made["id"]).values(expires_at=utcnow() - dt.timedelta(seconds=1)))
+    refused = client.get(OGC_ITEMS, headers={"X-API-Key": made["key"]})
+    assert refused.status_code == 401 and "expired" in refused.json()["detail"]
+
+
+def test_the_key_has_its_users_current_role_and_dies_with_the_account(client, auth, db):
+    key = make_key(client, auth)["key"]
+    db.execute(update(User).where(User.username == "gis").values(role="reporter"))
+    assert client.get(OGC_ITEMS, headers={"X-API-Key": key}).status_code == 403
+    db.execute(update(User).where(User.username == "gis").values(role="gis_reader", active=False))
+    assert client.get(OGC_ITEMS, headers={"X-API-Key": key}).status_code == 401
+
+
+def test_who_may_make_list_and_revoke(client, auth):
+    assert client.post("/api/v1/reading-keys", headers=auth("reporter"), json={"label": "x"}).status_code == 403
+    assert client.post("/api/v1/reading-keys", json={"label": "x"}).status_code == 401
+    bad = client.post("/api/v1/reading-keys", headers=auth("gis"), json={"label": "", "days": 5000})
+    assert bad.status_code == 422 and {e["field"] for e in bad.json()["errors"]} >= {"label", "days"}
+    gis_key = make_key(client, auth)
+    est_key = make_key(client, auth, user="est")
+    # Others' keys are not yours to see or revoke...
+    assert [k["id"] for k in client.get("/api/v1/reading-keys", headers=auth("est")).json()] == [est_key["id"]]
+    assert client.delete(f"/api/v1/reading-keys/{gis_key['id']}", headers=auth("est")).status_code == 404
+    assert client.get("/api/v1/reading-keys", headers=auth("est"), params={"all": "true"}).status_code == 403
+    # ...but the coordinator sees every key of the municipality, and can revoke one.
+    everyone = client.get("/api/v1/reading-keys", headers=auth("coordinator"), params={"all": "true"}).json()
+    assert {(k["user"], k["id"]) for k in everyone} >= {("gis", gis_key["id"]), ("est", est_key["id"])}
+    assert client.delete(f"/api/v1/reading-keys/{gis_key['id']}", headers=auth("coordinator")).status_code == 200
+    assert client.get(OGC_ITEMS, headers={"X-API-Key": gis_key["key"]}).status_code == 401
+    assert client.get(OGC_ITEMS, headers={"X-API-Key": est_key["key"]}).status_code == 200
+
+
+def test_hotspot_tiles_take_a_key_and_stop_when_it_is_revoked(client, auth, monkeypatch):
+    from app.auth import deps
+    monkeypatch.setattr(deps, "principal_cache", TtlCache(size=8))  # this test's own cache
+    made = make_key(client, auth)
+    path = "/tiles/hotspots/10/560/296.mvt"
+    assert client.get(path, headers={"X-API-Key": made["key"]}).status_code in (200, 204)
+    client.delete(f"/api/v1/reading-keys/{made['id']}", headers=auth("gis"))
+    deps.principal_cache.clear()  # as when the cache time (5 s) has passed
+    assert client.get(path, headers={"X-API-Key": made["key"]}).status_code == 401
+
+
+def test_an_old_signed_reading_key_is_refused_with_what_to_do(client, db):
+    import jwt
+
+    from app.config import get_settings
+    gis_id = db.scalar(select(User.id).where(User.username == "gis"))
+    now = dt.datetime.now(dt.UTC)
+    old = jwt.encode({"sub": str(gis_id), "typ": "api_key", "iat": now, "exp": now + dt.timedelta(days=1)},
+                     get_settings().secret_key, algorithm="HS256")
+    refused = client.get(OGC_ITEMS, headers={"Authorization": f"Bearer {old}"})
+    assert refused.status_code == 401 and "POST /api/v1/reading-keys" in refused.json()["detail"]
+
