@@ -24,19 +24,19 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import bulkcopy, geo
 from app.config import Settings
-from app.errors import UnsupportedMediaType
+from app.errors import Conflict, UnsupportedMediaType
 from app.integrations import parsing
-from app.integrations.service import IntegrationClient, mapping_lookup
+from app.integrations.service import IntegrationClient, lock_external_ids, mapping_lookup
 from app.integrations.validation import Events, Rules, validate
 from app.municipalities.models import Municipality
 from app.reports import incidents
 from app.timeutil import utcnow
 
-FEED_LOCK_CLASS = 7101  # pg_advisory_xact_lock(class, integration id): one batch per integration at a time
 STATUSES = ("created", "updated", "unchanged", "rejected")
 
 FIXED = {"idx": np.dtype(">i4"), "id": bulkcopy.UUID, "category_id": np.dtype(">i4"),
@@ -77,8 +77,8 @@ WITH cur AS (
            h3_r7, h3_r8, h3_r9, h3_r10, description, :organisation_id, :source, external_id, event_type, :status
     FROM cur WHERE report_id IS NULL
     ORDER BY h3_r10  -- neighbours in space go into neighbouring index pages (H3 order is hierarchical)
-    ON CONFLICT (source, external_id) WHERE external_id IS NOT NULL DO NOTHING
-    RETURNING id
+    -- No ON CONFLICT: the integration's lock (lock_external_ids) makes the classification above
+    -- exact, and a speculative insertion per row cost a quarter of this INSERT (measured).
 ), updated AS (
     UPDATE report r
     SET category_id = c.category_id, occurred_from = c.occurred_from, occurred_to = c.occurred_to,
@@ -104,10 +104,10 @@ WITH cur AS (
     FROM changed c
 )
 SELECT c.idx,
-       CASE WHEN c.report_id IS NOT NULL THEN (CASE WHEN u.id IS NULL THEN 'unchanged' ELSE 'updated' END)
-            WHEN n.id IS NOT NULL THEN 'created' ELSE 'conflict' END,
+       CASE WHEN c.report_id IS NULL THEN 'created' WHEN u.id IS NULL THEN 'unchanged' ELSE 'updated' END,
        coalesce(c.report_id, c.id)
-FROM cur c LEFT JOIN created n ON n.id = c.id LEFT JOIN updated u ON u.id = c.report_id
+FROM cur c LEFT JOIN updated u ON u.id = c.report_id
+-- (created is not joined: a data-modifying CTE runs whether or not it is referenced)
 """)
 
 
@@ -188,7 +188,7 @@ def _apply(session: Session, client: IntegrationClient, events: Events) -> list[
     """Write the accepted events; (batch index, status, report id) for each."""
     if not len(events):
         return []
-    session.execute(text("SELECT pg_advisory_xact_lock(:c, :i)"), {"c": FEED_LOCK_CLASS, "i": client.integration_id})
+    lock_external_ids(session, integration_id=client.integration_id)
     session.execute(STAGING)
     session.execute(text("DELETE FROM feed_event"))  # empty unless an earlier batch in this transaction left rows
     conn = session.connection().connection.driver_connection
@@ -196,9 +196,13 @@ def _apply(session: Session, client: IntegrationClient, events: Events) -> list[
         copy.write(bulkcopy.COPY_HEADER)
         copy.write(memoryview(_copy_rows(events)))
         copy.write(bulkcopy.COPY_TRAILER)
-    return session.execute(APPLY, {"source": client.source, "municipality_id": client.municipality_id,
-                                   "organisation_id": client.organisation_id,
-                                   "status": client.initial_status}).all()
+    try:
+        return session.execute(APPLY, {"source": client.source, "municipality_id": client.municipality_id,
+                                       "organisation_id": client.organisation_id,
+                                       "status": client.initial_status}).all()
+    except IntegrityError as exc:  # cannot happen under the lock; if it does, nothing of the batch stays
+        raise Conflict("Another request filed one of these events at the same moment; nothing of this batch was "
+                       "stored, send it again") from exc
 
 
 def _link(session: Session, client: IntegrationClient, events: Events, applied: list[tuple[int, str, Any]]) -> dict:
@@ -233,11 +237,7 @@ def _ingest(session: Session, *, client: IntegrationClient, body: bytes, content
     for i, reason in rejected.items():
         results[i] = _result(i, raw_ids[i], "rejected", reason=reason)
     for i, status, report_id in applied:
-        if status == "conflict":
-            results[i] = _result(i, raw_ids[i], "rejected", reason="another request filed this external_id at the "
-                                                                    "same moment; send the event again")
-        else:
-            results[i] = _result(i, raw_ids[i], status, report_id=report_id, linked=linked_to.get(report_id))
+        results[i] = _result(i, raw_ids[i], status, report_id=report_id, linked=linked_to.get(report_id))
     counts = Counter(r["status"] for r in results)
     summary = {s: counts.get(s, 0) for s in STATUSES} | {"total": batch.n, "linked": len(links)}
     return {"summary": summary, "results": results}

@@ -7,7 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 # Made, stored and throttled like users' reading keys (last_used_at at most once a minute: a
@@ -64,6 +64,17 @@ def find_key(session: Session, *, key: str) -> tuple[int, dt.datetime | None, In
     return row[0], row[1], IntegrationClient(integration_id=row[2], name=row[3], municipality_id=row[4],
                                              organisation_id=row[5], organisation_name=row[6],
                                              organisation_kind=row[7], initial_status=row[8])
+
+
+# pg_advisory_xact_lock(class, integration id): one writer of an integration's external ids at a time.
+EXTERNAL_IDS_LOCK_CLASS = 7101
+
+
+def lock_external_ids(session: Session, *, integration_id: int) -> None:
+    """Until the transaction ends, be the only writer of this integration's external ids (a feed
+    batch, or a single report with an ``external_id``): a batch then classifies every event
+    against what is committed, and inserts its new ones without conflicts."""
+    session.execute(text("SELECT pg_advisory_xact_lock(:c, :i)"), {"c": EXTERNAL_IDS_LOCK_CLASS, "i": integration_id})
 
 
 def normalise_event_type(value: str) -> str:

@@ -24,7 +24,7 @@ from app.auth.models import User
 from app.auth.service import Principal
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, PersonalDataSuspected
 from app.hotspots.queries import in_cells
-from app.integrations.service import IntegrationClient
+from app.integrations.service import IntegrationClient, lock_external_ids
 from app.municipalities.models import Municipality, Organisation
 from app.municipalities.service import citizen_organisation
 from app.pagination import Cursor
@@ -48,6 +48,7 @@ class Submitter:
     source: str
     idempotency_scope: str
     initial_status: str = "new"  # integrations may be trusted to file verified reports
+    integration_id: int | None = None
 
 
 def citizen_submitter(session: Session, *, municipality_id: int) -> Submitter:
@@ -65,7 +66,7 @@ def integration_submitter(client: IntegrationClient) -> Submitter:
     return Submitter(municipality_id=client.municipality_id, user_id=None, organisation_id=client.organisation_id,
                      organisation_name=client.organisation_name, organisation_kind=client.organisation_kind,
                      source=client.source, idempotency_scope=f"integration:{client.integration_id}",
-                     initial_status=client.initial_status)
+                     initial_status=client.initial_status, integration_id=client.integration_id)
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,7 @@ def create_report(session: Session, *, payload: ReportCreate, by: Submitter, ske
             raise InvalidInput("external_id is for integrations (X-API-Key); leave it out",
                                errors=[{"field": "external_id", "message": "only with an API key"}])
         report.external_id = payload.external_id
+        lock_external_ids(session, integration_id=by.integration_id)  # not while a feed batch files them
     try:
         with session.begin_nested():
             session.add(report)
