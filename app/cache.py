@@ -56,6 +56,14 @@ class TtlCache(Generic[T]):
             self._entries.move_to_end(key)
             return entry[1]
 
+    def discard(self, key: Hashable, value: T) -> None:
+        """Forget ``key`` if it still holds ``value`` (found stale by its user); a value another
+        request has already put in its place stays."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[1] is value:
+                del self._entries[key]
+
     def clear(self) -> None:
         """Forget every value (tests; after bulk changes)."""
         with self._lock:

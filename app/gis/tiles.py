@@ -20,8 +20,8 @@ import numpy as np
 import orjson
 import shapely
 from geoalchemy2.shape import to_shape
-from sqlalchemy import (Boolean, ColumnElement, Float, Integer, Select, Text, bindparam, cast, column, func,
-                        select, union_all)
+from sqlalchemy import (BigInteger, Boolean, ColumnElement, Float, Integer, Select, Text, bindparam, cast, column,
+                        delete, exists, func, insert, select, true, union_all)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
@@ -29,6 +29,7 @@ from sqlalchemy.sql import Subquery
 from app import geo
 from app.cache import TtlCache
 from app.errors import InvalidInput, NotFound
+from app.gis.models import LAYER_ID_SEQUENCE, HotspotTileCell, HotspotTileLayer
 from app.hotspots import grid, service
 from app.hotspots.cycles import Cycle
 from app.hotspots.queries import Selection
@@ -183,37 +184,68 @@ def _as_mvt(rows: Subquery, layer: str) -> Select:
 
 @dataclass(frozen=True)
 class HexLayer:
-    """A cycle's shown hexagons at one resolution, ready for tiles: per hexagon one JSON object
-    with the :data:`HOTSPOT_FIELDS` and the outline in EPSG:3857 as hex WKB (``wkb``), encoded
-    once; their bounding boxes (n × 4, EPSG:3857)."""
+    """A cycle's shown hexagons at one resolution, ready for tiles: stored in PostgreSQL as the
+    rows of layer ``layer_id`` (None when the layer has no hexagons), and their bounding boxes
+    here (n × 4, EPSG:3857), so that a tile without hexagons needs no statement."""
 
-    rows: list[bytes]
+    layer_id: int | None
     bbox: np.ndarray
 
-    def rows_in(self, bounds: tuple[float, float, float, float]) -> np.ndarray:
-        """Indices of the hexagons whose bounding box meets ``bounds`` (EPSG:3857)."""
+    def reaches(self, bounds: tuple[float, float, float, float]) -> bool:
+        """True when a hexagon's bounding box meets ``bounds`` (EPSG:3857)."""
         minx, miny, maxx, maxy = bounds
         b = self.bbox
-        return np.flatnonzero((b[:, 0] <= maxx) & (b[:, 2] >= minx) & (b[:, 1] <= maxy) & (b[:, 3] >= miny))
+        return bool(np.any((b[:, 0] <= maxx) & (b[:, 2] >= minx) & (b[:, 1] <= maxy) & (b[:, 3] >= miny)))
 
-    def json_rows(self, rows: np.ndarray) -> bytes:
-        """The selected hexagons as one JSON array: a single query parameter (psycopg would
-        spend ~5 ms quoting 17 arrays of a few hundred values each)."""
-        return b"[" + b",".join(self.rows[i] for i in rows.tolist()) + b"]"
+
+# A stored layer outlives every process's cache of it (the longest tile max-age) by this margin
+# (seconds), then the next layer built by any process deletes it.
+STORED_LAYER_SECONDS = max(CURRENT_CYCLE_MAX_AGE, PAST_CYCLE_MAX_AGE) + 60
 
 
 def build_hex_layer(session: Session, scope: Scope, *, cycle: Cycle, res: int, selection: Selection) -> HexLayer:
     """The hotspot layer's cells and properties (exactly those of ``/api/v1/hotspots``) with
-    their outlines projected once for all tiles."""
+    their outlines projected once, stored for the tiles (see :func:`store_hexagons`)."""
     result = service.cell_stats(session, scope, cycle=cycle, res=res, selection=selection)
     rows = service.shown(result)
     props = service.cell_properties(result, rows)
     if not props:
-        return HexLayer(rows=[], bbox=np.empty((0, 4)))
+        return HexLayer(layer_id=None, bbox=np.empty((0, 4)))
     polygons = _web_mercator_hexagons([int(c) for c in result.cells[rows]])
     wkb = shapely.to_wkb(polygons, hex=True).tolist()
-    return HexLayer(rows=[orjson.dumps({**{k: p[k] for k in HOTSPOT_FIELDS}, "wkb": w}) for p, w in zip(props, wkb)],
-                    bbox=shapely.bounds(polygons))
+    payload = orjson.dumps([{**{k: p[k] for k in HOTSPOT_FIELDS}, "wkb": w} for p, w in zip(props, wkb)])
+    return HexLayer(layer_id=store_hexagons(session, payload), bbox=shapely.bounds(polygons))
+
+
+def store_hexagons(session: Session, payload: bytes) -> int:
+    """Insert a layer's hexagons (a JSON array of objects with the :data:`HOTSPOT_FIELDS` and
+    ``wkb``, the outline in EPSG:3857 as hex WKB) under a new layer id, and delete the layers
+    built more than :data:`STORED_LAYER_SECONDS` ago; returns the id.
+
+    One statement, so all or nothing: on the tiles' autocommit session it is committed when it
+    returns, before the layer goes into the cache where other requests find it; inside a
+    transaction (tests, scripts) it is seen by that transaction and goes with it."""
+    return session.scalar(STORE_HEXAGONS_SQL, {"rows": payload.decode(), "keep": float(STORED_LAYER_SECONDS)})
+
+
+def _store_hexagons_statement() -> Select:
+    layer = (insert(HotspotTileLayer).values(id=LAYER_ID_SEQUENCE.next_value())
+             .returning(HotspotTileLayer.id).cte("layer"))
+    rows = (func.jsonb_to_recordset(cast(bindparam("rows", type_=Text), JSONB))
+            .table_valued(column("wkb", Text), *(column(k, t) for k, (t, _) in HOTSPOT_FIELDS.items()))
+            .render_derived(name="r", with_types=True))
+    cells = insert(HotspotTileCell).from_select(
+        ["layer_id", "geom", *HOTSPOT_FIELDS],
+        select(layer.c.id, func.ST_GeomFromWKB(func.decode(rows.c.wkb, "hex"), 3857),
+               *(rows.c[k] for k in HOTSPOT_FIELDS)).select_from(layer.join(rows, true()))).cte("cells")
+    expired = (delete(HotspotTileLayer)
+               .where(HotspotTileLayer.built_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 0,
+                                                                                  bindparam("keep", type_=Float)))
+               .cte("expired"))
+    return select(layer.c.id).add_cte(cells, expired)
+
+
+STORE_HEXAGONS_SQL = _store_hexagons_statement()
 
 
 def _web_mercator_hexagons(cells: list[int]) -> np.ndarray:
@@ -232,34 +264,53 @@ layer_cache: TtlCache[HexLayer] = TtlCache()  # the hexagon layers (see the modu
 def hotspot_tile(session: Session, scope: Scope, *, tile: TileAddress, cycle: Cycle, res: int,
                  selection: Selection) -> Tile:
     """The hexagons of the cycle's hotspot layer that reach into ``tile``, with all the layer's
-    properties."""
+    properties.
+
+    A cached layer whose stored rows are gone (PostgreSQL empties unlogged tables after a crash;
+    or its rows were cleaned up) is dropped and built again, once: never an empty tile instead."""
     max_age = max_age_for(scope, cycle)
     key = (scope.municipality.id, cycle.id, res, selection.statuses, selection.category_ids,
            selection.organisation_kinds)
-    layer = layer_cache.get(key, ttl=max_age, build=lambda: build_hex_layer(
-        session, scope, cycle=cycle, res=res, selection=selection))
-    rows = layer.rows_in(tile.bounds(buffer_units=BUFFER))
-    if rows.size == 0:
+
+    def layer() -> HexLayer:
+        return layer_cache.get(key, ttl=max_age, build=lambda: build_hex_layer(
+            session, scope, cycle=cycle, res=res, selection=selection))
+
+    hexagons = layer()
+    if not hexagons.reaches(tile.bounds(buffer_units=BUFFER)):
         return Tile(b"", max_age)
-    body = session.scalar(HOTSPOT_TILE_SQL, {"rows": layer.json_rows(rows).decode(), "z": tile.z, "x": tile.x,
-                                             "y": tile.y})
+    body, stored = session.execute(HOTSPOT_TILE_SQL, {"layer": hexagons.layer_id, "z": tile.z, "x": tile.x,
+                                                      "y": tile.y}).one()
+    if not stored:
+        layer_cache.discard(key, hexagons)
+        body, stored = session.execute(HOTSPOT_TILE_SQL, {"layer": layer().layer_id, "z": tile.z, "x": tile.x,
+                                                          "y": tile.y}).one()
+        if not stored:
+            raise RuntimeError("a hexagon layer just stored is not readable (the tile session must be autocommit "
+                               "or the building transaction's own)")
     return Tile(bytes(body or b""), max_age)
 
 
 def _hotspot_tile_statement() -> Select:
-    """ST_AsMVT over the hexagons passed as one JSON array (``rows``) for tile (z, x, y). Built
-    once: constructing and compiling it per tile cost ~1 ms. jsonb, not json: PostgreSQL's
-    json_to_recordset took twice as long over the same rows (measured, ~0.8 against ~0.4 ms
-    for 176 hexagons)."""
-    cells = (func.jsonb_to_recordset(cast(bindparam("rows", type_=Text), JSONB))
-             .table_valued(column("wkb", Text), *(column(k, t) for k, (t, _) in HOTSPOT_FIELDS.items()))
-             .render_derived(name="cells", with_types=True))
+    """ST_AsMVT over the stored hexagons of layer ``layer`` that meet tile (z, x, y) with its
+    buffer, best rank first (the order the features had when the hexagons were sent along), and
+    whether the layer is stored at all. Built once: constructing and compiling it per tile cost
+    ~1 ms."""
+    cell = HotspotTileCell.__table__.c
     envelope = func.ST_TileEnvelope(bindparam("z", type_=Integer), bindparam("x", type_=Integer),
                                     bindparam("y", type_=Integer))
-    geom = _mvt_geom(func.ST_GeomFromWKB(func.decode(cells.c.wkb, "hex"), 3857), envelope)
-    return _as_mvt(select(geom, *(cells.c[k] for k in HOTSPOT_FIELDS)).subquery("t"), "hotspots")
+    reach = func.ST_TileEnvelope(bindparam("z", type_=Integer), bindparam("x", type_=Integer),
+                                 bindparam("y", type_=Integer), _WORLD_3857, BUFFER / EXTENT)
+    layer_id = bindparam("layer", type_=BigInteger)
+    rows = (select(_mvt_geom(cell.geom, envelope), *(cell[k] for k in HOTSPOT_FIELDS))
+            .where(cell.layer_id == layer_id, cell.geom.op("&&")(reach))
+            .order_by(cell.rank).subquery("t"))
+    stored = exists().where(HotspotTileLayer.id == layer_id)
+    return _as_mvt(rows, "hotspots").add_columns(stored.label("stored"))
 
 
+# ST_TileEnvelope's default bounds, spelled out because its margin argument comes after them.
+_WORLD_3857 = func.ST_MakeEnvelope(-WORLD_M, -WORLD_M, WORLD_M, WORLD_M, 3857)
 HOTSPOT_TILE_SQL = _hotspot_tile_statement()
 
 
