@@ -12,7 +12,7 @@ municipality's outline, ``--runs`` times in shuffled order over one keep-alive c
   kept for the tiles after it, see app/gis/tiles.py); also timed in-process, 3 times each;
 - the floor: an empty tile far away (204), the same request path without the tile's SQL;
 - hexagon tiles end to end (HTTP, bearer token, role check, cycle, filters, tile SQL, ETag);
-- the tile SQL alone, in-process (ST_AsMVT over the tile's hexagons, with the driver's round trip);
+- the tile SQL alone, in-process (the tile's stored hexagons by index, ST_AsMVT, the driver's round trip);
 - report point tiles of the town (z >= 12) end to end.
 
 Prints p50/p95 per zoom over all requests, and the p95 over the tiles of each tile's best time
@@ -145,8 +145,9 @@ def lean_floor(base: str, token: str) -> str:
 
 
 def bench_sql(municipality_id: int, zooms: list[int], runs: int, rng: random.Random) -> None:
-    """The tile statement alone (layer already computed), and the cold layer computation."""
-    with Session(get_engine()) as session:
+    """The tile statement alone (layer already computed and stored), and the cold layer
+    computation with its storing; on an autocommit session, as the tile route has."""
+    with Session(get_engine().execution_options(isolation_level="AUTOCOMMIT")) as session:
         scope = service.get_scope(session, municipality_id=municipality_id)
         cycle = scope.grid.cycle(scope.grid.current().index - 1)
         selection = Selection(municipality_id=municipality_id)
@@ -157,8 +158,8 @@ def bench_sql(municipality_id: int, zooms: list[int], runs: int, rng: random.Ran
                 started = time.perf_counter()
                 layer = tiles.build_hex_layer(session, scope, cycle=cycle, res=res, selection=selection)
                 times.append((time.perf_counter() - started) * 1000)
-            builds[res] = (statistics.median(times), len(layer.rows))
-        print("  layer statistics + outlines (cold), median of 3: "
+            builds[res] = (statistics.median(times), len(layer.bbox))
+        print("  layer statistics + outlines + storing (cold), median of 3: "
               + ", ".join(f"res {res} {ms:.0f} ms ({n:,} hexagons)" for res, (ms, n) in builds.items()))
         print(f"  {'zoom':>4} {'res':>4} {'hexagons/tile':>13} {'p50 ms':>7} {'p95 ms':>7} {'best-of-runs p95':>17}")
         for z in zooms:
@@ -172,9 +173,9 @@ def bench_sql(municipality_id: int, zooms: list[int], runs: int, rng: random.Ran
                     rows = layer.rows_in(t.bounds(buffer_units=tiles.BUFFER))
                     if rows.size == 0:
                         continue
-                    params = {"rows": layer.json_rows(rows).decode(), "z": t.z, "x": t.x, "y": t.y}
+                    params = {"layer": layer.layer_id, "z": t.z, "x": t.x, "y": t.y}
                     started = time.perf_counter()
-                    session.scalar(tiles.HOTSPOT_TILE_SQL, params)
+                    session.execute(tiles.HOTSPOT_TILE_SQL, params).one()
                     ms = (time.perf_counter() - started) * 1000
                     times.append(ms)
                     counts.append(rows.size)

@@ -11,18 +11,26 @@ import h3
 import httpx
 import jwt
 import mapbox_vector_tile
+import numpy as np
+import orjson
 import pytest
 import shapely
 from shapely.geometry import Polygon
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from app.auth.models import User
 from app.auth.service import create_token
 from app.cache import TtlCache
 from app.config import get_settings
 from app.gis import tiles
+from app.gis.models import HotspotTileCell, HotspotTileLayer
+from app.hotspots import service
+from app.hotspots.queries import Selection
 from app.integrations.models import ApiKey
 from app.integrations.service import key_digest
+from app.municipalities.models import Municipality
 from tests.factories import add_reports, cycle_back
 from tests.helpers import SQUARE, reading_key
 
@@ -336,3 +344,163 @@ def test_a_live_server_serves_tiles_over_tcp_with_etag(live_server):
     assert len(features) > 10 and all(h3.get_resolution(f["properties"]["h3"]) == 9 for f in features)
     again = httpx.get(url, headers={**headers, "If-None-Match": first.headers["etag"]})
     assert again.status_code == 304
+
+
+# --- the stored hexagon layers (app/gis/models.py) ------------------------------------------
+
+# The tile statement as it was before the layers were stored: the tile's hexagons sent along as
+# one JSON array. Kept here as the reference the stored layers must reproduce byte for byte.
+SENT_HEXAGONS_TILE = text("""
+    SELECT ST_AsMVT(t, 'hotspots', 4096, 'geom') FROM (
+        SELECT ST_AsMVTGeom(ST_GeomFromWKB(decode(c.wkb, 'hex'), 3857), ST_TileEnvelope(:z, :x, :y), 4096, 64, true)
+                   AS geom, c.h3, c.rank, c.count, c.previous, c.baseline, c.change, c.change_vs_baseline,
+               c.increase, c.hotspot, c.trend, c.hot_streak, c.repeat
+        FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS c(wkb text, h3 text, rank integer, count float,
+            previous float, baseline float, change float, change_vs_baseline float, increase boolean,
+            hotspot text, trend text, hot_streak integer, repeat boolean)) AS t""")
+
+
+def tile_from_sent_hexagons(db, *, cycle, res: int, address: tuple[int, int, int]) -> bytes:
+    """The tile as the previous code made it: the hexagons whose bounding box meets the tile and
+    its buffer, best rank first, as JSON with hex WKB in EPSG:3857."""
+    scope = service.get_scope(db, municipality_id=db.scalar(select(Municipality.id)))
+    selection = service.build_selection(db, municipality_id=scope.municipality.id, categories=[], groups=[],
+                                        organisation_kinds=[], statuses=[])
+    result = service.cell_stats(db, scope, cycle=cycle, res=res, selection=selection)
+    rows = service.shown(result)
+    props = service.cell_properties(result, rows)
+    polygons = tiles._web_mercator_hexagons([int(c) for c in result.cells[rows]])
+    z, x, y = address
+    minx, miny, maxx, maxy = tiles.TileAddress(z, x, y).bounds(buffer_units=tiles.BUFFER)
+    b = shapely.bounds(polygons)
+    near = np.flatnonzero((b[:, 0] <= maxx) & (b[:, 2] >= minx) & (b[:, 1] <= maxy) & (b[:, 3] >= miny))
+    wkb = shapely.to_wkb(polygons, hex=True)
+    payload = orjson.dumps([{**{k: props[i][k] for k in tiles.HOTSPOT_FIELDS}, "wkb": wkb[i]} for i in near])
+    return bytes(db.scalar(SENT_HEXAGONS_TILE, {"rows": payload.decode(), "z": z, "x": x, "y": y}) or b"")
+
+
+def add_neighbourhood(db, cycle) -> None:
+    """Reports in ~50 hexagons around the square with different counts: ranks, hot cells, clipping."""
+    add_reports(db, **SQUARE, at=noon(cycle), n=12)
+    for i in range(7):
+        for j in range(7):
+            add_reports(db, lat=59.3640 + i * 0.0025, lon=16.4980 + j * 0.0045, at=noon(cycle), n=1 + (i * j) % 4)
+    add_reports(db, lat=59.3700, lon=16.5000, at=noon(cycle_back(db, 2)), n=3)  # 'previous' of the cycle
+
+
+def stored_layers(db) -> dict[int, int]:
+    """Stored layer id -> its number of hexagons."""
+    return dict(db.execute(select(HotspotTileLayer.id, func.count(HotspotTileCell.rank))
+                           .outerjoin(HotspotTileCell, HotspotTileCell.layer_id == HotspotTileLayer.id)
+                           .group_by(HotspotTileLayer.id)).all())
+
+
+def test_tiles_from_stored_hexagons_are_the_tiles_made_from_sent_hexagons(client, auth, db):
+    prev = cycle_back(db, 1)
+    add_neighbourhood(db, prev)
+    compared = 0
+    for z in (10, 12, 13, 14):
+        cz, cx, cy = tile_for(SQUARE["lat"], SQUARE["lon"], z)
+        for dx, dy in ((0, 0), (1, 0), (0, 1), (-1, -1)):
+            address = (z, cx + dx, cy + dy)
+            stored = get_tile(client, auth, "hotspots", *address, cycle=prev.id)
+            sent = tile_from_sent_hexagons(db, cycle=prev, res=tiles.resolution_for_zoom(z), address=address)
+            assert stored.status_code == (200 if sent else 204)
+            assert stored.content == sent
+            if sent:
+                old, new = decode(sent)["hotspots"]["features"], decode(stored.content)["hotspots"]["features"]
+                assert [(f["properties"], f["geometry"]) for f in new] == [(f["properties"], f["geometry"]) for f in old]
+                compared += len(new)
+    assert compared > 100
+
+
+def test_each_built_layer_has_its_own_id_and_an_emptied_table_is_built_again(client, auth, db):
+    """Several worker processes each build and cache their own layer: each gets its own id. After
+    a PostgreSQL crash the unlogged tables are empty while the app keeps its cache: the next tile
+    builds the layer again instead of coming back empty."""
+    prev = cycle_back(db, 1)
+    add_neighbourhood(db, prev)
+    address = tile_for(SQUARE["lat"], SQUARE["lon"], 12)
+    first = get_tile(client, auth, "hotspots", *address, cycle=prev.id)
+    assert first.status_code == 200 and len(decode(first.content)["hotspots"]["features"]) > 10
+    (ours, n), = stored_layers(db).items()
+    assert n > 40
+
+    scope = service.get_scope(db, municipality_id=db.scalar(select(Municipality.id)))
+    other_worker = tiles.build_hex_layer(db, scope, cycle=prev, res=9,
+                                         selection=Selection(municipality_id=scope.municipality.id))
+    assert other_worker.layer_id > ours and stored_layers(db) == {ours: n, other_worker.layer_id: n}
+    assert get_tile(client, auth, "hotspots", *address, cycle=prev.id).content == first.content
+
+    db.execute(text("TRUNCATE hotspot_tile_layer, hotspot_tile_cell"))  # what crash recovery does to them
+    again = get_tile(client, auth, "hotspots", *address, cycle=prev.id)
+    assert again.status_code == 200 and again.content == first.content
+    (rebuilt, m), = stored_layers(db).items()
+    assert rebuilt > other_worker.layer_id and m == n
+    assert get_tile(client, auth, "hotspots", *address, cycle=prev.id).content == first.content
+    assert list(stored_layers(db)) == [rebuilt]  # built once, then read
+
+
+def test_building_a_layer_deletes_the_layers_no_cache_can_still_hold(db):
+    prev = cycle_back(db, 1)
+    add_neighbourhood(db, prev)
+    scope = service.get_scope(db, municipality_id=db.scalar(select(Municipality.id)))
+    selection = Selection(municipality_id=scope.municipality.id)
+
+    def build_aged(seconds: float) -> int:
+        layer_id = tiles.build_hex_layer(db, scope, cycle=prev, res=9, selection=selection).layer_id
+        db.execute(update(HotspotTileLayer).where(HotspotTileLayer.id == layer_id)
+                   .values(built_at=func.now() - dt.timedelta(seconds=seconds)))
+        return layer_id
+
+    expired = build_aged(tiles.STORED_LAYER_SECONDS + 1)
+    still_cached = build_aged(max(tiles.CURRENT_CYCLE_MAX_AGE, tiles.PAST_CYCLE_MAX_AGE) - 1)
+    newest = build_aged(0)
+    layers = stored_layers(db)
+    assert set(layers) == {still_cached, newest} and layers[still_cached] == layers[newest] > 40
+    assert db.scalar(select(func.count()).where(HotspotTileCell.layer_id == expired)) == 0
+
+
+def test_a_layer_is_committed_when_built_and_a_failed_build_leaves_nothing(live_server):
+    """On the tiles' autocommit session (as in the route): a stored layer is readable at once by
+    another connection (another worker's tile); a build that fails part-way stores no hexagon."""
+    autocommit = live_server.engine.execution_options(isolation_level="AUTOCOMMIT")
+    rows = [{**{k: None for k in tiles.HOTSPOT_FIELDS}, "h3": "8908b1a1a2bffff", "rank": rank,
+             "wkb": shapely.to_wkb(shapely.box(1.8e6 + rank, 8.2e6, 1.8e6 + rank + 500, 8.2e6 + 500), hex=True)}
+            for rank in (1, 2, 3)]
+    count_cells = select(func.count()).select_from(HotspotTileCell)
+    with Session(autocommit) as builder, Session(live_server.engine) as reader:
+        before = reader.scalar(count_cells)
+        layer_id = tiles.store_hexagons(builder, orjson.dumps(rows))
+        try:
+            assert reader.scalar(select(func.count()).where(HotspotTileCell.layer_id == layer_id)) == 3
+        finally:
+            builder.execute(delete(HotspotTileLayer).where(HotspotTileLayer.id == layer_id))
+        broken = [*rows, {**rows[0], "rank": 4, "wkb": "not hex"}]
+        with pytest.raises(DBAPIError):
+            tiles.store_hexagons(builder, orjson.dumps(broken))
+        assert reader.scalar(count_cells) == before
+        assert reader.scalar(select(func.count()).select_from(HotspotTileLayer).where(HotspotTileLayer.id > layer_id)) == 0
+
+
+def test_two_processes_serve_the_same_tile_from_their_own_layers(live_server):
+    """The live server (one worker) and this test process (a second one) each build the layer."""
+    z, x, y = tile_for(SQUARE["lat"], SQUARE["lon"], 12)
+    served = httpx.get(f"{live_server.url}/tiles/hotspots/{z}/{x}/{y}.mvt?cycle=previous",
+                       headers=live_server.headers("gis"))
+    assert served.status_code == 200
+    with Session(live_server.engine.execution_options(isolation_level="AUTOCOMMIT")) as session:
+        before = set(session.scalars(select(HotspotTileLayer.id)))
+        municipality_id = session.scalar(select(Municipality.id).order_by(Municipality.id))
+        scope = service.get_scope(session, municipality_id=municipality_id)
+        selection = service.build_selection(session, municipality_id=municipality_id, categories=[], groups=[],
+                                            organisation_kinds=[], statuses=[])
+        try:
+            ours = tiles.hotspot_tile(session, scope, tile=tiles.TileAddress(z, x, y),
+                                      cycle=scope.grid.resolve("previous"), res=9, selection=selection)
+            built = set(session.scalars(select(HotspotTileLayer.id))) - before
+            assert len(built) == 1 and max(built) > max(before)
+            assert ours.body == served.content
+        finally:
+            session.execute(delete(HotspotTileLayer).where(HotspotTileLayer.id.in_(
+                set(session.scalars(select(HotspotTileLayer.id))) - before)))

@@ -191,11 +191,11 @@ class HexLayer:
     layer_id: int | None
     bbox: np.ndarray
 
-    def reaches(self, bounds: tuple[float, float, float, float]) -> bool:
-        """True when a hexagon's bounding box meets ``bounds`` (EPSG:3857)."""
+    def rows_in(self, bounds: tuple[float, float, float, float]) -> np.ndarray:
+        """Indices (= rank - 1) of the hexagons whose bounding box meets ``bounds`` (EPSG:3857)."""
         minx, miny, maxx, maxy = bounds
         b = self.bbox
-        return bool(np.any((b[:, 0] <= maxx) & (b[:, 2] >= minx) & (b[:, 1] <= maxy) & (b[:, 3] >= miny)))
+        return np.flatnonzero((b[:, 0] <= maxx) & (b[:, 2] >= minx) & (b[:, 1] <= maxy) & (b[:, 3] >= miny))
 
 
 # A stored layer outlives every process's cache of it (the longest tile max-age) by this margin
@@ -277,7 +277,7 @@ def hotspot_tile(session: Session, scope: Scope, *, tile: TileAddress, cycle: Cy
             session, scope, cycle=cycle, res=res, selection=selection))
 
     hexagons = layer()
-    if not hexagons.reaches(tile.bounds(buffer_units=BUFFER)):
+    if hexagons.rows_in(tile.bounds(buffer_units=BUFFER)).size == 0:
         return Tile(b"", max_age)
     body, stored = session.execute(HOTSPOT_TILE_SQL, {"layer": hexagons.layer_id, "z": tile.z, "x": tile.x,
                                                       "y": tile.y}).one()
