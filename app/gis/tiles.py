@@ -4,10 +4,13 @@ Hotspot tiles. A hexagon's statistics depend on the whole municipality: the hot 
 with the municipality-wide rate, Benjamini–Hochberg runs over all cells of the cycle, the rank
 is global. A tile therefore cannot be computed from its own cells; it would disagree with
 ``/api/v1/hotspots``. The layer's per-cell statistics come from :mod:`app.hotspots.service`
-once per (municipality, cycle, resolution, filters) and are kept in process for as long as a
-client may cache a tile (:data:`CURRENT_CYCLE_MAX_AGE`, :data:`PAST_CYCLE_MAX_AGE`); each tile
-then picks the hexagons whose outlines reach into it and PostGIS clips and encodes them
-(``ST_TileEnvelope``, ``ST_AsMVTGeom``, ``ST_AsMVT``). Measured in ``bench/tiles.py``.
+once per (municipality, cycle, resolution, filters) and the layer is kept for as long as a
+client may cache a tile (:data:`CURRENT_CYCLE_MAX_AGE`, :data:`PAST_CYCLE_MAX_AGE`): its
+hexagons with their outlines in Web Mercator are stored once in PostgreSQL under a layer id
+(unlogged tables, app/gis/models.py), and the process keeps the id and the hexagons' bounding
+boxes. A tile without hexagons is answered from the boxes; any other tile is one statement with
+the layer id and z/x/y that reads its hexagons with a GiST index and has PostGIS clip and encode
+them (``ST_TileEnvelope``, ``ST_AsMVTGeom``, ``ST_AsMVT``). Measured in ``bench/tiles.py``.
 
 Report tiles are one indexed query on the points of the cycle, from :data:`REPORTS_MIN_ZOOM`.
 """
@@ -238,10 +241,13 @@ def _store_hexagons_statement() -> Select:
         ["layer_id", "geom", *HOTSPOT_FIELDS],
         select(layer.c.id, func.ST_GeomFromWKB(func.decode(rows.c.wkb, "hex"), 3857),
                *(rows.c[k] for k in HOTSPOT_FIELDS)).select_from(layer.join(rows, true()))).cte("cells")
-    expired = (delete(HotspotTileLayer)
-               .where(HotspotTileLayer.built_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 0,
-                                                                                  bindparam("keep", type_=Float)))
-               .cte("expired"))
+    # Layers another worker is deleting right now are left to it (SKIP LOCKED): no waiting, and
+    # no deadlock between two workers that build at the same moment.
+    old = (select(HotspotTileLayer.id)
+           .where(HotspotTileLayer.built_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 0,
+                                                                              bindparam("keep", type_=Float)))
+           .with_for_update(skip_locked=True))
+    expired = delete(HotspotTileLayer).where(HotspotTileLayer.id.in_(old.scalar_subquery())).cte("expired")
     return select(layer.c.id).add_cte(cells, expired)
 
 
@@ -276,15 +282,17 @@ def hotspot_tile(session: Session, scope: Scope, *, tile: TileAddress, cycle: Cy
         return layer_cache.get(key, ttl=max_age, build=lambda: build_hex_layer(
             session, scope, cycle=cycle, res=res, selection=selection))
 
+    def read(layer_id: int | None) -> tuple[bytes | None, bool]:
+        return tuple(session.execute(HOTSPOT_TILE_SQL, {"layer": layer_id, "z": tile.z, "x": tile.x,
+                                                        "y": tile.y}).one())
+
     hexagons = layer()
     if hexagons.rows_in(tile.bounds(buffer_units=BUFFER)).size == 0:
         return Tile(b"", max_age)
-    body, stored = session.execute(HOTSPOT_TILE_SQL, {"layer": hexagons.layer_id, "z": tile.z, "x": tile.x,
-                                                      "y": tile.y}).one()
+    body, stored = read(hexagons.layer_id)
     if not stored:
         layer_cache.discard(key, hexagons)
-        body, stored = session.execute(HOTSPOT_TILE_SQL, {"layer": layer().layer_id, "z": tile.z, "x": tile.x,
-                                                          "y": tile.y}).one()
+        body, stored = read(layer().layer_id)
         if not stored:
             raise RuntimeError("a hexagon layer just stored is not readable (the tile session must be autocommit "
                                "or the building transaction's own)")
