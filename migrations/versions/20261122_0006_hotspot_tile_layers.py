@@ -5,8 +5,8 @@ tile's time was parsing it). Now a built layer is inserted once, with an id from
 sequence, and a tile sends only the layer id and z/x/y (app/gis/tiles.py, app/gis/models.py).
 btree_gist lets one GiST index hold (layer id, outline).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-22 02:00:00
 """
 from typing import Sequence, Union
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 from geoalchemy2 import Geometry
 
-revision: str = '0005'
-down_revision: Union[str, None] = '0004'
+revision: str = '0006'
+down_revision: Union[str, None] = '0005'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
