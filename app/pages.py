@@ -26,7 +26,7 @@ from geoalchemy2.shape import to_shape
 
 from app.actions.router import WRITE_ROLES as LOOP_WRITE_ROLES
 from app.auth.deps import SettingsDep
-from app.auth.service import ALL_REPORTS_ROLES
+from app.auth.service import ALL_REPORTS_ROLES, MODERATOR_ROLES
 from app.config import Settings
 from app.db import SessionDep
 from app.errors import DomainError
@@ -129,7 +129,8 @@ def _page_config(session, settings: Settings) -> dict[str, Any]:
                               "photoMaxSide": PHOTO_MAX_SIDE, "organisationKinds": list(ORGANISATION_KINDS),
                               # who may see the situation picture and report points (the API enforces it)
                               "analystRoles": sorted(ALL_REPORTS_ROLES), "pointRoles": sorted(ALL_REPORTS_ROLES),
-                              "loopWriteRoles": sorted(LOOP_WRITE_ROLES)}
+                              "loopWriteRoles": sorted(LOOP_WRITE_ROLES),
+                              "keyAdminRoles": sorted(MODERATOR_ROLES)}  # list and revoke everyone's reading keys
     try:
         muni = resolve_public_municipality(session, code=None)
     except DomainError:

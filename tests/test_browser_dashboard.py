@@ -8,6 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import update
 
+from app.auth.models import ReadingKey
 from app.reports.models import Report
 from tests.browser import DESKTOP, DialogWatch, assert_shown_as_text, delete_test_reports, login, post_markup_report
 from tests.helpers import SQUARE
@@ -141,3 +142,26 @@ def test_print_view_is_one_a4_landscape_page(desktop, artifacts):
     pdf = page.pdf(format="A4", landscape=True, print_background=True)
     (artifacts / "dashboard-print.pdf").write_bytes(pdf)
     assert len(re.findall(rb"/Type\s*/Page(?!s)", pdf)) == 1
+
+
+def test_a_gis_engineer_makes_a_reading_key_for_qgis_and_revokes_it(desktop, live_server):
+    page = desktop("gis")
+    page.wait_for_selector("#keys li")
+    page.fill("#key-label", "QGIS på GIS-enheten")
+    page.click("#create-key")
+    page.wait_for_selector("#key-new:not([hidden])")
+    key = page.input_value("#key-value")
+    try:
+        assert key.startswith("lbr_")
+        ogc = f"{live_server.url}/ogc/collections/reports/items?limit=1"
+        assert httpx.get(ogc, headers={"X-API-Key": key}).status_code == 200  # what QGIS will send
+        item = page.locator("#keys li.key", has_text="QGIS på GIS-enheten")
+        item.wait_for()
+        assert key[:8] in item.inner_text() and key not in page.inner_text("#keys")  # listed by prefix only
+        page.once("dialog", lambda dialog: dialog.accept())
+        item.locator("button.revoke").click()
+        page.locator("#keys li.key.inactive", has_text="återkallad").wait_for()
+        assert httpx.get(ogc, headers={"X-API-Key": key}).status_code == 401
+    finally:
+        with live_server.engine.begin() as conn:
+            conn.execute(ReadingKey.__table__.delete().where(ReadingKey.label == "QGIS på GIS-enheten"))

@@ -371,6 +371,7 @@
       state.map.on("moveend", () => { if ($("#points").checked) loadPoints(); });
       LB.estLoop.init({ map: state.map, canWrite: config.loopWriteRoles.includes(role()),
                         restyle });
+      LB.readingKeys.init({ admin: config.keyAdminRoles.includes(role()) });
     }
     state.map.invalidateSize();
     if (!state.cycles.length) {
