@@ -371,7 +371,6 @@
       state.map.on("moveend", () => { if ($("#points").checked) loadPoints(); });
       LB.estLoop.init({ map: state.map, canWrite: config.loopWriteRoles.includes(role()),
                         restyle });
-      LB.readingKeys.init({ admin: config.keyAdminRoles.includes(role()) });
     }
     state.map.invalidateSize();
     if (!state.cycles.length) {
@@ -387,6 +386,10 @@
     if (linkedCycle && cycleById(linkedCycle)) $("#cycle").value = linkedCycle;
     fillFilters();
     await loadLayer();
+    if (!state.keysShown) {  // after the layer: the keys panel is at the bottom and not urgent
+      state.keysShown = true;
+      LB.readingKeys.init({ admin: config.keyAdminRoles.includes(role()) });
+    }
   }
 
   LB.applyI18n();
