@@ -8,7 +8,10 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import func, select
 
 from app.geo import sweref_to_wgs84, wgs84_to_sweref
-from app.reports.models import Report, ReportEvent
+from app.integrations.models import ApiKey, EventTypeMapping, Integration
+from app.integrations.service import key_digest, normalise_event_type
+from app.municipalities.models import Municipality, Organisation
+from app.reports.models import Category, Report, ReportEvent
 from tests.feeds import KEY, URL, event, post_events, results_by_id
 from tests.helpers import SQUARE, report_count
 
@@ -236,3 +239,35 @@ def test_a_description_with_personal_data_is_rejected_unless_confirmed(client, a
     assert results["PD-1"]["status"] == "rejected" and "personnummer" in results["PD-1"]["reason"]
     assert "confirm_personal_data" in results["PD-1"]["reason"]
     assert results["PD-2"]["status"] == "created" and results["PD-3"]["status"] == "created"
+
+
+def test_same_named_integrations_of_two_municipalities_keep_their_events_apart(client, db):
+    """A regional rescue service is set up in each municipality it serves, under the same name:
+    the same call-out number in both is two events, each filed in its own municipality."""
+    first = db.scalar(select(Municipality).where(Municipality.code == "0484"))
+    other = Municipality(name="Grannby", code="0999", boundary=first.boundary, cycle_days=14,
+                         cycle_anchor=first.cycle_anchor)
+    db.add(other)
+    db.flush()
+    org = Organisation(municipality_id=other.id, name="Räddningstjänsten Grannby", kind="raddningstjanst")
+    fire = Category(municipality_id=other.id, code="brand", label_sv="Brand", label_en="Fire", group_code="brand",
+                    colour="#d7301f", icon="🔥", sort_order=0)
+    db.add_all([org, fire])
+    db.flush()
+    rescue = Integration(municipality_id=other.id, organisation_id=org.id, name="raddningstjanst")
+    db.add(rescue)
+    db.flush()
+    db.add_all([ApiKey(integration_id=rescue.id, key_sha256=key_digest("grannby-key"), prefix="grannby", label="t"),
+                EventTypeMapping(integration_id=rescue.id, type_key=normalise_event_type("Brand i container"),
+                                 event_type="Brand i container", category_id=fire.id)])
+    db.flush()
+    here = results_by_id(post_events(client, [event("RT-1", description="Eskilstuna")]))["RT-1"]
+    there = results_by_id(post_events(client, [event("RT-1", description="Grannby")],
+                                      headers={"X-API-Key": "grannby-key"}))["RT-1"]
+    assert here["status"] == there["status"] == "created" and here["id"] != there["id"]
+    stored = dict(db.execute(select(Report.municipality_id, Report.description)
+                             .where(Report.external_id == "RT-1")).all())
+    assert stored == {first.id: "Eskilstuna", other.id: "Grannby"}
+    again = results_by_id(post_events(client, [event("RT-1", description="Grannby")],
+                                      headers={"X-API-Key": "grannby-key"}))["RT-1"]
+    assert again["status"] == "unchanged" and again["id"] == there["id"]

@@ -38,6 +38,7 @@ from app.reports import incidents
 from app.timeutil import utcnow
 
 STATUSES = ("created", "updated", "unchanged", "rejected")
+EXTERNAL_ID_INDEX = "uq_report_municipality_source_external_id"
 
 FIXED = {"idx": np.dtype(">i4"), "id": bulkcopy.UUID, "category_id": np.dtype(">i4"),
          "occurred_from": np.dtype(">i8"), "occurred_to": np.dtype(">i8"), "geom": bulkcopy.EWKB_POINT,
@@ -62,7 +63,8 @@ WITH cur AS (
            r.occurred_to AS old_to, r.geom AS old_geom, r.description AS old_description,
            r.event_type AS old_event_type
     FROM feed_event i LEFT JOIN LATERAL (
-        SELECT * FROM report WHERE source = :source AND external_id = i.external_id LIMIT 1
+        SELECT * FROM report
+        WHERE municipality_id = :municipality_id AND source = :source AND external_id = i.external_id LIMIT 1
     ) r ON true
 ), changed AS (
     SELECT * FROM cur
@@ -200,7 +202,9 @@ def _apply(session: Session, client: IntegrationClient, events: Events) -> list[
         return session.execute(APPLY, {"source": client.source, "municipality_id": client.municipality_id,
                                        "organisation_id": client.organisation_id,
                                        "status": client.initial_status}).all()
-    except IntegrityError as exc:  # cannot happen under the lock; if it does, nothing of the batch stays
+    except IntegrityError as exc:  # a duplicate cannot happen under the lock; if it does, nothing stays
+        if getattr(getattr(exc.orig, "diag", None), "constraint_name", None) != EXTERNAL_ID_INDEX:
+            raise
         raise Conflict("Another request filed one of these events at the same moment; nothing of this batch was "
                        "stored, send it again") from exc
 

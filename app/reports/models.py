@@ -84,8 +84,10 @@ class Report(Base):
     __table_args__ = (
         CheckConstraint("occurred_to >= occurred_from", name="window_ordered"),
         CheckConstraint("status in ('" + "','".join(STATUSES) + "')", name="status_known"),
-        # One report per (source, external_id): integrations upsert on it; web reports have none.
-        Index("uq_report_source_external_id", "source", "external_id", unique=True,
+        # One report per integration and external_id (an integration's name, in source, is unique
+        # within its municipality only: a regional rescue service has one per municipality):
+        # integrations upsert on it; web reports have none.
+        Index("uq_report_municipality_source_external_id", "municipality_id", "source", "external_id", unique=True,
               postgresql_where=text("external_id IS NOT NULL")),
         # "Newest first" pages: for everyone in a municipality, and for one reporter's own reports.
         Index("ix_report_municipality_reported", "municipality_id", "reported_at", "id"),
