@@ -3,23 +3,20 @@ hexagons with an index instead of receiving them (app/gis/tiles.py).
 
 Both tables are UNLOGGED: they are a cache (no WAL, cheaper writes), and PostgreSQL empties them
 after a crash; the process that built a layer notices and builds it again (``hotspot_tile``).
-A layer's id comes from a sequence that is logged, so ids are never handed out twice, not even
-across a crash, and several worker processes (each with its own in-process layer cache) never
-mix their layers.
+A layer's id is 63 random bits, drawn by the process that builds it: never handed out twice in
+practice, not even across a crash or a failover to a replica whose sequence would lag (a reused
+id could serve one municipality's hexagons as another's), and several worker processes (each
+with its own in-process layer cache) never mix their layers.
 """
 from __future__ import annotations
 
 import datetime as dt
 
 from geoalchemy2 import Geometry
-from sqlalchemy import (BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, Sequence, Text,
-                        func)
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
-
-LAYER_ID_SEQUENCE = Sequence("hotspot_tile_layer_id_seq", metadata=Base.metadata)
-
 
 class HotspotTileLayer(Base):
     """One built hexagon layer (a process's cache entry): removed with its cells once no process

@@ -16,6 +16,7 @@ Report tiles are one indexed query on the points of the cycle, from :data:`REPOR
 """
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,7 @@ from sqlalchemy.sql import Subquery
 from app import geo
 from app.cache import TtlCache
 from app.errors import InvalidInput, NotFound
-from app.gis.models import LAYER_ID_SEQUENCE, HotspotTileCell, HotspotTileLayer
+from app.gis.models import HotspotTileCell, HotspotTileLayer
 from app.hotspots import grid, service
 from app.hotspots.cycles import Cycle
 from app.hotspots.queries import Selection
@@ -228,11 +229,12 @@ def store_hexagons(session: Session, payload: bytes) -> int:
     One statement, so all or nothing: on the tiles' autocommit session it is committed when it
     returns, before the layer goes into the cache where other requests find it; inside a
     transaction (tests, scripts) it is seen by that transaction and goes with it."""
-    return session.scalar(STORE_HEXAGONS_SQL, {"rows": payload.decode(), "keep": float(STORED_LAYER_SECONDS)})
+    return session.scalar(STORE_HEXAGONS_SQL, {"layer_id": secrets.randbits(63), "rows": payload.decode(),
+                                               "keep": float(STORED_LAYER_SECONDS)})
 
 
 def _store_hexagons_statement() -> Select:
-    layer = (insert(HotspotTileLayer).values(id=LAYER_ID_SEQUENCE.next_value())
+    layer = (insert(HotspotTileLayer).values(id=bindparam("layer_id", type_=BigInteger))
              .returning(HotspotTileLayer.id).cte("layer"))
     rows = (func.jsonb_to_recordset(cast(bindparam("rows", type_=Text), JSONB))
             .table_valued(column("wkb", Text), *(column(k, t) for k, (t, _) in HOTSPOT_FIELDS.items()))

@@ -1,8 +1,8 @@
 """Hexagon layers of the vector tiles stored once per built layer (unlogged), read by each tile with an index
 
 A tile used to send its hexagons to PostgreSQL as one JSON parameter (about a third of a heavy
-tile's time was parsing it). Now a built layer is inserted once, with an id from a logged
-sequence, and a tile sends only the layer id and z/x/y (app/gis/tiles.py, app/gis/models.py).
+tile's time was parsing it). Now a built layer is inserted once, under 63 random bits as its
+id, and a tile sends only the layer id and z/x/y (app/gis/tiles.py, app/gis/models.py).
 btree_gist lets one GiST index hold (layer id, outline).
 
 Revision ID: 0006
@@ -23,7 +23,6 @@ depends_on: Union[str, Sequence[str], None] = None
 
 def upgrade() -> None:
     op.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")  # trusted: the database owner may create it
-    op.execute("CREATE SEQUENCE hotspot_tile_layer_id_seq")  # logged, unlike the tables: ids never repeat
     op.create_table('hotspot_tile_layer',
     sa.Column('id', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('built_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
@@ -61,4 +60,3 @@ def downgrade() -> None:
     op.drop_table('hotspot_tile_cell')
     op.drop_index(op.f('ix_hotspot_tile_layer_built_at'), table_name='hotspot_tile_layer')
     op.drop_table('hotspot_tile_layer')
-    op.execute("DROP SEQUENCE hotspot_tile_layer_id_seq")
