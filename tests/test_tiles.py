@@ -145,8 +145,13 @@ def test_hexagon_tiles_take_the_layers_filters(client, auth, db):
 def test_report_tiles_hold_the_cycles_points_and_no_free_text(client, auth, db):
     prev = cycle_back(db, 1)
     here = add_reports(db, **SQUARE, at=noon(prev), n=2)
-    window = add_reports(db, lat=59.3715, lon=16.5105, at=prev.start - dt.timedelta(hours=3),
-                         until=prev.start + dt.timedelta(hours=3))  # overlaps the cycle's start
+    hour = dt.timedelta(hours=1)
+    window = add_reports(db, lat=59.3715, lon=16.5105, at=prev.start - 3 * hour,
+                         until=prev.start + 3 * hour)  # overlaps the cycle's start
+    window += add_reports(db, lat=59.3714, lon=16.5101, at=prev.end - 3 * hour, until=prev.end + 3 * hour)  # its end
+    window += add_reports(db, lat=59.3713, lon=16.5102, at=prev.start - 24 * hour, until=prev.end + 24 * hour)  # all
+    add_reports(db, **SQUARE, at=prev.start - 5 * hour, until=prev.start)  # ends as the cycle starts: not in it
+    add_reports(db, **SQUARE, at=prev.end)  # the next cycle's first moment
     add_reports(db, **SQUARE, at=noon(prev), status="new")  # not verified: not by default
     add_reports(db, **SQUARE, at=noon(cycle_back(db, 2)))  # another cycle
     add_reports(db, lat=59.3600, lon=16.4700, at=noon(prev))  # another tile
@@ -171,7 +176,7 @@ def test_report_tiles_hold_the_cycles_points_and_no_free_text(client, auth, db):
         assert props["occurred_from"] == report.occurred_from.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert b"Kalle" not in r.content
     both = decode(get_tile(client, auth, "reports", z, x, y, cycle=prev.id, status=["verified", "new"]).content)
-    assert len(both["reports"]["features"]) == 4
+    assert len(both["reports"]["features"]) == len(here + window) + 1
 
 
 @pytest.mark.parametrize("layer", ["hotspots", "reports"])
