@@ -30,13 +30,15 @@ class TtlCache(Generic[T]):
             return value
         with self._lock:
             key_lock = self._building.setdefault(key, threading.Lock())
-        with key_lock:
-            value = self.peek(key)  # built by another request while this one waited
-            if value is None:
-                value = build()
-                self.put(key, value, ttl=ttl)
-        with self._lock:
-            self._building.pop(key, None)
+        try:
+            with key_lock:
+                value = self.peek(key)  # built by another request while this one waited
+                if value is None:
+                    value = build()
+                    self.put(key, value, ttl=ttl)
+        finally:  # also when build() raised: no lock left behind for the key
+            with self._lock:
+                self._building.pop(key, None)
         return value
 
     def put(self, key: Hashable, value: T, *, ttl: float) -> None:

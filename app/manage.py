@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     k.add_argument("--days", type=int, default=365, help="lifetime in days (default 365)")
     k.add_argument("--label", default="made with app.manage api-key", help="what uses it (shown in key lists)")
     args = parser.parse_args(argv)
+    if args.cmd == "api-key" and not 1 <= args.days <= 730:
+        parser.error("--days must be 1-730 (as for POST /api/v1/reading-keys)")
     if args.cmd == "prepare":
         prepare(demo=args.demo and get_settings().demo_mode)
     elif args.cmd == "migrate":

@@ -104,6 +104,8 @@ def test_an_old_signed_reading_key_is_refused_with_what_to_do(client, db):
     now = dt.datetime.now(dt.UTC)
     old = jwt.encode({"sub": str(gis_id), "typ": "api_key", "iat": now, "exp": now + dt.timedelta(days=1)},
                      get_settings().secret_key, algorithm="HS256")
-    refused = client.get(OGC_ITEMS, headers={"Authorization": f"Bearer {old}"})
-    assert refused.status_code == 401 and "POST /api/v1/reading-keys" in refused.json()["detail"]
+    for path in (OGC_ITEMS, "/tiles/hotspots/10/560/296.mvt"):
+        for headers in ({"Authorization": f"Bearer {old}"}, {"X-API-Key": old}):  # QGIS sent them as X-API-Key
+            refused = client.get(path, headers=headers)
+            assert refused.status_code == 401 and "POST /api/v1/reading-keys" in refused.json()["detail"], headers
 

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from app.auth.service import (
     ALL_REPORTS_ROLES, MODERATOR_ROLES, REPORTING_ROLES, Principal, get_principal, load_principal, token_user_id,
 )
-from app.auth.keys import authenticate_reading_key, is_reading_key, key_digest
+from app.auth.keys import authenticate_reading_key, is_reading_key, key_digest, refuse_if_old_reading_key
 from app.cache import TtlCache
 from app.config import Settings, get_settings
 from app.db import ReadSessionDep, SessionDep
@@ -83,6 +83,7 @@ def reading_principal(session: SessionDep, settings: SettingsDep, token: BearerT
         raise Unauthenticated(_NO_READING_CREDENTIALS)
     if is_reading_key(api_key):
         return authenticate_reading_key(session, key=api_key)
+    refuse_if_old_reading_key(api_key)
     client = authenticate_key(session, key=api_key)
     raise _integration_key_reads(client.name)
 
@@ -115,14 +116,15 @@ async def tile_reader(session: ReadSessionDep, settings: SettingsDep, token: Bea
     no database. A role change or a deactivation therefore reaches the tiles within that time;
     the role check itself runs on every tile (reporters get 403)."""
     cache = settings.tile_auth_cache_seconds > 0
-    reading_key = next((k for k in (token, api_key) if k and is_reading_key(k)), None)
-    if reading_key:
+    credential = token or api_key  # the bearer token first, as on the other GIS routes
+    if credential and is_reading_key(credential):
         # By the key's digest, so a revoked or expired key also stops within the cache time.
-        key, load = ("key", key_digest(reading_key)), partial(authenticate_reading_key, session, key=reading_key)
+        key, load = ("key", key_digest(credential)), partial(authenticate_reading_key, session, key=credential)
     elif token:
         user_id = token_user_id(token, settings=settings)
         key, load = ("user", user_id), partial(load_principal, session, user_id=user_id)
     elif api_key:
+        refuse_if_old_reading_key(api_key)
         _, _, client = await run_in_threadpool(find_key, session, key=api_key)  # 401 unless an integration's
         raise _integration_key_reads(client.name)
     else:

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.auth.models import ReadingKey, User
-from app.auth.service import MODERATOR_ROLES, Principal, load_principal
+from app.auth.service import MODERATOR_ROLES, OLD_READING_KEY, Principal, load_principal
 from app.errors import Conflict, Forbidden, NotFound, Unauthenticated
 from app.municipalities.models import Organisation
 from app.timeutil import local_iso, utcnow
@@ -36,6 +36,24 @@ def new_secret(prefix: str) -> str:
 def is_reading_key(key: str) -> bool:
     """Whether an ``X-API-Key`` is a user's reading key (rather than an integration's)."""
     return key.startswith(READING_KEY_PREFIX)
+
+
+def refuse_if_old_reading_key(key: str) -> None:
+    """401 with what to do for a signed reading key of before migration 0005 (a token: three
+    dot-separated parts), which QGIS sends as X-API-Key; integration keys have no dots."""
+    if key.count(".") == 2:
+        raise Unauthenticated(OLD_READING_KEY)
+
+
+def record_use(session: Session, table, key_id: int, last_used_at: dt.datetime | None) -> None:
+    """Note that a key was used now, at most once per :data:`LAST_USED_RESOLUTION`. SKIP LOCKED:
+    when another request is noting it right now (and holds the row until its transaction ends,
+    a long export perhaps), this one does not wait for it."""
+    now = utcnow()
+    if last_used_at is not None and now - last_used_at < LAST_USED_RESOLUTION:
+        return
+    free = select(table.id).where(table.id == key_id).with_for_update(skip_locked=True).scalar_subquery()
+    session.execute(update(table).where(table.id == free).values(last_used_at=now))
 
 
 def create_reading_key(session: Session, *, user_id: int, label: str, days: int, created_by: int | None) -> dict:
@@ -67,8 +85,7 @@ def authenticate_reading_key(session: Session, *, key: str) -> Principal:
         raise Unauthenticated(f"The reading key expired at {local_iso(expires_at)}; make a new one "
                               "with POST /api/v1/reading-keys")
     principal = load_principal(session, user_id=user_id)
-    if last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION:
-        session.execute(update(ReadingKey).where(ReadingKey.id == key_id).values(last_used_at=now))
+    record_use(session, ReadingKey, key_id, last_used_at)
     return principal
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.auth import keys
@@ -32,10 +32,11 @@ GisRole = Annotated[Principal, Depends(RequireRole(ALL_REPORTS_ROLES, "have read
 
 
 @reading_keys.get("", response_model=list[ReadingKeyRead], summary="Your reading keys (coordinator: all=true)")
-def list_reading_keys(session: SessionDep, principal: CurrentPrincipal, all: bool = False) -> list[dict]:
+def list_reading_keys(session: SessionDep, principal: CurrentPrincipal,
+                      everyone: Annotated[bool, Query(alias="all")] = False) -> list[dict]:
     """Your keys, newest first, without the secrets; a coordinator with `all=true` sees every
     key of the municipality's users (who has one, when it was last used)."""
-    return keys.list_reading_keys(session, principal=principal, everyone=all)
+    return keys.list_reading_keys(session, principal=principal, everyone=everyone)
 
 
 @reading_keys.post("", response_model=ReadingKeyCreated, status_code=201, summary="A new reading key")

@@ -23,6 +23,8 @@ _DUMMY_HASH = _hasher.hash("not-a-password")
 REPORTING_ROLES = frozenset({"reporter", "est_member", "coordinator"})
 ALL_REPORTS_ROLES = frozenset({"est_member", "coordinator", "gis_reader"})
 MODERATOR_ROLES = frozenset({"coordinator"})
+OLD_READING_KEY = ("Reading keys of this older kind are no longer accepted: they could not be revoked one by one. "
+                   "Make a new one with POST /api/v1/reading-keys (or make api-key)")
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,7 @@ def token_user_id(token: str, *, settings: Settings) -> int:
     except (jwt.PyJWTError, ValueError):
         raise Unauthenticated("The token is not valid") from None
     if claims.get("typ") == "api_key":  # the signed reading keys of before migration 0005
-        raise Unauthenticated("Reading keys of this older kind are no longer accepted: they could not be revoked "
-                              "one by one. Make a new one with POST /api/v1/reading-keys (or make api-key)")
+        raise Unauthenticated(OLD_READING_KEY)
     return user_id
 
 

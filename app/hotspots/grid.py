@@ -98,6 +98,8 @@ def finest_range(cell: int, res: int) -> tuple[int, int]:
     A cell's children differ from it only in the digits past its resolution, which come
     after every bit they share, so its descendants at one resolution are contiguous: the
     range has them all and no other cell. One index on h3_r10 thereby finds any resolution."""
+    if not 0 <= res <= FINEST:
+        raise ValueError(f"resolution {res} is not 0-{FINEST}")
     at_finest = (cell & ~RES_MASK) | (FINEST << RES_SHIFT)
     free = ((1 << 3 * (FINEST - res)) - 1) << 3 * (15 - FINEST)  # digits res+1..10
     return at_finest & ~free, at_finest

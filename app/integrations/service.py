@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-# Made, stored and throttled like users' reading keys (last_used_at at most once a minute: a
-# busy feed would otherwise update, and lock, the same row on every request).
-from app.auth.keys import LAST_USED_RESOLUTION, PREFIX_CHARS as KEY_PREFIX_CHARS, key_digest, new_secret
+# Made, stored and their use recorded like users' reading keys (last_used_at at most once a
+# minute and never waiting: a busy feed would otherwise update, and lock, the same row each time).
+from app.auth.keys import PREFIX_CHARS as KEY_PREFIX_CHARS, key_digest, new_secret, record_use
 from app.auth.service import Principal
 from app.db import in_municipality
 from app.errors import Conflict, InvalidInput, NotFound, Unauthenticated
@@ -43,9 +43,7 @@ def authenticate_key(session: Session, *, key: str) -> IntegrationClient:
     """The active integration behind a (non-revoked) API key; records when the key was last
     used (to the minute)."""
     key_id, last_used_at, client = find_key(session, key=key)
-    now = utcnow()
-    if last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION:
-        session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+    record_use(session, ApiKey, key_id, last_used_at)
     return client
 
 
