@@ -16,7 +16,7 @@
   const state = { map: null, layer: null, previous: null, points: null, cycles: [], data: null,
                   breaks: [], selected: null, request: 0, categories: [] };
 
-  const resForZoom = (z) => (z <= 11 ? 7 : z === 12 ? 8 : z <= 14 ? 9 : 10);
+  const resForZoom = LBEarly.resForZoom;
   const zoomForRes = { 7: 11, 8: 12, 9: 14, 10: 16 };
   const role = () => (LB.auth.get() || {}).role;
   const canSeePoints = () => config.pointRoles.includes(role());
@@ -375,7 +375,12 @@
     state.map.invalidateSize();
     if (!state.cycles.length) {
       const res = resForZoom(state.map.getZoom());
-      state.prefetch = { res, data: LB.api(`/api/v1/hotspots?cycle=current&res=${res}`) };
+      const path = `/api/v1/hotspots?cycle=current&res=${res}`;
+      const early = LBEarly.layer;  // asked for while the scripts loaded (prefetch.js)
+      LBEarly.layer = null;
+      state.prefetch = { res, data: early && early.path === path
+        ? early.response.then((r) => (r.ok ? r.json() : LB.api(path)), () => LB.api(path))
+        : LB.api(path) };
       state.prefetch.data.catch(() => {});  // a failure is reported when loadLayer awaits it
     }
     const [cycles, categories] = await Promise.all([LB.api("/api/v1/cycles?n=26"), LB.api("/api/v1/categories")]);

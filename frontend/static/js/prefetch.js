@@ -1,0 +1,23 @@
+/* The meeting map's first hotspot layer, asked for as soon as the page is parsed — before
+ * Leaflet and the page's own scripts load — for a user already logged in who may see it.
+ * dashboard.js takes it from LBEarly.layer (it falls back to asking itself). */
+"use strict";
+(function () {
+  const early = (window.LBEarly = {
+    // The H3 resolution for a map zoom (dashboard.js uses the same, from here).
+    resForZoom: (z) => (z <= 11 ? 7 : z === 12 ? 8 : z <= 14 ? 9 : 10),
+    layer: null,
+  });
+  try {
+    const auth = JSON.parse(localStorage.getItem("lb.auth") || "null");
+    const config = JSON.parse(document.getElementById("config").textContent);
+    if (!auth || !auth.token || auth.expiresAt <= Date.now() + 5000 || !config.analystRoles.includes(auth.role)) return;
+    const res = early.resForZoom(config.zoom);
+    const path = `/api/v1/hotspots?cycle=current&res=${res}`;
+    const response = fetch(path, { headers: { Accept: "application/json", Authorization: "Bearer " + auth.token } });
+    response.catch(() => {});  // dashboard.js asks again, and reports what goes wrong
+    early.layer = { res, path, response };
+  } catch (e) {
+    early.layer = null;  // no storage, no config: dashboard.js asks itself
+  }
+})();
