@@ -10,6 +10,7 @@
   keys.init = function (options) {
     admin = !!options.admin;
     $("#key-form").addEventListener("submit", create);
+    $("#copy-key").addEventListener("click", copy);
     load();
   };
 
@@ -43,6 +44,7 @@
     try {
       const made = await LB.api("/api/v1/reading-keys", { method: "POST", json: { label: $("#key-label").value.trim() } });
       $("#key-value").value = made.key;
+      $("#copy-key").textContent = t("keys.copy");
       $("#key-new").hidden = false;
       $("#key-value").select();
       $("#key-label").value = "";
@@ -50,6 +52,15 @@
     } catch (e) {
       error.textContent = e.message;
     }
+  }
+
+  async function copy() {
+    const field = $("#key-value");
+    field.select();  // if the clipboard is not allowed (no HTTPS), the key is selected to copy by hand
+    try {
+      await navigator.clipboard.writeText(field.value);
+      $("#copy-key").textContent = t("keys.copied");
+    } catch (e) { /* selected above */ }
   }
 
   async function revoke(k) {
