@@ -36,9 +36,10 @@ class TtlCache(Generic[T]):
                 if value is None:
                     value = build()
                     self.put(key, value, ttl=ttl)
-        finally:  # also when build() raised: no lock left behind for the key
+        finally:  # also when build() raised: no lock left behind for the key, and not another's
             with self._lock:
-                self._building.pop(key, None)
+                if self._building.get(key) is key_lock:
+                    del self._building[key]
         return value
 
     def put(self, key: Hashable, value: T, *, ttl: float) -> None:

@@ -27,7 +27,8 @@ command -v ogrinfo >/dev/null || install gdal-bin
 # poppler-utils renders the PDF to PNG in the tests.
 # (grep reads the whole list: with -q it would stop at the first match, ldconfig would die of
 # SIGPIPE, and pipefail would call the library missing and reinstall it on every run.)
-have_lib() { ldconfig -p 2>/dev/null | grep -F "$1" >/dev/null; }
+# ldconfig is in /usr/sbin, which a normal user's PATH on Debian lacks.
+have_lib() { PATH="$PATH:/usr/sbin:/sbin" ldconfig -p 2>/dev/null | grep -F "$1" >/dev/null; }
 have_lib libpangoft2-1.0.so.0 && have_lib libharfbuzz-subset.so.0 && [ -d /usr/share/fonts/truetype/dejavu ] \
     || install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 command -v pdftoppm >/dev/null || install poppler-utils

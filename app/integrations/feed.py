@@ -31,14 +31,13 @@ from app import bulkcopy, geo
 from app.config import Settings
 from app.errors import Conflict, UnsupportedMediaType
 from app.integrations import parsing
-from app.integrations.service import IntegrationClient, lock_external_ids, mapping_lookup
+from app.integrations.service import IntegrationClient, duplicate_external_id, lock_external_ids, mapping_lookup
 from app.integrations.validation import Events, Rules, validate
 from app.municipalities.models import Municipality
 from app.reports import incidents
 from app.timeutil import utcnow
 
 STATUSES = ("created", "updated", "unchanged", "rejected")
-EXTERNAL_ID_INDEX = "uq_report_municipality_source_external_id"
 
 FIXED = {"idx": np.dtype(">i4"), "id": bulkcopy.UUID, "category_id": np.dtype(">i4"),
          "occurred_from": np.dtype(">i8"), "occurred_to": np.dtype(">i8"), "geom": bulkcopy.EWKB_POINT,
@@ -203,7 +202,7 @@ def _apply(session: Session, client: IntegrationClient, events: Events) -> list[
                                        "organisation_id": client.organisation_id,
                                        "status": client.initial_status}).all()
     except IntegrityError as exc:  # a duplicate cannot happen under the lock; if it does, nothing stays
-        if getattr(getattr(exc.orig, "diag", None), "constraint_name", None) != EXTERNAL_ID_INDEX:
+        if not duplicate_external_id(exc):
             raise
         raise Conflict("Another request filed one of these events at the same moment; nothing of this batch was "
                        "stored, send it again") from exc

@@ -7,7 +7,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 # Made, stored and their use recorded like users' reading keys (last_used_at at most once a
@@ -62,6 +63,15 @@ def find_key(session: Session, *, key: str) -> tuple[int, dt.datetime | None, In
     return row[0], row[1], IntegrationClient(integration_id=row[2], name=row[3], municipality_id=row[4],
                                              organisation_id=row[5], organisation_name=row[6],
                                              organisation_kind=row[7], initial_status=row[8])
+
+
+# The unique index of (municipality, source, external_id) on report (app.reports.models).
+EXTERNAL_ID_INDEX = "uq_report_municipality_source_external_id"
+
+
+def duplicate_external_id(exc: IntegrityError) -> bool:
+    """Whether a failed write broke that index (and not another constraint)."""
+    return getattr(getattr(exc.orig, "diag", None), "constraint_name", None) == EXTERNAL_ID_INDEX
 
 
 # pg_advisory_xact_lock(class, integration id): one writer of an integration's external ids at a time.

@@ -24,7 +24,7 @@ from app.auth.models import User
 from app.auth.service import Principal
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, PersonalDataSuspected
 from app.hotspots.queries import in_cells
-from app.integrations.service import IntegrationClient, lock_external_ids
+from app.integrations.service import IntegrationClient, duplicate_external_id, lock_external_ids
 from app.municipalities.models import Municipality, Organisation
 from app.municipalities.service import citizen_organisation
 from app.pagination import Cursor
@@ -178,7 +178,9 @@ def create_report(session: Session, *, payload: ReportCreate, by: Submitter, ske
         with session.begin_nested():
             session.add(report)
             session.flush()
-    except IntegrityError:
+    except IntegrityError as exc:
+        if payload.external_id is None or not duplicate_external_id(exc):
+            raise
         raise Conflict(f"A report with external_id {payload.external_id!r} from {by.source} already exists; "
                        "use a new external_id, or the integration's events feed to update it") from None
     links = incidents.link_arrivals(session, municipality_id=by.municipality_id, status=by.initial_status,

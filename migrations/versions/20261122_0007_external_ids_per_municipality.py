@@ -4,6 +4,7 @@ An integration's name (and so a report's ``source``) is unique within its munici
 a regional rescue service is set up once per municipality under the same name. The unique
 index on (source, external_id) made such integrations share their external ids, and the feed
 could update another municipality's report. Now the key includes the municipality.
+(A downgrade fails once two municipalities hold the same source and external id.)
 
 Revision ID: 0007
 Revises: 0006

@@ -357,7 +357,10 @@
     const analyst = signedIn && config.analystRoles.includes(role());
     $("#no-access").hidden = !signedIn || analyst;
     $("#workspace").hidden = !analyst;
-    if (!analyst) return;
+    if (!analyst) {
+      LBEarly.layer = null;  // asked for with a login that is no longer valid: never shown after another
+      return;
+    }
     $("#points-toggle").hidden = !canSeePoints();
     if (!state.map) {
       state.map = L.map("map", { preferCanvas: false }).setView(config.centre, config.zoom);
@@ -378,7 +381,7 @@
       const path = `/api/v1/hotspots?cycle=current&res=${res}`;
       const early = LBEarly.layer;  // asked for while the scripts loaded (prefetch.js)
       LBEarly.layer = null;
-      state.prefetch = { res, data: early && early.path === path
+      state.prefetch = { res, data: early && early.path === path && early.token === LB.auth.get().token
         ? early.response.then((r) => (r.ok ? r.json() : LB.api(path)), () => LB.api(path))
         : LB.api(path) };
       state.prefetch.data.catch(() => {});  // a failure is reported when loadLayer awaits it

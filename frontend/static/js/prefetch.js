@@ -16,7 +16,7 @@
     const path = `/api/v1/hotspots?cycle=current&res=${res}`;
     const response = fetch(path, { headers: { Accept: "application/json", Authorization: "Bearer " + auth.token } });
     response.catch(() => {});  // dashboard.js asks again, and reports what goes wrong
-    early.layer = { res, path, response };
+    early.layer = { res, path, token: auth.token, response };  // only for this login (dashboard.js checks)
   } catch (e) {
     early.layer = null;  // no storage, no config: dashboard.js asks itself
   }
