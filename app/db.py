@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from app.config import get_settings
+from app.errors import NotFound
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -112,3 +113,11 @@ def in_municipality(session: Session, model: type, row_id: object, *, municipali
     place where "not yours" and "not there" are made the same answer (no probing other tenants)."""
     row = session.get(model, row_id)
     return row if row is not None and row.municipality_id == municipality_id else None
+
+
+def in_municipality_or_404(session: Session, model: type, row_id: object, *, municipality_id: int, what: str):
+    """:func:`in_municipality`, with 404 "No <what> <id> in your municipality" when it is None."""
+    row = in_municipality(session, model, row_id, municipality_id=municipality_id)
+    if row is None:
+        raise NotFound(f"No {what} {row_id} in your municipality")
+    return row

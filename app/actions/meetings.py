@@ -13,7 +13,7 @@ from app.actions.models import Action, FollowUp, Meeting
 from app.actions.schemas import MeetingCreate, MeetingUpdate
 from app.actions.service import action_json
 from app.auth.service import Principal
-from app.db import in_municipality
+from app.db import in_municipality_or_404
 from app.errors import Conflict, InvalidInput, NotFound
 from app.actions import report
 from app.actions.service import list_actions
@@ -54,10 +54,8 @@ def create_meeting(session: Session, *, principal: Principal, payload: MeetingCr
 
 
 def _get(session: Session, principal: Principal, meeting_id: int) -> Meeting:
-    meeting = in_municipality(session, Meeting, meeting_id, municipality_id=principal.municipality_id)
-    if meeting is None:
-        raise NotFound(f"No meeting {meeting_id} in your municipality")
-    return meeting
+    return in_municipality_or_404(session, Meeting, meeting_id, municipality_id=principal.municipality_id,
+                                  what="meeting")
 
 
 def update_meeting(session: Session, *, principal: Principal, meeting_id: int, payload: MeetingUpdate) -> Meeting:

@@ -25,7 +25,7 @@ from app.actions.schemas import (
     ActionCreate, ActionUpdate, NoteCreate, NoteUpdate, PlaceCreate, RemarkUpdate, SafetyWalkCreate,
 )
 from app.auth.service import Principal
-from app.db import in_municipality
+from app.db import in_municipality, in_municipality_or_404
 from app.errors import Conflict, InvalidInput, NotFound
 from app.hotspots import grid
 from app.hotspots.service import get_scope, parse_cell_ref
@@ -134,10 +134,7 @@ def create_place(session: Session, *, principal: Principal, payload: PlaceCreate
 
 def get_place(session: Session, *, principal: Principal, place_id: int) -> Place:
     """The place if it belongs to the caller's municipality; 404 otherwise."""
-    place = in_municipality(session, Place, place_id, municipality_id=principal.municipality_id)
-    if place is None:
-        raise NotFound(f"No place {place_id} in your municipality")
-    return place
+    return in_municipality_or_404(session, Place, place_id, municipality_id=principal.municipality_id, what="place")
 
 
 def update_place(session: Session, *, principal: Principal, place_id: int, name: str) -> Place:
@@ -363,10 +360,8 @@ def create_action(session: Session, *, principal: Principal, payload: ActionCrea
 
 
 def get_action(session: Session, *, principal: Principal, action_id: int) -> Action:
-    action = in_municipality(session, Action, action_id, municipality_id=principal.municipality_id)
-    if action is None:
-        raise NotFound(f"No action {action_id} in your municipality")
-    return action
+    return in_municipality_or_404(session, Action, action_id, municipality_id=principal.municipality_id,
+                                  what="action")
 
 
 def update_action(session: Session, *, principal: Principal, action_id: int, payload: ActionUpdate) -> Action:
@@ -455,9 +450,8 @@ def create_walk(session: Session, *, principal: Principal, payload: SafetyWalkCr
 
 
 def get_walk(session: Session, *, principal: Principal, walk_id: int) -> dict[str, Any]:
-    walk = in_municipality(session, SafetyWalk, walk_id, municipality_id=principal.municipality_id)
-    if walk is None:
-        raise NotFound(f"No safety walk {walk_id} in your municipality")
+    walk = in_municipality_or_404(session, SafetyWalk, walk_id, municipality_id=principal.municipality_id,
+                                  what="safety walk")
     remarks = session.scalars(select(SafetyWalkRemark).where(SafetyWalkRemark.walk_id == walk_id)
                               .order_by(SafetyWalkRemark.number)).all()
     return walk_json(walk, list(remarks))

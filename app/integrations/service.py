@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 # minute and never waiting: a busy feed would otherwise update, and lock, the same row each time).
 from app.auth.keys import PREFIX_CHARS as KEY_PREFIX_CHARS, key_digest, new_secret, record_use
 from app.auth.service import Principal
-from app.db import in_municipality
+from app.db import in_municipality_or_404
 from app.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from app.integrations.models import ApiKey, EventTypeMapping, Integration
 from app.municipalities.models import Organisation
@@ -113,10 +113,8 @@ def list_integrations(session: Session, *, principal: Principal) -> list[dict]:
 
 def get_integration(session: Session, *, integration_id: int, principal: Principal) -> Integration:
     """One of the principal's municipality's integrations (404 otherwise)."""
-    integration = in_municipality(session, Integration, integration_id, municipality_id=principal.municipality_id)
-    if integration is None:
-        raise NotFound(f"No integration {integration_id} in your municipality")
-    return integration
+    return in_municipality_or_404(session, Integration, integration_id, municipality_id=principal.municipality_id,
+                                  what="integration")
 
 
 def update_integration(session: Session, *, integration_id: int, principal: Principal,
