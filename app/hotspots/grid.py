@@ -9,6 +9,8 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from app.geo import H3_FINEST
+
 DISK = 7  # a cell and its k=1 ring (Sweden has no pentagons)
 
 
@@ -89,7 +91,6 @@ def parse_cell(value: str) -> int:
 # 15 digits of 3 bits from bit 44 down, digits past the cell's resolution all 7 (binary 111).
 RES_SHIFT = 52
 RES_MASK = 0xF << RES_SHIFT
-FINEST = 10  # the finest resolution stored (report.h3_r10)
 
 
 def finest_range(cell: int, res: int) -> tuple[int, int]:
@@ -98,10 +99,10 @@ def finest_range(cell: int, res: int) -> tuple[int, int]:
     A cell's children differ from it only in the digits past its resolution, which come
     after every bit they share, so its descendants at one resolution are contiguous: the
     range has them all and no other cell. One index on h3_r10 thereby finds any resolution."""
-    if not 0 <= res <= FINEST:
-        raise ValueError(f"resolution {res} is not 0-{FINEST}")
-    at_finest = (cell & ~RES_MASK) | (FINEST << RES_SHIFT)
-    free = ((1 << 3 * (FINEST - res)) - 1) << 3 * (15 - FINEST)  # digits res+1..10
+    if not 0 <= res <= H3_FINEST:
+        raise ValueError(f"resolution {res} is not 0-{H3_FINEST}")
+    at_finest = (cell & ~RES_MASK) | (H3_FINEST << RES_SHIFT)
+    free = ((1 << 3 * (H3_FINEST - res)) - 1) << 3 * (15 - H3_FINEST)  # digits res+1..10
     return at_finest & ~free, at_finest
 
 

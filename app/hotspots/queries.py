@@ -22,7 +22,8 @@ from sqlalchemy import (ColumnElement, DateTime, Float, Integer, Select, bindpar
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import Grouping
 
-from app.hotspots.grid import FINEST, finest_range
+from app.geo import H3_FINEST
+from app.hotspots.grid import finest_range
 from app.municipalities.models import Organisation
 from app.reports.models import Report
 
@@ -65,7 +66,7 @@ def in_cells(res: int, cells: tuple[int, ...] | list[int]) -> ColumnElement[bool
     """Reports in any of ``cells`` (all of resolution ``res``), by the one H3 index: h3_r10,
     through each cell's range of descendants (:func:`grid.finest_range`). Exact, because a
     report's coarser cells are the ancestors of its res-10 cell (:func:`app.geo.h3_cells`)."""
-    if res == FINEST or not cells:
+    if res == H3_FINEST or not cells:
         return Report.h3_r10.in_(cells)
     return or_(*(Report.h3_r10.between(*finest_range(int(c), res)) for c in sorted(set(cells))))
 
