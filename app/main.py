@@ -42,8 +42,10 @@ def create_app() -> FastAPI:
     app.add_middleware(AccessLogMiddleware)
     # Pages, Leaflet and hotspot layers shrink 4-8x; level 5 costs a fraction of level 9's CPU.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
-    for router in (health_router, auth_router, reading_keys_router, reports_router, public_router, hotspots_router,
-                   actions_router, pages_router, tiles_router, open311_router.router, ogc_router, exports_router,
+    # The tiles first: routes are matched in order, and a map asks for tiles by the dozen
+    # (matching past the ~90 other routes cost each tile ~0.2 ms). No other path starts /tiles/.
+    for router in (tiles_router, health_router, auth_router, reading_keys_router, reports_router, public_router,
+                   hotspots_router, actions_router, pages_router, open311_router.router, ogc_router, exports_router,
                    integrations_router):
         app.include_router(router)
     mount_static(app)

@@ -1,6 +1,6 @@
 """Benchmark of the vector tiles: every tile over the municipality per zoom, over HTTP and the SQL alone.
 
-    .venv/bin/python bench/tiles.py [--runs 3] [--big 1000000] [--town 50000] [--zooms 10-15]
+    .venv/bin/python bench/tiles.py [--runs 3] [--big 1000000] [--town 50000] [--zooms 10-16]
 
 Needs DATABASE_URL in demo mode (``make bench BENCH=tiles`` starts a throwaway durable PostGIS).
 Loads the same data as bench/hotspots.py (the demo town with ``--town`` reports over a year, and
@@ -8,11 +8,14 @@ Loads the same data as bench/hotspots.py (the demo town with ``--town`` reports 
 and asks, for the previous cycle, for every tile at each zoom whose square meets the
 municipality's outline, ``--runs`` times in shuffled order over one keep-alive connection:
 
-- cold: the first tile of each H3 resolution, when the layer's statistics are computed (and
-  kept for the tiles after it, see app/gis/tiles.py); also timed in-process, 3 times each;
+- cold: the first tile of each H3 resolution, when the layer's statistics are computed and its
+  tiles up to zoom 15 rendered ahead (kept for the tiles after it, see app/gis/tiles.py); also
+  timed in-process, 3 times each;
 - the floor: an empty tile far away (204), the same request path without the tile's SQL;
-- hexagon tiles end to end (HTTP, bearer token, role check, cycle, filters, tile SQL, ETag);
-- the tile SQL alone, in-process (the tile's stored hexagons by index, ST_AsMVT, the driver's round trip);
+- hexagon tiles end to end (HTTP, bearer token, role check, cycle, filters, the tile from memory
+  up to zoom 15 or from its statement on demand beyond, ETag, gzip);
+- the tile statement alone, in-process, as made on demand (the tile's stored hexagons by
+  index, ST_AsMVT, the driver's round trip);
 - report point tiles of the town (z >= 12) end to end.
 
 Prints p50/p95 per zoom over all requests, and the p95 over the tiles of each tile's best time
@@ -153,14 +156,21 @@ def bench_sql(municipality_id: int, zooms: list[int], runs: int, rng: random.Ran
         selection = Selection(municipality_id=municipality_id)
         builds = {}
         for res in sorted({tiles.resolution_for_zoom(z) for z in zooms}):
-            times = []
+            times, ahead = [], []
             for _ in range(3):
                 started = time.perf_counter()
                 layer = tiles.build_hex_layer(session, scope, cycle=cycle, res=res, selection=selection)
                 times.append((time.perf_counter() - started) * 1000)
-            builds[res] = (statistics.median(times), len(layer.bbox))
-        print("  layer statistics + outlines + storing (cold), median of 3: "
-              + ", ".join(f"res {res} {ms:.0f} ms ({n:,} hexagons)" for res, (ms, n) in builds.items()))
+                started = time.perf_counter()
+                tiles.render_ahead(session, layer.layer_id, layer.bbox, res=res)
+                ahead.append((time.perf_counter() - started) * 1000)
+            builds[res] = (statistics.median(times), len(layer.bbox), statistics.median(ahead), len(layer.rendered),
+                           sum(len(body) for body, _ in layer.rendered.values()) / 1e6)
+        print("  layer statistics + outlines + storing + tiles rendered ahead (cold), median of 3: "
+              + ", ".join(f"res {res} {ms:.0f} ms ({n:,} hexagons)" for res, (ms, n, *_) in builds.items()))
+        print("  of which rendering ahead: "
+              + ", ".join(f"res {res} {ms:.0f} ms ({t} tiles, {mb:.2f} MB)" for res, (_, _, ms, t, mb) in builds.items()))
+        print("  the tile statement on demand (tiles not rendered ahead are made so):")
         print(f"  {'zoom':>4} {'res':>4} {'hexagons/tile':>13} {'p50 ms':>7} {'p95 ms':>7} {'best-of-runs p95':>17}")
         for z in zooms:
             res = tiles.resolution_for_zoom(z)
@@ -173,9 +183,9 @@ def bench_sql(municipality_id: int, zooms: list[int], runs: int, rng: random.Ran
                     rows = layer.rows_in(t.bounds(buffer_units=tiles.BUFFER))
                     if rows.size == 0:
                         continue
-                    params = {"layer": layer.layer_id, "z": t.z, "x": t.x, "y": t.y}
+                    params = {"layer": layer.layer_id, "z": [t.z], "x": [t.x], "y": [t.y]}
                     started = time.perf_counter()
-                    session.execute(tiles.HOTSPOT_TILE_SQL, params).one()
+                    session.execute(tiles.HOTSPOT_TILES_SQL, params).one()
                     ms = (time.perf_counter() - started) * 1000
                     times.append(ms)
                     counts.append(rows.size)
@@ -189,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--big", type=int, default=1_000_000)
     parser.add_argument("--town", type=int, default=50_000)
-    parser.add_argument("--zooms", default="10-15", help="first-last zoom")
+    parser.add_argument("--zooms", default="10-16", help="first-last zoom")
     parser.add_argument("--port", type=int, default=0, help="uvicorn's port (default: a free one)")
     args = parser.parse_args(argv)
     first, last = (int(v) for v in args.zooms.split("-"))

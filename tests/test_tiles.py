@@ -6,6 +6,7 @@ import datetime as dt
 import math
 import threading
 import time
+from functools import partial
 
 import h3
 import httpx
@@ -16,7 +17,7 @@ import orjson
 import pytest
 import shapely
 from shapely.geometry import Polygon
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, event, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -421,11 +422,12 @@ def test_tiles_from_stored_hexagons_are_the_tiles_made_from_sent_hexagons(client
 
 def test_each_built_layer_has_its_own_id_and_an_emptied_table_is_built_again(client, auth, db):
     """Several worker processes each build and cache their own layer: each gets its own id. After
-    a PostgreSQL crash the unlogged tables are empty while the app keeps its cache: the next tile
-    builds the layer again instead of coming back empty."""
+    a PostgreSQL crash the unlogged tables are empty while the app keeps its cache: a tile
+    rendered with its layer still comes from memory, and a tile rendered on demand builds the
+    layer again instead of coming back empty."""
     prev = cycle_back(db, 1)
     add_neighbourhood(db, prev)
-    address = tile_for(SQUARE["lat"], SQUARE["lon"], 12)
+    address = tile_for(SQUARE["lat"], SQUARE["lon"], 12)  # res 9, rendered with the layer
     first = get_tile(client, auth, "hotspots", *address, cycle=prev.id)
     assert first.status_code == 200 and len(decode(first.content)["hotspots"]["features"]) > 10
     (ours, n), = stored_layers(db).items()
@@ -437,13 +439,88 @@ def test_each_built_layer_has_its_own_id_and_an_emptied_table_is_built_again(cli
     assert other_worker.layer_id != ours and stored_layers(db) == {ours: n, other_worker.layer_id: n}
     assert get_tile(client, auth, "hotspots", *address, cycle=prev.id).content == first.content
 
+    deep = tile_for(SQUARE["lat"], SQUARE["lon"], tiles.PRERENDER_MAX_ZOOM + 1)  # res 10, rendered on demand
+    deep_first = get_tile(client, auth, "hotspots", *deep, cycle=prev.id)
+    assert deep_first.status_code == 200 and decode(deep_first.content)["hotspots"]["features"]
+    res10_layer, k = next((i, m) for i, m in stored_layers(db).items() if i not in (ours, other_worker.layer_id))
+
     db.execute(text("TRUNCATE hotspot_tile_layer, hotspot_tile_cell"))  # what crash recovery does to them
     again = get_tile(client, auth, "hotspots", *address, cycle=prev.id)
-    assert again.status_code == 200 and again.content == first.content
+    assert again.status_code == 200 and again.content == first.content and stored_layers(db) == {}
+    deep_again = get_tile(client, auth, "hotspots", *deep, cycle=prev.id)
+    assert deep_again.status_code == 200 and deep_again.content == deep_first.content
     (rebuilt, m), = stored_layers(db).items()
-    assert rebuilt not in (ours, other_worker.layer_id) and m == n
-    assert get_tile(client, auth, "hotspots", *address, cycle=prev.id).content == first.content
+    assert rebuilt != res10_layer and m == k
+    assert get_tile(client, auth, "hotspots", *deep, cycle=prev.id).content == deep_first.content
     assert list(stored_layers(db)) == [rebuilt]  # built once, then read
+
+
+def test_tiles_rendered_with_the_layer_are_the_tiles_rendered_on_demand(db):
+    """Every tile a layer renders ahead (lower zooms first, within the limits) is byte for byte
+    the tile the same statement makes for it alone; the tiles with hexagons are exactly those."""
+    prev = cycle_back(db, 1)
+    add_neighbourhood(db, prev)
+    scope = service.get_scope(db, municipality_id=db.scalar(select(Municipality.id)))
+    for res in (9, 10):
+        layer = tiles.build_hex_layer(db, scope, cycle=prev, res=res,
+                                      selection=Selection(municipality_id=scope.municipality.id))
+        zooms = [z for z in range(tiles.PRERENDER_MAX_ZOOM + 1) if tiles.resolution_for_zoom(z) == res]
+        assert {z for z, _, _ in layer.rendered} == set(zooms)
+        for z in zooms:
+            x0, y0 = min((x, y) for zz, x, y in layer.rendered if zz == z)
+            for x in range(x0 - 2, x0 + 6):  # around the rendered ones: empty tiles are found by the boxes
+                for y in range(y0 - 2, y0 + 6):
+                    address = tiles.TileAddress(z, x, y)
+                    (_, _, _, alone, _), = db.execute(tiles.HOTSPOT_TILES_SQL, {
+                        "layer": layer.layer_id, "z": [z], "x": [x], "y": [y]}).all()
+                    ahead = layer.rendered.get((z, x, y))
+                    assert (ahead[0] if ahead else b"") == bytes(alone or b"")
+                    assert (ahead is not None) == (layer.rows_in(address.bounds(buffer_units=tiles.BUFFER)).size > 0)
+                    if ahead:
+                        assert ahead[1] == tiles.tile_etag(ahead[0])
+
+
+def test_a_tile_rendered_with_its_layer_needs_no_statement_and_a_deeper_one_needs_one(client, auth, db):
+    prev = cycle_back(db, 1)
+    add_neighbourhood(db, prev)
+    statements = []
+    listen = partial(event.listen, db.connection(), "before_cursor_execute")
+    unlisten = partial(event.remove, db.connection(), "before_cursor_execute")
+
+    def record(conn, cursor, statement, *args):
+        if "SAVEPOINT" not in statement:  # the test's own transaction handling (the route's session is autocommit)
+            statements.append(statement)
+
+    for z, expected in ((12, 0), (14, 0), (tiles.PRERENDER_MAX_ZOOM + 1, 1)):
+        address = tile_for(SQUARE["lat"], SQUARE["lon"], z)
+        first = get_tile(client, auth, "hotspots", *address, cycle=prev.id)  # builds the layer (and the caller)
+        headers = auth("est")
+        listen(record)
+        try:
+            again = client.get("/tiles/hotspots/{}/{}/{}.mvt".format(*address), headers=headers,
+                               params={"cycle": prev.id})
+            empty = client.get(f"/tiles/hotspots/{z}/0/0.mvt", headers=headers, params={"cycle": prev.id})
+        finally:
+            unlisten(record)
+        assert first.status_code == again.status_code == 200 and again.content == first.content
+        assert empty.status_code == 204
+        assert len(statements) == expected, (z, statements)
+        statements.clear()
+
+
+def test_render_ahead_keeps_to_its_limits(db, monkeypatch):
+    prev = cycle_back(db, 1)
+    add_neighbourhood(db, prev)
+    scope = service.get_scope(db, municipality_id=db.scalar(select(Municipality.id)))
+    build = partial(tiles.build_hex_layer, db, scope, cycle=prev, res=10,
+                    selection=Selection(municipality_id=scope.municipality.id))
+    everything = build().rendered
+    assert len(everything) > 5
+    monkeypatch.setattr(tiles, "PRERENDER_MAX_TILES", 3)
+    assert list(build().rendered) == list(everything)[:3]  # the lowest zoom's tiles first
+    monkeypatch.setattr(tiles, "PRERENDER_MAX_TILES", 1024)
+    monkeypatch.setattr(tiles, "PRERENDER_MAX_BYTES", len(next(iter(everything.values()))[0]))
+    assert list(build().rendered) == list(everything)[:1]
 
 
 def test_building_a_layer_deletes_the_layers_no_cache_can_still_hold(db):

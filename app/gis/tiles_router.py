@@ -1,24 +1,26 @@
 """HTTP routes for the vector tiles: ``/tiles/{layer}/{z}/{x}/{y}.mvt`` and a TileJSON per layer."""
 from __future__ import annotations
 
-import hashlib
-from typing import Annotated
+import gzip
+from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.auth.deps import GisReader, SettingsDep, TileReader
+from app.auth.deps import READING_SECURITY, GisReader, TileReader
 from app.auth.service import Principal
+from app.config import get_settings
 from app.db import ReadSessionDep, SessionDep
 from app.gis import tiles
-from app.hotspots.router import CycleRef, Filters, FiltersDep, scope_and_cycle, selection_for
+from app.hotspots.router import CYCLE_DOC, FILTER_DOCS, CycleRef, Filters, FiltersDep, scope_and_cycle, selection_for
 
 router = APIRouter(tags=["vector tiles"])
 MVT = "application/vnd.mapbox-vector-tile"
-OptionalResolution = Annotated[int | None, Query(ge=7, le=10, description="hotspots only: fix the H3 resolution "
-                                                 "instead of choosing it from the zoom")]
+RES_DOC = "hotspots only: fix the H3 resolution instead of choosing it from the zoom"
+OptionalResolution = Annotated[int | None, Query(ge=7, le=10, description=RES_DOC)]
 
 
 TILE_RESPONSES = {200: {"content": {MVT: {}}, "description": "Mapbox Vector Tile 2.1, one layer named as the path's "
@@ -27,25 +29,47 @@ TILE_RESPONSES = {200: {"content": {MVT: {}}, "description": "Mapbox Vector Tile
                   304: {"description": "unchanged since the ETag in If-None-Match"}}
 
 
+class HotspotTileQuery(BaseModel):
+    """A hexagon tile's query string as one model: one parameter for FastAPI to validate instead
+    of six (each costs a tile ~0.05 ms; a map asks for tiles by the dozen). The same parameters,
+    defaults and checks as the other situation-picture routes."""
+
+    category: list[str] = Field([], description=FILTER_DOCS["category"])
+    group: list[str] = Field([], description=FILTER_DOCS["group"])
+    organisation_kind: list[str] = Field([], description=FILTER_DOCS["organisation_kind"])
+    status: list[Literal["verified", "new"]] = Field(["verified"], description=FILTER_DOCS["status"])
+    cycle: str = Field("current", description=CYCLE_DOC)
+    res: int | None = Field(None, ge=7, le=10, description=RES_DOC)
+
+    def filters(self) -> Filters:
+        return Filters(category=self.category, group=self.group, organisation_kind=self.organisation_kind,
+                       status=self.status)
+
+
 @router.get("/tiles/hotspots/{z}/{x}/{y}.mvt", response_class=Response, responses=TILE_RESPONSES,
-            summary="A vector tile of the hotspot layer (H3 resolution from the zoom)")
+            summary="A vector tile of the hotspot layer (H3 resolution from the zoom)", openapi_extra=READING_SECURITY)
 async def get_hotspot_tile(z: int, x: int, y: int, request: Request, session: ReadSessionDep, principal: TileReader,
-                           settings: SettingsDep, f: FiltersDep, cycle: CycleRef = "current",
-                           res: OptionalResolution = None) -> Response:
-    # Async, and all database work in one worker thread: with the caller, the municipality and
-    # the layer cached, a tile is one hop and one statement (docs/performance.md, Vector tiles).
+                           query: Annotated[HotspotTileQuery, Query()]) -> Response:
+    # With the caller, the municipality and the layer cached, a tile rendered with its layer (or
+    # one without hexagons) comes from memory here; any other needs the database: one hop to a
+    # worker thread and one statement there (docs/performance.md, Vector tiles).
     address = tiles.tile_address(z, x, y)
-    tile = await run_in_threadpool(_hotspot_tile, session, principal, address, f, cycle, res,
-                                   settings.tile_auth_cache_seconds)
+    res = query.res if query.res is not None else tiles.resolution_for_zoom(address.z)
+    if not (query.category or query.group):  # the selection then needs no database
+        ready = tiles.ready_hotspot_tile(principal.municipality_id, tile=address, cycle_ref=query.cycle, res=res,
+                                         selection=selection_for(None, principal, query.filters()))
+        if ready is not None:
+            return tile_response(request, ready)
+    return await run_in_threadpool(_hotspot_tile, request, session, principal, address, query, res)
+
+
+def _hotspot_tile(request: Request, session: Session, principal: Principal, address: tiles.TileAddress,
+                  query: HotspotTileQuery, res: int) -> Response:
+    scope = tiles.tile_scope(session, municipality_id=principal.municipality_id,
+                             ttl=get_settings().tile_auth_cache_seconds)
+    tile = tiles.hotspot_tile(session, scope, tile=address, cycle=scope.grid.resolve(query.cycle),
+                              selection=selection_for(session, principal, query.filters()), res=res)
     return tile_response(request, tile)
-
-
-def _hotspot_tile(session: Session, principal: Principal, address: tiles.TileAddress, f: Filters, cycle: str,
-                  res: int | None, scope_ttl: float) -> tiles.Tile:
-    scope = tiles.tile_scope(session, municipality_id=principal.municipality_id, ttl=scope_ttl)
-    return tiles.hotspot_tile(session, scope, tile=address, cycle=scope.grid.resolve(cycle),
-                              selection=selection_for(session, principal, f),
-                              res=res if res is not None else tiles.resolution_for_zoom(address.z))
 
 
 @router.get("/tiles/{layer}/{z}/{x}/{y}.mvt", response_class=Response, responses=TILE_RESPONSES,
@@ -74,18 +98,27 @@ def get_tilejson(layer: str, request: Request, session: SessionDep, principal: G
 
 
 def tile_response(request: Request, tile: tiles.Tile) -> Response:
-    """The tile with cache headers: 204 when empty, 304 when the client's ETag still matches.
+    """The tile with cache headers: 204 when empty, 304 when the client's ETag still matches;
+    gzipped at level 1 when the client takes gzip (0.01-0.2 ms).
 
-    Tiles are ``private`` (they need a login) and vary by the caller's token."""
-    headers = {"Cache-Control": f"private, max-age={tile.max_age}", "Vary": "Authorization, X-API-Key"}
+    Tiles are ``private`` (they need a login) and vary by the caller's token. Level 1 rather
+    than the app's level 5 (GZipMiddleware, which leaves an encoded response alone): a 25 kB
+    hexagon tile takes 0.16 ms instead of 0.45 ms and comes out 9.4 kB instead of 8.1 kB."""
+    headers = {"Cache-Control": f"private, max-age={tile.max_age}", "Vary": "Authorization, X-API-Key, Accept-Encoding"}
     if not tile.body:
         return Response(status_code=204, headers=headers)
-    # Weak: the same tile goes out gzipped or not (GZipMiddleware), two representations.
-    etag = f'W/"{hashlib.blake2b(tile.body, digest_size=16).hexdigest()}"'
+    etag = tile.etag or tiles.tile_etag(tile.body)
     headers["ETag"] = etag
     if _etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
-    return Response(tile.body, media_type=MVT, headers=headers)
+    body = tile.body
+    if len(body) >= GZIP_MIN_BYTES and "gzip" in request.headers.get("accept-encoding", ""):
+        body = gzip.compress(body, compresslevel=1, mtime=0)
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type=MVT, headers=headers)
+
+
+GZIP_MIN_BYTES = 1024  # as the app's GZipMiddleware: smaller bodies gain less than the header costs
 
 
 def _etag_matches(if_none_match: str | None, etag: str) -> bool:

@@ -25,7 +25,8 @@ router = APIRouter(tags=["situation picture"])
 GEOJSON = "application/geo+json"
 Analyst = Annotated[Principal, Depends(RequireRole(ALL_REPORTS_ROLES, "see the situation picture"))]
 Resolution = Annotated[int, Query(ge=7, le=10, description="H3 resolution: 7 (~5 km²) … 10 (~0.015 km²)")]
-CycleRef = Annotated[str, Query(description="'current', 'previous' or a cycle id (its first day, YYYY-MM-DD)")]
+CYCLE_DOC = "'current', 'previous' or a cycle id (its first day, YYYY-MM-DD)"
+CycleRef = Annotated[str, Query(description=CYCLE_DOC)]
 
 
 def _json(data: Any, media_type: str = "application/json") -> Response:
@@ -42,12 +43,18 @@ class Filters:
     status: list[str]
 
 
+# The shared filters' documentation (also app.gis.tiles_router.HotspotTileQuery).
+FILTER_DOCS = {"category": "category code; repeat for several",
+               "group": "category group, e.g. brand, skadegorelse",
+               "organisation_kind": "reporting organisation kind, e.g. polis",
+               "status": "report statuses counted; verified only by default"}
+
+
 async def filters(
-    category: Annotated[list[str], Query(description="category code; repeat for several")] = [],
-    group: Annotated[list[str], Query(description="category group, e.g. brand, skadegorelse")] = [],
-    organisation_kind: Annotated[list[str], Query(description="reporting organisation kind, e.g. polis")] = [],
-    status: Annotated[list[Literal["verified", "new"]],
-                      Query(description="report statuses counted; verified only by default")] = ["verified"],
+    category: Annotated[list[str], Query(description=FILTER_DOCS["category"])] = [],
+    group: Annotated[list[str], Query(description=FILTER_DOCS["group"])] = [],
+    organisation_kind: Annotated[list[str], Query(description=FILTER_DOCS["organisation_kind"])] = [],
+    status: Annotated[list[Literal["verified", "new"]], Query(description=FILTER_DOCS["status"])] = ["verified"],
 ) -> Filters:
     """The shared filters from the query string; async: pure parsing needs no worker thread."""
     return Filters(category=category, group=group, organisation_kind=organisation_kind, status=status)
