@@ -55,6 +55,16 @@ def test_replaying_a_batch_changes_nothing(client, db):
     assert db.scalar(select(func.count()).select_from(ReportEvent).where(ReportEvent.action == "feed_update")) == 0
 
 
+def test_the_results_come_gzipped_when_the_client_takes_gzip(client):
+    batch = [event(f"GZ-{i}") for i in range(30)]  # 30 results: over 1 kB of JSON
+    zipped = post_events(client, batch, headers={"Accept-Encoding": "gzip"})
+    plain = post_events(client, batch, headers={"Accept-Encoding": "identity"})
+    assert zipped.headers.get("content-encoding") == "gzip" and "content-encoding" not in plain.headers
+    assert "Accept-Encoding" in zipped.headers["vary"] and "Accept-Encoding" in plain.headers["vary"]
+    assert zipped.json()["summary"]["created"] == 30 and plain.json()["summary"]["unchanged"] == 30
+    assert [r["id"] for r in zipped.json()["results"]] == [r["id"] for r in plain.json()["results"]]
+
+
 def test_overlapping_batches_never_duplicate(client, db):
     before = feed_reports(db)
     post_events(client, [event("RTJ-1"), event("RTJ-2"), event("RTJ-3")])

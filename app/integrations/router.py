@@ -17,6 +17,7 @@ from app.integrations.schemas import (
     EventTypeMappingWrite, FeedResponse, IntegrationRead, IntegrationUpdate,
 )
 from app.middleware import require_json
+from app.responses import gzipped_response
 
 router = APIRouter(prefix="/api/v1/integrations", tags=["integrations"])
 Coordinator = Annotated[Principal, Depends(RequireRole(MODERATOR_ROLES, "manage integrations"))]
@@ -48,7 +49,7 @@ def post_events(
     client = service.authenticate_key(session, key=api_key)
     result = feed.ingest(session, client=client, body=body, content_type=request.headers.get("content-type", ""),
                          crs=crs, settings=settings)
-    return Response(orjson.dumps(result), media_type="application/json")
+    return gzipped_response(request, orjson.dumps(result), media_type="application/json")
 
 
 @router.get("", response_model=list[IntegrationRead], summary="The municipality's integrations (coordinator)")
