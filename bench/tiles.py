@@ -168,7 +168,7 @@ def bench_sql(municipality_id: int, zooms: list[int], runs: int, rng: random.Ran
                            sum(len(body) for body, _ in layer.rendered.values()) / 1e6)
         print("  layer statistics + outlines + storing + tiles rendered ahead (cold), median of 3: "
               + ", ".join(f"res {res} {ms:.0f} ms ({n:,} hexagons)" for res, (ms, n, *_) in builds.items()))
-        print("  of which rendering ahead: "
+        print("  rendering the same tiles ahead once more, alone (warm), for scale: "
               + ", ".join(f"res {res} {ms:.0f} ms ({t} tiles, {mb:.2f} MB)" for res, (_, _, ms, t, mb) in builds.items()))
         print("  the tile statement on demand (tiles not rendered ahead are made so):")
         print(f"  {'zoom':>4} {'res':>4} {'hexagons/tile':>13} {'p50 ms':>7} {'p95 ms':>7} {'best-of-runs p95':>17}")

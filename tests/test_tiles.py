@@ -251,13 +251,14 @@ def test_cache_headers_and_a_304_for_an_unchanged_tile(client, auth, db):
     address = tile_for(SQUARE["lat"], SQUARE["lon"], 14)
     past = get_tile(client, auth, "hotspots", *address, cycle="previous")
     assert past.headers["cache-control"] == f"private, max-age={tiles.PAST_CYCLE_MAX_AGE}"
-    assert past.headers["vary"].startswith("Authorization")
+    assert past.headers["vary"] == "Authorization, X-API-Key, Accept-Encoding"
     etag = past.headers["etag"]
     assert etag.startswith('W/"') and etag.endswith('"') and len(etag) == 36  # weak: sent gzipped or not
 
     again = client.get(f"/tiles/hotspots/{address[0]}/{address[1]}/{address[2]}.mvt",
                        headers={**auth("est"), "If-None-Match": etag}, params={"cycle": "previous"})
     assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+    assert again.headers["vary"] == past.headers["vary"]
     assert len(past.content) > 1024
     zipped = client.get(f"/tiles/hotspots/{address[0]}/{address[1]}/{address[2]}.mvt",
                         headers={**auth("est"), "Accept-Encoding": "gzip"}, params={"cycle": "previous"})
@@ -282,6 +283,19 @@ def test_a_tile_without_features_is_204(client, auth, db):
     for layer in ("hotspots", "reports"):
         r = get_tile(client, auth, layer, *stockholm, cycle="previous")
         assert r.status_code == 204 and r.content == b"" and r.headers["cache-control"].startswith("private")
+        assert r.headers["vary"] == "Authorization, X-API-Key, Accept-Encoding"
+
+
+def test_the_hexagon_tile_route_documents_its_parameters_and_credentials(client):
+    route = client.get("/openapi.json").json()["paths"]["/tiles/hotspots/{z}/{x}/{y}.mvt"]["get"]
+    params = {p["name"]: p for p in route["parameters"]}
+    assert {name for name, p in params.items() if p["in"] == "query"} == {
+        "category", "group", "organisation_kind", "status", "cycle", "res"}
+    assert {name for name, p in params.items() if p["in"] == "path"} == {"z", "x", "y"}
+    assert all(params[name].get("description") for name in ("category", "status", "cycle", "res"))
+    schemes = client.get("/openapi.json").json()["components"]["securitySchemes"]
+    assert route["security"] == [{"OAuth2PasswordBearer": []}, {"APIKeyHeader": []}]
+    assert {"OAuth2PasswordBearer", "APIKeyHeader"} <= set(schemes)
 
 
 @pytest.mark.parametrize("path, status, detail", [

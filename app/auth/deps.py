@@ -149,9 +149,9 @@ async def tile_reader(request: Request, session: ReadSessionDep) -> Principal:
     return _GIS_READ.check(principal)
 
 
-# The OpenAPI security of a route that takes its credentials with tile_reader: the schemes _bearer
-# and _api_key declare (named after their classes), either one.
-READING_SECURITY = {"security": [{"OAuth2PasswordBearer": []}, {"APIKeyHeader": []}]}
+# The OpenAPI security of a route that takes its credentials with tile_reader: either of the
+# schemes _bearer and _api_key declare (the other GIS routes declare them, so both are defined).
+READING_SECURITY = {"security": [{_bearer.scheme_name: []}, {_api_key.scheme_name: []}]}
 TileReader = Annotated[Principal, Depends(tile_reader)]
 REPORTING = RequireRole(REPORTING_ROLES, "submit reports").check
 Moderator = Annotated[Principal, Depends(RequireRole(MODERATOR_ROLES, "moderate reports"))]
