@@ -151,6 +151,13 @@ def test_report_tiles_hold_the_cycles_points_and_no_free_text(client, auth, db):
                          until=prev.start + 3 * hour)  # overlaps the cycle's start
     window += add_reports(db, lat=59.3714, lon=16.5101, at=prev.end - 3 * hour, until=prev.end + 3 * hour)  # its end
     window += add_reports(db, lat=59.3713, lon=16.5102, at=prev.start - 24 * hour, until=prev.end + 24 * hour)  # all
+    # Around its end and the long-window bound (LONG_WINDOW, one day): a window of exactly a day
+    # ending within the day after; one just over a day ending exactly a day after; a week.
+    window += add_reports(db, lat=59.3712, lon=16.5103, at=prev.end - 12 * hour, until=prev.end + 12 * hour)
+    window += add_reports(db, lat=59.3712, lon=16.5104, at=prev.end - dt.timedelta(minutes=1),
+                          until=prev.end + 24 * hour)
+    window += add_reports(db, lat=59.3711, lon=16.5104, at=prev.start - 72 * hour, until=prev.end + 96 * hour)
+    add_reports(db, **SQUARE, at=prev.end, until=prev.end + 72 * hour)  # a long window starting as the next cycle does
     add_reports(db, **SQUARE, at=prev.start - 5 * hour, until=prev.start)  # ends as the cycle starts: not in it
     add_reports(db, **SQUARE, at=prev.end)  # the next cycle's first moment
     add_reports(db, **SQUARE, at=noon(prev), status="new")  # not verified: not by default
@@ -178,6 +185,33 @@ def test_report_tiles_hold_the_cycles_points_and_no_free_text(client, auth, db):
     assert b"Kalle" not in r.content
     both = decode(get_tile(client, auth, "reports", z, x, y, cycle=prev.id, status=["verified", "new"]).content)
     assert len(both["reports"]["features"]) == len(here + window) + 1
+
+
+def test_report_tiles_of_an_older_cycle_read_bounded_ranges(client, auth, db):
+    """Windows that end after the cycle come from two bounded reads (those ending within a day
+    after it, and the long windows' own index), never from every later report."""
+    old = cycle_back(db, 6)
+    add_reports(db, **SQUARE, at=noon(old), n=2)
+    statements = []
+
+    def record(conn, cursor, statement, parameters, *args):
+        if "ST_AsMVT" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(db.connection(), "before_cursor_execute", record)
+    try:
+        r = get_tile(client, auth, "reports", *tile_for(SQUARE["lat"], SQUARE["lon"], 14), cycle=old.id)
+    finally:
+        event.remove(db.connection(), "before_cursor_execute", record)
+    assert r.status_code == 200 and len(decode(r.content)["reports"]["features"]) == 2
+    (statement, parameters), = statements
+    db.execute(text("SET LOCAL enable_seqscan = off"))  # a test table is small enough to scan
+    # Without the spatial index (dropped in the test's transaction, which is rolled back): the
+    # tile's own bounds are no help for a big tile, and each branch must still be a bounded read.
+    db.execute(text("DROP INDEX idx_report_geom"))
+    plan = "\n".join(row[0] for row in db.connection().exec_driver_sql("EXPLAIN " + statement, parameters))
+    assert "Seq Scan on report" not in plan, plan
+    assert plan.count("ix_report_municipality_occurred_to") == 2 and "ix_report_long_windows" in plan, plan
 
 
 @pytest.mark.parametrize("layer", ["hotspots", "reports"])

@@ -16,6 +16,12 @@ from app.db import Base
 
 STATUSES = ("new", "verified", "rejected", "duplicate")
 
+# Occurrence windows longer than this are few ("over the weekend", "during the holiday") and have
+# an index of their own (ix_report_long_windows), so that "windows that reach past an instant"
+# is two bounded reads: windows ending within a day after it, and long windows.
+LONG_WINDOW = dt.timedelta(days=1)
+LONG_WINDOW_SQL = "interval '1 day'"
+
 
 class Category(Base):
     """One entry of a municipality's EST taxonomy (Skadegörelse, Klotter, Brand, ...)."""
@@ -100,6 +106,10 @@ class Report(Base):
                                   *COUNTED_CELLS]),
         # The few reports linked into an incident, found from the primary report.
         Index("ix_report_incident_of", "incident_of", postgresql_where=text("incident_of IS NOT NULL")),
+        # Windows longer than LONG_WINDOW, by end: with the occurrence index, the reports whose
+        # window reaches past an instant without reading every later report (app/gis/tiles.py).
+        Index("ix_report_long_windows", "municipality_id", "occurred_to", postgresql_include=["occurred_from"],
+              postgresql_where=text(f"occurred_to - occurred_from > {LONG_WINDOW_SQL}")),
         # People's reports by category and time: what an integration's events are linked with
         # (app/reports/incidents.py). Partial, so the events feed's own inserts do not maintain it.
         Index("ix_report_people_category_occurred", "category_id", "occurred_from",
