@@ -63,6 +63,10 @@ def test_the_results_come_gzipped_when_the_client_takes_gzip(client):
     assert "Accept-Encoding" in zipped.headers["vary"] and "Accept-Encoding" in plain.headers["vary"]
     assert zipped.json()["summary"]["created"] == 30 and plain.json()["summary"]["unchanged"] == 30
     assert [r["id"] for r in zipped.json()["results"]] == [r["id"] for r in plain.json()["results"]]
+    with client.stream("POST", URL, json={"type": "FeatureCollection", "features": batch},
+                       headers={**KEY, "Accept-Encoding": "gzip"}) as raw:
+        header = b"".join(raw.iter_raw())[:10]
+    assert header[:2] == b"\x1f\x8b" and header[8] == 4  # XFL 4: the fastest level, ours (the middleware's: 0)
 
 
 def test_overlapping_batches_never_duplicate(client, db):

@@ -28,10 +28,12 @@ from app.config import get_settings
 from app.gis import tiles
 from app.gis.models import HotspotTileCell, HotspotTileLayer
 from app.hotspots import service
+from app.hotspots.cycles import Cycle
 from app.hotspots.queries import Selection
 from app.integrations.models import ApiKey
 from app.integrations.service import key_digest
 from app.municipalities.models import Municipality
+from app.reports.models import LONG_WINDOW, LONG_WINDOW_SQL
 from tests.factories import add_reports, cycle_back
 from tests.helpers import SQUARE, reading_key
 
@@ -212,6 +214,33 @@ def test_report_tiles_of_an_older_cycle_read_bounded_ranges(client, auth, db):
     plan = "\n".join(row[0] for row in db.connection().exec_driver_sql("EXPLAIN " + statement, parameters))
     assert "Seq Scan on report" not in plan, plan
     assert plan.count("ix_report_municipality_occurred_to") == 2 and "ix_report_long_windows" in plan, plan
+
+
+@pytest.mark.parametrize("last_day", [dt.date(2026, 3, 28), dt.date(2026, 10, 24)])  # the DST nights follow
+def test_report_tiles_keep_the_windows_around_a_cycle_end_before_a_dst_change(db, last_day):
+    """A cycle ending at the local midnight before the clocks change: the day after its end is 23
+    or 25 hours long, while the long windows' index counts 24; no window between falls out."""
+    cycle = Cycle(index=0, first_day=last_day - dt.timedelta(days=13), last_day=last_day)
+    end, hours = cycle.end, dt.timedelta(hours=1)
+    kept = []
+    for before, after in ((0.5, 22.5), (0.5, 23.25), (0.5, 23.75), (0.25, 23.75), (0.5, 24), (0.5, 24.5),
+                          (0.5, 25.5), (48, 1)):
+        start = (end.astimezone(dt.UTC) - before * hours).astimezone(end.tzinfo)
+        kept += add_reports(db, **SQUARE, at=start, until=(end.astimezone(dt.UTC) + after * hours))
+    add_reports(db, **SQUARE, at=end, until=end + 30 * hours)  # starts as the next cycle does: not in it
+    municipality_id = db.scalar(select(Municipality.id))
+    tile = tiles.reports_tile(db, tile=tiles.TileAddress(*tile_for(SQUARE["lat"], SQUARE["lon"], 14)), cycle=cycle,
+                              selection=Selection(municipality_id=municipality_id))
+    ids = sorted(f["properties"]["id"] for f in decode(tile.body)["reports"]["features"])
+    assert ids == sorted(str(r.id) for r in kept)
+
+
+def test_the_long_window_bound_is_the_indexs_predicate(db):
+    assert db.scalar(text(f"SELECT CAST(:w AS interval) = {LONG_WINDOW_SQL}"), {"w": LONG_WINDOW})
+    predicate = db.scalar(text("SELECT pg_get_expr(indpred, indrelid) FROM pg_index "
+                               "WHERE indexrelid = 'ix_report_long_windows'::regclass"))
+    literal = LONG_WINDOW_SQL.removeprefix("interval ")  # the planner matches the query's words to these
+    assert predicate == f"((occurred_to - occurred_from) > {literal}::interval)"
 
 
 @pytest.mark.parametrize("layer", ["hotspots", "reports"])

@@ -18,6 +18,7 @@ Report tiles are one indexed query on the points of the cycle, from :data:`REPOR
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass, field
@@ -458,10 +459,14 @@ def reports_tile(session: Session, *, tile: TileAddress, cycle: Cycle, selection
     ends_inside = points(Report.occurred_to >= cycle.start, Report.occurred_to < cycle.end,
                          # a window that ends exactly as the cycle starts does not reach into it
                          or_(Report.occurred_to > cycle.start, Report.occurred_from >= cycle.start))
-    ends_soon_after = points(Report.occurred_to >= cycle.end, Report.occurred_to < cycle.end + LONG_WINDOW,
+    # 24 hours later, as the index's interval '1 day' compares: in UTC, since a day added to a
+    # local midnight is 23 hours long on the spring DST night (and windows of 23-24 h would fall
+    # between the two branches).
+    a_day_after = cycle.end.astimezone(dt.UTC) + LONG_WINDOW
+    ends_soon_after = points(Report.occurred_to >= cycle.end, Report.occurred_to < a_day_after,
                              Report.occurred_from < cycle.end)
     ends_later = points(Report.occurred_to - Report.occurred_from > literal_column(LONG_WINDOW_SQL),
-                        Report.occurred_from < cycle.end, Report.occurred_to >= cycle.end + LONG_WINDOW)
+                        Report.occurred_from < cycle.end, Report.occurred_to >= a_day_after)
     rows = union_all(ends_inside, ends_soon_after, ends_later).subquery("t")
     # Until the transaction ends: plans made for this tile's bounds, never the generic plan of
     # the prepared statement (psycopg prepares after 5 runs; PostgreSQL's generic plan read both

@@ -26,7 +26,7 @@ LONG = "occurred_to - occurred_from > interval '1 day'"
 
 def upgrade() -> None:
     op.create_index('ix_report_long_windows', 'report', ['municipality_id', 'occurred_to'], unique=False,
-                    postgresql_include=['occurred_from'], postgresql_where=sa.text(LONG))
+                    postgresql_where=sa.text(LONG))
 
 
 def downgrade() -> None:
