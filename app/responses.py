@@ -9,7 +9,7 @@ A/B, medians 160-175 against 174-201 ms). The feed's results are compressed befo
 transaction commits, so its integration's lock is held that much longer (~8 ms a batch).
 
 "gzip" anywhere in Accept-Encoding means gzip, as the middleware takes it (so ``gzip;q=0`` is
-not honoured; no client of ours sends it)."""
+not honoured; no GIS program or browser we know of sends it)."""
 from __future__ import annotations
 
 import gzip

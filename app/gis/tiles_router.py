@@ -14,8 +14,8 @@ from app.auth.service import Principal
 from app.config import get_settings
 from app.db import ReadSessionDep, SessionDep
 from app.gis import tiles
-from app.responses import gzipped_response
 from app.hotspots.router import CYCLE_DOC, FILTER_DOCS, CycleRef, Filters, FiltersDep, scope_and_cycle, selection_for
+from app.responses import gzipped_response
 
 router = APIRouter(tags=["vector tiles"])
 MVT = "application/vnd.mapbox-vector-tile"
