@@ -154,7 +154,7 @@ def test_report_tiles_hold_the_cycles_points_and_no_free_text(client, auth, db):
     window += add_reports(db, lat=59.3714, lon=16.5101, at=prev.end - 3 * hour, until=prev.end + 3 * hour)  # its end
     window += add_reports(db, lat=59.3713, lon=16.5102, at=prev.start - 24 * hour, until=prev.end + 24 * hour)  # all
     # Around its end and the long-window bound (LONG_WINDOW, one day): a window of exactly a day
-    # ending within the day after; one just over a day ending exactly a day after; a week.
+    # ending within the day after; one just over a day ending exactly a day after; one of three weeks.
     window += add_reports(db, lat=59.3712, lon=16.5103, at=prev.end - 12 * hour, until=prev.end + 12 * hour)
     window += add_reports(db, lat=59.3712, lon=16.5104, at=prev.end - dt.timedelta(minutes=1),
                           until=prev.end + 24 * hour)
@@ -350,13 +350,14 @@ def test_a_tile_without_features_is_204(client, auth, db):
 
 
 def test_the_hexagon_tile_route_documents_its_parameters_and_credentials(client):
-    route = client.get("/openapi.json").json()["paths"]["/tiles/hotspots/{z}/{x}/{y}.mvt"]["get"]
+    spec = client.get("/openapi.json").json()
+    route = spec["paths"]["/tiles/hotspots/{z}/{x}/{y}.mvt"]["get"]
     params = {p["name"]: p for p in route["parameters"]}
     assert {name for name, p in params.items() if p["in"] == "query"} == {
         "category", "group", "organisation_kind", "status", "cycle", "res"}
     assert {name for name, p in params.items() if p["in"] == "path"} == {"z", "x", "y"}
     assert all(params[name].get("description") for name in ("category", "status", "cycle", "res"))
-    schemes = client.get("/openapi.json").json()["components"]["securitySchemes"]
+    schemes = spec["components"]["securitySchemes"]
     assert route["security"] == [{"OAuth2PasswordBearer": []}, {"APIKeyHeader": []}]
     assert {"OAuth2PasswordBearer", "APIKeyHeader"} <= set(schemes)
 
