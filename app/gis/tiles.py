@@ -18,7 +18,6 @@ Report tiles are one indexed query on the points of the cycle, from :data:`REPOR
 """
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ import orjson
 import shapely
 from geoalchemy2.shape import to_shape
 from sqlalchemy import (BigInteger, Boolean, ColumnElement, Float, Integer, Select, Text, TextClause, bindparam, cast,
-                        column, delete, func, insert, literal_column, or_, select, text, true, union_all)
+                        column, delete, func, insert, or_, select, text, true, union_all)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
@@ -43,7 +42,8 @@ from app.hotspots.cycles import Cycle
 from app.hotspots.queries import Selection
 from app.hotspots.service import Scope
 from app.municipalities.models import Organisation
-from app.reports.models import LONG_WINDOW, LONG_WINDOW_SQL, Category, Report
+from app.reports.models import Category, Report
+from app.reports.windows import reaching_past
 
 LAYERS = ("hotspots", "reports")
 EXTENT = 4096  # tile coordinate units per side (the MVT default)
@@ -459,15 +459,8 @@ def reports_tile(session: Session, *, tile: TileAddress, cycle: Cycle, selection
     ends_inside = points(Report.occurred_to >= cycle.start, Report.occurred_to < cycle.end,
                          # a window that ends exactly as the cycle starts does not reach into it
                          or_(Report.occurred_to > cycle.start, Report.occurred_from >= cycle.start))
-    # 24 hours later, as the index's interval '1 day' compares: in UTC, since a day added to a
-    # local midnight is 23 hours long on the spring DST night (and windows of 23-24 h would fall
-    # between the two branches).
-    a_day_after = cycle.end.astimezone(dt.UTC) + LONG_WINDOW
-    ends_soon_after = points(Report.occurred_to >= cycle.end, Report.occurred_to < a_day_after,
-                             Report.occurred_from < cycle.end)
-    ends_later = points(Report.occurred_to - Report.occurred_from > literal_column(LONG_WINDOW_SQL),
-                        Report.occurred_from < cycle.end, Report.occurred_to >= a_day_after)
-    rows = union_all(ends_inside, ends_soon_after, ends_later).subquery("t")
+    soon, later = reaching_past(cycle.end)
+    rows = union_all(ends_inside, points(*soon), points(*later)).subquery("t")
     # Until the transaction ends: plans made for this tile's bounds, never the generic plan of
     # the prepared statement (psycopg prepares after 5 runs; PostgreSQL's generic plan read both
     # municipalities' points in the bench: 3-4 s instead of 25 ms); and no parallel workers, which

@@ -109,7 +109,7 @@ class Report(Base):
         # The few reports linked into an incident, found from the primary report.
         Index("ix_report_incident_of", "incident_of", postgresql_where=text("incident_of IS NOT NULL")),
         # Windows longer than LONG_WINDOW, by end: with the occurrence index, the reports whose
-        # window reaches past an instant without reading every later report (app/gis/tiles.py).
+        # window reaches past an instant without reading every later report (app/reports/windows.py).
         Index("ix_report_long_windows", "municipality_id", "occurred_to",
               postgresql_where=text(f"occurred_to - occurred_from > {LONG_WINDOW_SQL}")),
         # People's reports by category and time: what an integration's events are linked with
