@@ -11,7 +11,7 @@ import h3
 import numpy as np
 from pyproj import Transformer
 
-from app.errors import InvalidInput
+from app.errors import DomainError, InvalidInput
 
 WGS84 = "EPSG:4326"
 SWEREF99TM = "EPSG:3006"
@@ -44,15 +44,15 @@ def normalise_crs(crs: str) -> str:
     raise ValueError(f"unsupported CRS {crs!r}; use EPSG:4326 (WGS84) or EPSG:3006 (SWEREF 99 TM)")
 
 
-def parse_crs(crs: str | None, *, default: str | None) -> str | None:
-    """:func:`normalise_crs` for a request's ``crs`` field: ``default`` when absent,
-    a 422 problem naming the field when unsupported."""
+def parse_crs(crs: str | None, *, default: str | None, error: type[DomainError] = InvalidInput) -> str | None:
+    """:func:`normalise_crs` for a request's ``crs`` field: ``default`` when absent, an
+    ``error`` problem naming the field when unsupported (422; the exports answer 400)."""
     if not crs:
         return default
     try:
         return normalise_crs(crs)
     except ValueError as exc:
-        raise InvalidInput(str(exc), errors=[{"field": "crs", "message": "unsupported CRS"}]) from None
+        raise error(str(exc), errors=[{"field": "crs", "message": "unsupported CRS"}]) from None
 
 
 def sweref_to_wgs84(x: float, y: float) -> tuple[float, float]:

@@ -22,6 +22,7 @@ from app.static import mount_static
 from app.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from app.reports.public_router import router as public_router
 from app.reports.router import router as reports_router
+from app.responses import GZIP_MIN_BYTES
 
 
 def create_app() -> FastAPI:
@@ -41,7 +42,7 @@ def create_app() -> FastAPI:
                                "/integrations/events": settings.feed_body_max_bytes})
     app.add_middleware(AccessLogMiddleware)
     # Pages, Leaflet and hotspot layers shrink 4-8x; level 5 costs a fraction of level 9's CPU.
-    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=5)
     # The tiles first: routes are matched in order, and a map asks for tiles by the dozen
     # (matching past the ~90 other routes cost each tile ~0.2 ms). No other path starts /tiles/.
     for router in (tiles_router, health_router, auth_router, reading_keys_router, reports_router, public_router,

@@ -17,7 +17,7 @@ from app.cache import TtlCache
 from app.config import Settings, get_settings
 from app.db import ReadSessionDep, SessionDep
 from app.errors import Forbidden, Unauthenticated
-from app.integrations.service import authenticate_key, find_key
+from app.integrations.service import find_key
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
@@ -85,7 +85,7 @@ def reading_principal(session: SessionDep, settings: SettingsDep, token: BearerT
     if is_reading_key(api_key):
         return authenticate_reading_key(session, key=api_key)
     refuse_if_old_reading_key(api_key)
-    client = authenticate_key(session, key=api_key)
+    _, _, client = find_key(session, key=api_key)  # 401 unless an integration's; its use is not recorded here
     raise _integration_key_reads(client.name)
 
 

@@ -64,12 +64,7 @@ HOTSPOT_FIELDS = (
 
 def parse_crs(value: str | None) -> str:
     """``crs`` of an export: EPSG:4326 (default) or EPSG:3006; 400 naming them otherwise."""
-    if not value:
-        return geo.WGS84
-    try:
-        return geo.normalise_crs(value)
-    except ValueError as exc:
-        raise BadRequest(str(exc), errors=[{"field": "crs", "message": "unsupported CRS"}]) from None
+    return geo.parse_crs(value, default=geo.WGS84, error=BadRequest)
 
 
 @dataclass
@@ -160,12 +155,11 @@ def geojson_chunks(batches: Iterable[Batch], *, fields: Sequence[Field], crs: st
 
 # --- CSV -----------------------------------------------------------------------------------------
 
-def _number(value: float | None, decimals: int | None = None) -> str:
+def _number(value: float | None) -> str:
     """Decimal comma, never scientific notation (Excel in Swedish locale reads it as a number)."""
     if value is None or value != value:  # None or NaN
         return ""
-    text = f"{value:.{decimals}f}" if decimals is not None else np.format_float_positional(value, trim="-")
-    return text.replace(".", ",")
+    return np.format_float_positional(value, trim="-").replace(".", ",")
 
 
 def _coordinates(values: np.ndarray, decimals: int) -> list[str]:

@@ -20,7 +20,7 @@ from app.auth.service import Principal
 from app.cache import TtlCache
 from app.errors import InvalidInput, NotFound
 from app.gis.ogc import CRS84, GREGORIAN, SUPPORTED_CRS, Interval
-from app.gis.tiles import max_age_for
+from app.gis.tiles import layer_key
 from app.hotspots import service as hotspots
 from app.hotspots.cycles import Cycle
 from app.pagination import Cursor
@@ -169,9 +169,8 @@ def hotspot_layer(session: Session, *, principal: Principal, query: HotspotQuery
 
     if not cached:
         return build()
-    key = (principal.municipality_id, cycle.id, query.resolution, selection.statuses, selection.category_ids,
-           selection.organisation_kinds)
-    return layer_cache.get(key, ttl=max_age_for(scope, cycle), build=build)
+    key, ttl = layer_key(scope, cycle, query.resolution, selection)
+    return layer_cache.get(key, ttl=ttl, build=build)
 
 
 def _own(feature: dict[str, Any]) -> dict[str, Any]:

@@ -55,7 +55,6 @@ WORLD_M = 20037508.342789244  # half the Web Mercator world's side, metres
 # latitude (59.4° N; ground resolution 39 m/px at z10, 9.8 m/px at z12, 2.4 m/px at z14).
 # (up to and including zoom, resolution); above the last row: res 10.
 RESOLUTION_BY_ZOOM = ((9, 7), (11, 8), (13, 9))
-FINEST_RESOLUTION = 10
 REPORTS_MIN_ZOOM = 12  # points below this are a cloud; the hotspot layer is the overview
 HOTSPOTS_TILEJSON_MAXZOOM = 14  # res 10 from here on; clients overzoom
 REPORTS_TILEJSON_MAXZOOM = 16  # under 0.1 m per tile unit: enough for any screen, clients overzoom
@@ -142,7 +141,7 @@ def resolution_for_zoom(z: int) -> int:
     for up_to, res in RESOLUTION_BY_ZOOM:
         if z <= up_to:
             return res
-    return FINEST_RESOLUTION
+    return geo.H3_FINEST
 
 
 def max_age_for(scope: Scope, cycle: Cycle) -> int:
@@ -346,7 +345,7 @@ def hotspot_tile(session: Session, scope: Scope, *, tile: TileAddress, cycle: Cy
 
     A cached layer whose stored rows are gone (PostgreSQL empties unlogged tables after a crash;
     or its rows were cleaned up) is dropped and built again, once: never an empty tile instead."""
-    key, max_age = _layer_key(scope, cycle, res, selection)
+    key, max_age = layer_key(scope, cycle, res, selection)
 
     def layer() -> HexLayer:
         return layer_cache.get(key, ttl=max_age, build=lambda: build_hex_layer(
@@ -380,12 +379,12 @@ def ready_hotspot_tile(scope_id: int, *, tile: TileAddress, cycle_ref: str, res:
     if scope is None:
         return None
     cycle = scope.grid.resolve(cycle_ref)
-    key, max_age = _layer_key(scope, cycle, res, selection)
+    key, max_age = layer_key(scope, cycle, res, selection)
     hexagons = layer_cache.peek(key)
     return None if hexagons is None else _from_layer(hexagons, tile, max_age)
 
 
-def _layer_key(scope: Scope, cycle: Cycle, res: int, selection: Selection) -> tuple[tuple, int]:
+def layer_key(scope: Scope, cycle: Cycle, res: int, selection: Selection) -> tuple[tuple, int]:
     """The layer cache's key for a layer, and how long it and its tiles are kept."""
     return ((scope.municipality.id, cycle.id, res, selection.statuses, selection.category_ids,
              selection.organisation_kinds), max_age_for(scope, cycle))

@@ -38,19 +38,23 @@ class CellStats:
 
 
 def hot_states(cells: np.ndarray, counts: np.ndarray, *, area: np.ndarray, q: float = stats.ALPHA,
-               neighbours: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               neighbours: np.ndarray | None = None, universe: np.ndarray | None = None,
+               disk: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per cell and cycle: the k=1 neighbourhood totals, the hot/cold state (+1/-1/0, exact
     binomial test with BH per cycle) and the hot p-values, for every column of ``counts``.
 
     Same inputs as :func:`analyse`; also used over a long series (the two-year lägesbild counts
-    how many cycles each cell was hot) because it is vectorised over the cycles."""
+    how many cycles each cell was hot) because it is vectorised over the cycles. ``neighbours``,
+    ``universe`` (area ∪ cells) and ``disk`` (each cell's neighbourhood size in it) are derived
+    from the cells when not given by a caller that already has them."""
     cells = np.asarray(cells, dtype=np.int64)
     counts = np.asarray(counts, dtype=np.float64)
-    universe = np.union1d(area, cells)
+    universe = np.union1d(area, cells) if universe is None else universe
     neighbours = grid.neighbour_rows(cells) if neighbours is None else neighbours
+    disk = grid.disk_sizes_in(cells, universe) if disk is None else disk
     sums = stats.neighbourhood_sums(counts, neighbours)
     states, p_hot = stats.hot_cold_states(sums, counts.sum(axis=0), area_cells=universe.size,
-                                          neighbourhood_cells=grid.disk_sizes_in(cells, universe), q=q)
+                                          neighbourhood_cells=disk, q=q)
     return sums, states, p_hot
 
 
@@ -71,7 +75,8 @@ def analyse(cells: np.ndarray, counts: np.ndarray, *, area: np.ndarray, baseline
     universe = np.union1d(area, cells)
     neighbours = grid.neighbour_rows(cells)
     disk = grid.disk_sizes_in(cells, universe)
-    sums, states, p_hot = hot_states(cells, counts, area=area, q=q, neighbours=neighbours)
+    sums, states, p_hot = hot_states(cells, counts, area=area, q=q, neighbours=neighbours, universe=universe,
+                                     disk=disk)
     count = counts[:, -1]
     baseline_total = counts[:, -1 - baseline_cycles:-1].sum(axis=1)
     p_increase = stats.increase_p(count, baseline_total, baseline_cycles)

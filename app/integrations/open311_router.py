@@ -12,6 +12,7 @@ from app.errors import UnsupportedMediaType
 from app.integrations import open311
 from app.integrations.open311_schemas import Open311RequestForm
 from app.ratelimit import hit_or_raise
+from app.reports.deps import csv_values
 from app.reports.router import IdempotencyKey
 from app.reports.schemas import When
 
@@ -39,10 +40,6 @@ async def require_form(request: Request) -> None:
     if ctype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raise UnsupportedMediaType("POST requests.json takes form fields (Content-Type: "
                                    f"application/x-www-form-urlencoded), as GeoReport v2 says; got {ctype or 'none'}")
-
-
-def _csv(value: str | None) -> list[str]:
-    return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
 @router.get("/discovery.json", summary="Service discovery")
@@ -89,9 +86,9 @@ def list_requests(
     status: Annotated[str | None, Query(description="open, closed (comma-separated)")] = None,
 ) -> JSONResponse:
     caller = open311.resolve_caller(session, api_key=api_key, jurisdiction_id=jurisdiction_id)
-    return JSONResponse(open311.list_requests(session, caller, ids=_csv(service_request_id),
-                                              service_codes=_csv(service_code), start=start_date, end=end_date,
-                                              statuses=_csv(status)))
+    return JSONResponse(open311.list_requests(session, caller, ids=list(csv_values(service_request_id, field="service_request_id")),
+                                              service_codes=list(csv_values(service_code, field="service_code")), start=start_date, end=end_date,
+                                              statuses=list(csv_values(status, field="status"))))
 
 
 @router.get("/requests/{service_request_id}.json", summary="One service request (a list of one, as the spec has it)")

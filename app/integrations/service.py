@@ -19,7 +19,7 @@ from app.db import in_municipality_or_404
 from app.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from app.integrations.models import ApiKey, EventTypeMapping, Integration
 from app.municipalities.models import Organisation
-from app.reports.models import Category
+from app.reports.models import EXTERNAL_ID_INDEX, Category
 from app.timeutil import local_iso, utcnow
 
 
@@ -65,12 +65,9 @@ def find_key(session: Session, *, key: str) -> tuple[int, dt.datetime | None, In
                                              organisation_kind=row[7], initial_status=row[8])
 
 
-# The unique index of (municipality, source, external_id) on report (app.reports.models).
-EXTERNAL_ID_INDEX = "uq_report_municipality_source_external_id"
-
-
 def duplicate_external_id(exc: IntegrityError) -> bool:
-    """Whether a failed write broke that index (and not another constraint)."""
+    """Whether a failed write broke the unique index of (municipality, source, external_id) on
+    report (app.reports.models.EXTERNAL_ID_INDEX), and not another constraint."""
     return getattr(getattr(exc.orig, "diag", None), "constraint_name", None) == EXTERNAL_ID_INDEX
 
 

@@ -22,6 +22,9 @@ STATUSES = ("new", "verified", "rejected", "duplicate")
 # must stay the index's predicate word for word (the planner matches it); PostgreSQL compares
 # interval '1 day' as 24 hours (tested against LONG_WINDOW).
 LONG_WINDOW = dt.timedelta(hours=24)
+
+# One report per integration and external id; the feed maps a conflict on it to 409 by this name.
+EXTERNAL_ID_INDEX = "uq_report_municipality_source_external_id"
 LONG_WINDOW_SQL = "interval '1 day'"
 
 
@@ -95,7 +98,7 @@ class Report(Base):
         # One report per integration and external_id (an integration's name, in source, is unique
         # within its municipality only: a regional rescue service has one per municipality):
         # integrations upsert on it; web reports have none.
-        Index("uq_report_municipality_source_external_id", "municipality_id", "source", "external_id", unique=True,
+        Index(EXTERNAL_ID_INDEX, "municipality_id", "source", "external_id", unique=True,
               postgresql_where=text("external_id IS NOT NULL")),
         # "Newest first" pages: for everyone in a municipality, and for one reporter's own reports.
         Index("ix_report_municipality_reported", "municipality_id", "reported_at", "id"),
