@@ -1,6 +1,7 @@
 /* The meeting map's first hotspot layer, asked for as soon as the page is parsed — before
- * Leaflet and the page's own scripts load — for a user already logged in who may see it.
- * dashboard.js takes it from LBEarly.layer (it falls back to asking itself). */
+ * Leaflet and the page's own scripts load — for a user already logged in who may see it
+ * (LB.auth from common.js, inlined just before this). dashboard.js takes it from
+ * LBEarly.layer (it falls back to asking itself). */
 "use strict";
 (function () {
   const early = (window.LBEarly = {
@@ -9,9 +10,9 @@
     layer: null,
   });
   try {
-    const auth = JSON.parse(localStorage.getItem("lb.auth") || "null");
+    const auth = LB.auth.get();
     const config = JSON.parse(document.getElementById("config").textContent);
-    if (!auth || !auth.token || auth.expiresAt <= Date.now() + 5000 || !config.analystRoles.includes(auth.role)) return;
+    if (!LB.auth.valid() || !config.analystRoles.includes(auth.role)) return;
     const res = early.resForZoom(config.zoom);
     const path = `/api/v1/hotspots?cycle=current&res=${res}`;
     const response = fetch(path, { headers: { Accept: "application/json", Authorization: "Bearer " + auth.token } });
