@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench [BENCH=intake|hotspots|tiles|events|browser|quality|exports|all]` against a throwaway but durable (fsync on) PostGIS:
-#   intake    POST latency under 50 clients, then the 1,000,000-report bulk load (3 runs)
+#   intake    POST latency under 50 clients, the 1,000,000-report bulk load (3 runs), POST latency again at that size
 #   hotspots  the hotspot layer with 1,050,000 reports vs the analyst's ST_HexagonGrid count
 #   tiles     vector tiles over the municipality per zoom (same data), over HTTP and the SQL alone
 #   events    the rescue-service feed: 10,000-event batches over HTTP (fresh, replay, update, CSV)
@@ -20,13 +20,15 @@ scripts/with-throwaway-db.sh durable sh -c '
     .venv/bin/python -m app.manage migrate &&
     .venv/bin/python -m seeds --reports 0 &&
     case "$1" in
-        intake)   .venv/bin/python bench/post_load.py && .venv/bin/python bench/bulk_load.py --reports 1000000 --runs 3 ;;
+        intake)   .venv/bin/python bench/post_load.py && .venv/bin/python bench/bulk_load.py --reports 1000000 --runs 3 &&
+                  echo "POST again, with the bulk loads in the database:" && .venv/bin/python bench/post_load.py ;;
         hotspots) .venv/bin/python bench/hotspots.py ;;
         tiles)    .venv/bin/python bench/tiles.py ;;
         browser)  .venv/bin/python bench/browser.py ;;
         exports)  .venv/bin/python bench/exports.py --naive ;;
         events)   .venv/bin/python bench/events.py ;;
         all)      .venv/bin/python bench/post_load.py && .venv/bin/python bench/bulk_load.py --reports 1000000 --runs 3 &&
+                  echo "POST again, with the bulk loads in the database:" && .venv/bin/python bench/post_load.py &&
                   .venv/bin/python bench/hotspots.py && .venv/bin/python bench/tiles.py && .venv/bin/python bench/browser.py &&
                   .venv/bin/python bench/exports.py && .venv/bin/python bench/events.py ;;
     esac' bench "$which"
