@@ -125,14 +125,20 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
-def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+def field_errors(raw: Any) -> list[dict[str, Any]]:
+    """Pydantic's errors (``exc.errors()``) as our ``errors`` entries: field, message, type."""
     out = []
-    for err in exc.errors():
+    for err in raw:
         msg = str(err.get("msg", "invalid value"))
         if err.get("type") == "json_invalid":
             msg = "Malformed JSON: " + str(err.get("ctx", {}).get("error", "could not be parsed"))
         out.append({"field": _field_path(err.get("loc", ())), "message": msg, "type": err.get("type")})
     return out
+
+
+def summarise(errors: list[dict[str, Any]], *, first: int = 5) -> str:
+    """The first field errors as one ``detail`` line: 'lat: ...; category: ...'."""
+    return "; ".join(f"{e['field']}: {e['message']}" for e in errors[:first])
 
 
 def _invalid_input_status(request: Request) -> int:
@@ -152,9 +158,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        errors = _validation_errors(exc)
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-        return error_response(request.url.path, _invalid_input_status(request), "Invalid input", detail,
+        errors = field_errors(exc.errors())
+        return error_response(request.url.path, _invalid_input_status(request), "Invalid input", summarise(errors),
                               type_slug="invalid-input", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)

@@ -61,10 +61,15 @@ def sweref_to_wgs84(x: float, y: float) -> tuple[float, float]:
     return float(lon), float(lat)
 
 
+def _transform_arrays(src: str, dst: str, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Arrays of x (or lon) and y (or lat) from ``src`` to ``dst``, vectorised."""
+    x, y = _transformer(src, dst).transform(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+    return np.asarray(x), np.asarray(y)
+
+
 def sweref_to_wgs84_arrays(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised :func:`sweref_to_wgs84` (metres -> lon, lat arrays), e.g. for a polygon's vertices."""
-    lon, lat = _transformer(SWEREF99TM, WGS84).transform(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
-    return np.asarray(lon), np.asarray(lat)
+    return _transform_arrays(SWEREF99TM, WGS84, x, y)
 
 
 def wgs84_to_sweref(lon: float, lat: float) -> tuple[float, float]:
@@ -75,16 +80,12 @@ def wgs84_to_sweref(lon: float, lat: float) -> tuple[float, float]:
 
 def wgs84_to_web_mercator(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Arrays of lon/lat degrees -> Web Mercator (EPSG:3857) x/y in metres, vectorised."""
-    x, y = _transformer(WGS84, WEB_MERCATOR).transform(np.asarray(lon, dtype=np.float64),
-                                                       np.asarray(lat, dtype=np.float64))
-    return np.asarray(x), np.asarray(y)
+    return _transform_arrays(WGS84, WEB_MERCATOR, lon, lat)
 
 
 def wgs84_to_sweref_arrays(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised :func:`wgs84_to_sweref`: arrays of degrees -> (easting, northing) arrays in metres."""
-    x, y = _transformer(WGS84, SWEREF99TM).transform(np.asarray(lon, dtype=np.float64),
-                                                     np.asarray(lat, dtype=np.float64))
-    return np.asarray(x), np.asarray(y)
+    return _transform_arrays(WGS84, SWEREF99TM, lon, lat)
 
 
 def h3_cells(lat: float, lon: float) -> dict[int, int]:

@@ -83,7 +83,7 @@ def as_geojson(events: dict[str, list], *, shift_minutes: int = 0, note: str = "
 
 
 def as_csv(events: dict[str, list]) -> bytes:
-    x, y = geo._transformer(geo.WGS84, geo.SWEREF99TM).transform(events["lon"], events["lat"])
+    x, y = geo.wgs84_to_sweref_arrays(events["lon"], events["lat"])
     lines = ["external_id;event_type;occurred_at;x;y;crs;description"]
     lines += [f"{e};{t};{at};{xx:.2f};{yy:.2f};EPSG:3006;{d}"
               for e, t, at, xx, yy, d in zip(events["external_id"], events["event_type"], events["occurred_at"],

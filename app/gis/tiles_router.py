@@ -77,8 +77,9 @@ def _hotspot_tile(request: Request, session: Session, principal: Principal, addr
 def get_tile(layer: str, z: int, x: int, y: int, request: Request, session: SessionDep, principal: GisReader,
              f: FiltersDep, cycle: CycleRef = "current", res: OptionalResolution = None) -> Response:
     address = tiles.tile_address(z, x, y)
-    _, c = scope_and_cycle(session, principal, cycle)
-    tile = tiles.get_tile(session, layer=layer, tile=address, cycle=c, res=res,
+    scope = tiles.tile_scope(session, municipality_id=principal.municipality_id,
+                             ttl=get_settings().tile_auth_cache_seconds)
+    tile = tiles.get_tile(session, layer=layer, tile=address, cycle=scope.grid.resolve(cycle), res=res,
                           selection=selection_for(session, principal, f))
     return tile_response(request, tile)
 

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from app.errors import Forbidden, InvalidInput, NotFound
+from app.errors import Forbidden, InvalidInput, NotFound, field_errors, summarise
 from app.hotspots.queries import CELL_COLUMNS
 from app.integrations.open311_schemas import Open311RequestForm
 from app.integrations.service import IntegrationClient, authenticate_key
@@ -139,8 +139,8 @@ def create_request(session: Session, caller: Caller, *, form: Open311RequestForm
                                occurred_from=form.occurred_from, occurred_to=form.occurred_to,
                                confirm_personal_data=form.confirm_personal_data)
     except ValidationError as exc:
-        errors = [{"field": ".".join(map(str, e["loc"])) or "body", "message": e["msg"]} for e in exc.errors()]
-        raise InvalidInput("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors) from None
+        errors = field_errors(exc.errors())
+        raise InvalidInput(summarise(errors, first=len(errors)), errors=errors) from None
     by = (reports.integration_submitter(caller.client) if caller.client
           else reports.citizen_submitter(session, municipality_id=caller.municipality.id))
     _, feature, _ = reports.submit_report(session, payload=payload, by=by, skew_s=skew_s,

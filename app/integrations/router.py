@@ -61,9 +61,8 @@ def list_integrations(principal: Coordinator, session: SessionDep) -> list[dict]
               summary="Set what new events start as (new/verified), or switch an integration off (coordinator)")
 def update_integration(integration_id: int, changes: IntegrationUpdate, principal: Coordinator,
                        session: SessionDep) -> dict:
-    service.update_integration(session, integration_id=integration_id, principal=principal,
-                               initial_status=changes.initial_status, active=changes.active)
-    return next(i for i in service.list_integrations(session, principal=principal) if i["id"] == integration_id)
+    return service.update_integration(session, integration_id=integration_id, principal=principal,
+                                      initial_status=changes.initial_status, active=changes.active)
 
 
 @router.get("/{integration_id}/keys", response_model=list[ApiKeyRead], summary="An integration's keys, without "

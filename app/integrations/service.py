@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.auth.keys import PREFIX_CHARS as KEY_PREFIX_CHARS, key_digest, new_secret, record_use
 from app.auth.service import Principal
 from app.db import in_municipality_or_404
-from app.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from app.errors import Conflict, InvalidInput, NotFound, Unauthenticated, summarise
 from app.integrations.models import ApiKey, EventTypeMapping, Integration
 from app.municipalities.models import Organisation
 from app.reports.models import EXTERNAL_ID_INDEX, Category
@@ -96,16 +96,18 @@ def list_integrations(session: Session, *, principal: Principal) -> list[dict]:
     event types each maps."""
     integrations = session.scalars(select(Integration).where(Integration.municipality_id == principal.municipality_id)
                                    .order_by(Integration.name)).all()
-    out = []
-    for integration in integrations:
-        mapped = session.scalar(select(func.count()).select_from(EventTypeMapping)
-                                .where(EventTypeMapping.integration_id == integration.id))
-        organisation = session.get(Organisation, integration.organisation_id)
-        out.append({"id": integration.id, "name": integration.name, "source": f"integration:{integration.name}",
-                    "organisation": organisation.name, "active": integration.active,
-                    "initial_status": integration.initial_status, "event_types_mapped": mapped,
-                    "keys": list_keys(session, integration_id=integration.id, principal=principal)})
-    return out
+    return [read_integration(session, integration=integration, principal=principal) for integration in integrations]
+
+
+def read_integration(session: Session, *, integration: Integration, principal: Principal) -> dict:
+    """One integration as the coordinator sees it (keys without secrets, mapped event types counted)."""
+    mapped = session.scalar(select(func.count()).select_from(EventTypeMapping)
+                            .where(EventTypeMapping.integration_id == integration.id))
+    organisation = session.get(Organisation, integration.organisation_id)
+    return {"id": integration.id, "name": integration.name, "source": f"integration:{integration.name}",
+            "organisation": organisation.name, "active": integration.active,
+            "initial_status": integration.initial_status, "event_types_mapped": mapped,
+            "keys": list_keys(session, integration_id=integration.id, principal=principal)}
 
 
 def get_integration(session: Session, *, integration_id: int, principal: Principal) -> Integration:
@@ -115,14 +117,16 @@ def get_integration(session: Session, *, integration_id: int, principal: Princip
 
 
 def update_integration(session: Session, *, integration_id: int, principal: Principal,
-                       initial_status: str | None, active: bool | None) -> None:
-    """Set what new events start as, or switch the integration off (its keys then stop working)."""
+                       initial_status: str | None, active: bool | None) -> dict:
+    """Set what new events start as, or switch the integration off (its keys then stop working);
+    the integration as :func:`read_integration` gives it."""
     integration = get_integration(session, integration_id=integration_id, principal=principal)
     if initial_status is not None:
         integration.initial_status = initial_status
     if active is not None:
         integration.active = active
     session.flush()
+    return read_integration(session, integration=integration, principal=principal)
 
 
 def list_keys(session: Session, *, integration_id: int, principal: Principal) -> list[dict]:
@@ -197,8 +201,7 @@ def set_mapping(session: Session, *, integration_id: int, entries: list[tuple[st
         if code not in categories:
             errors.append({"field": f"{i}.category", "message": f"unknown category {code!r}"})
     if errors:
-        raise InvalidInput("The mapping has errors; nothing was changed: "
-                           + "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]), errors=errors)
+        raise InvalidInput("The mapping has errors; nothing was changed: " + summarise(errors), errors=errors)
     session.execute(delete(EventTypeMapping).where(EventTypeMapping.integration_id == integration_id))
     now = utcnow()
     session.add_all(EventTypeMapping(integration_id=integration_id, type_key=normalise_event_type(t),
