@@ -1,6 +1,7 @@
 """The rescue service's system pushes its call-outs: batches upsert idempotently by external_id,
 every item gets its own result, and a bad item never spoils the rest."""
 import datetime as dt
+import logging
 import uuid
 
 import pytest
@@ -41,6 +42,16 @@ def test_a_batch_files_reports_the_est_group_sees(client, auth, db):
     other = client.get(f"/api/v1/reports/{second['id']}", headers=auth("est")).json()["properties"]
     assert other["category"] == "brand_fordon"
     assert other["occurred_from"] == "2026-11-20T23:05:00+01:00"  # no offset: Swedish local time
+
+
+def test_each_batch_is_logged_with_its_counts_and_nothing_of_its_content(client, caplog):
+    caplog.set_level(logging.INFO, logger="lagesbild.feed")
+    post_events(client, [event("RTJ-LOG-1", description="Brand hos Anna Svensson"),
+                         event("RTJ-LOG-2", event_type="Okänd larmtyp")])
+    [line] = [r.getMessage() for r in caplog.records if r.name == "lagesbild.feed"]
+    assert line.startswith("integration:raddningstjanst (integration ")
+    assert "2 events, 1 created, 0 updated, 0 unchanged, 1 rejected; 0 linked" in line
+    assert not any(secret in line for secret in ("RTJ-LOG", "Anna", "Okänd", str(SQUARE["lon"])))
 
 
 def test_replaying_a_batch_changes_nothing(client, db):

@@ -13,6 +13,7 @@ advisory lock), so the classification is exact even when a system retries in par
 from __future__ import annotations
 
 import gc
+import logging
 import threading
 import time
 from collections import Counter
@@ -38,6 +39,7 @@ from app.reports import incidents
 from app.timeutil import utcnow
 
 STATUSES = ("created", "updated", "unchanged", "rejected")
+log = logging.getLogger("lagesbild.feed")
 
 FIXED = {"idx": np.dtype(">i4"), "id": bulkcopy.UUID, "category_id": np.dtype(">i4"),
          "occurred_from": np.dtype(">i8"), "occurred_to": np.dtype(">i8"), "geom": bulkcopy.EWKB_POINT,
@@ -221,9 +223,16 @@ def _link(session: Session, client: IntegrationClient, events: Events, applied: 
 def ingest(session: Session, *, client: IntegrationClient, body: bytes, content_type: str, crs: str | None,
            settings: Settings) -> dict[str, Any]:
     """Apply a batch; the response body: ``summary`` (count per status, and incident links made)
-    and ``results``, one per item in the order sent."""
+    and ``results``, one per item in the order sent. Logs the summary (counts only: no ids,
+    no positions, no text) so that an operator sees what each push did."""
+    started = time.perf_counter()
     with gc_paused():
-        return _ingest(session, client=client, body=body, content_type=content_type, crs=crs, settings=settings)
+        result = _ingest(session, client=client, body=body, content_type=content_type, crs=crs, settings=settings)
+    summary = result["summary"]
+    log.info("%s (integration %d): %d events, %s; %d linked; %.0f ms before commit", client.source,
+             client.integration_id, summary["total"], ", ".join(f"{summary[s]} {s}" for s in STATUSES),
+             summary["linked"], (time.perf_counter() - started) * 1000)
+    return result
 
 
 def _ingest(session: Session, *, client: IntegrationClient, body: bytes, content_type: str, crs: str | None,
