@@ -130,7 +130,8 @@ def _page_config(session, settings: Settings) -> dict[str, Any]:
                               # who may see the situation picture and report points (the API enforces it)
                               "analystRoles": sorted(ALL_REPORTS_ROLES), "pointRoles": sorted(ALL_REPORTS_ROLES),
                               "loopWriteRoles": sorted(LOOP_WRITE_ROLES),
-                              "keyAdminRoles": sorted(MODERATOR_ROLES)}  # list and revoke everyone's reading keys
+                              "keyAdminRoles": sorted(MODERATOR_ROLES),  # list and revoke everyone's reading keys
+                              "unlinkRoles": sorted(MODERATOR_ROLES)}  # undo an incident link
     try:
         muni = resolve_public_municipality(session, code=None)
     except DomainError:

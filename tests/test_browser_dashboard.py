@@ -1,6 +1,7 @@
 """The EST meeting map in a real (headless Chromium) desktop browser: /dashboard."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import h3
@@ -10,7 +11,11 @@ from sqlalchemy import update
 
 from app.auth.models import ReadingKey
 from app.reports.models import Report
-from tests.browser import DESKTOP, DialogWatch, assert_shown_as_text, delete_test_reports, login, post_markup_report
+from seeds.demo import DEMO_API_KEY
+from tests.browser import (
+    DESKTOP, DialogWatch, assert_shown_as_text, delete_test_reports, login, marker, post_markup_report,
+)
+from tests.feeds import event, metres_east
 from tests.helpers import SQUARE
 
 
@@ -131,6 +136,51 @@ def test_report_text_in_the_cell_list_is_text_not_html(desktop, live_server):
     page.goto(f"{live_server.url}/dashboard#cell={cell}")  # a link to one cell, as in the minutes
     assert_shown_as_text(page, dialogs, item_selector=f"#cell-reports li:has-text('{word}')", scope="#detail",
                          evil=evil)
+
+
+def test_an_incident_of_two_sources_is_shown_as_one_and_the_coordinator_undoes_the_link(desktop, live_server,
+                                                                                       artifacts):
+    word = marker()
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    r = httpx.post(f"{live_server.url}/api/v1/integrations/events", headers={"X-API-Key": DEMO_API_KEY},
+                   json={"type": "FeatureCollection", "features": [
+                       event(word, at=now - dt.timedelta(minutes=2), description=f"Containerbrand {word}")]})
+    fire = r.json()["results"][0]
+    assert fire["status"] == "created", r.text
+    guard = httpx.post(f"{live_server.url}/api/v1/reports", headers=live_server.headers("reporter"),
+                       json={"category": "brand_container", "lat": SQUARE["lat"],
+                             "lon": metres_east(SQUARE["lon"], SQUARE["lat"], 30),
+                             "occurred_from": (now - dt.timedelta(minutes=1)).isoformat(),
+                             "description": f"Det brinner i containern {word}"}).json()
+    assert guard["properties"]["incident_of"] == fire["id"]
+
+    def open_cell(username: str):
+        page = desktop(username)
+        page.wait_for_selector("body[data-layer-ready]")
+        cell = h3.latlng_to_cell(SQUARE["lat"], SQUARE["lon"], int(layer(page)["layerRes"]))
+        page.evaluate(f"location.hash = 'cell={cell}'")
+        page.wait_for_selector(f"#cell-reports > li[data-report-id='{fire['id']}']")
+        return page
+
+    est = open_cell("est")  # the meeting sees one incident: the guard's report under the call-out
+    call_out = est.locator(f"#cell-reports > li[data-report-id='{fire['id']}']")
+    assert "Samma händelse, räknas en gång" in call_out.inner_text()
+    assert call_out.locator(f".incident-members li[data-report-id='{guard['id']}']").count() == 1
+    assert est.locator(f"#cell-reports > li[data-report-id='{guard['id']}']").count() == 0
+    assert est.locator("#cell-reports button.unlink").count() == 0  # only the coordinator undoes links
+
+    page = open_cell("coordinator")
+    page.locator(f"#cell-reports > li[data-report-id='{fire['id']}']").scroll_into_view_if_needed()
+    page.locator("#detail").screenshot(path=artifacts / "dashboard-incident.png")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(f".incident-members li[data-report-id='{guard['id']}'] button.unlink").click()
+    page.wait_for_selector(f"#cell-reports > li[data-report-id='{guard['id']}']")  # on its own again
+    assert "Samma händelse" not in page.inner_text(f"#cell-reports > li[data-report-id='{fire['id']}']")
+    stored = httpx.get(f"{live_server.url}/api/v1/reports/{guard['id']}", headers=live_server.headers("coordinator"))
+    assert stored.json()["properties"]["incident_of"] is None
+    history = httpx.get(f"{live_server.url}/api/v1/reports/{guard['id']}/history",
+                        headers=live_server.headers("coordinator")).json()
+    assert history[-1]["action"] == "unlink" and history[-1]["by"] == "coordinator"
 
 
 def test_print_view_is_one_a4_landscape_page(desktop, artifacts):

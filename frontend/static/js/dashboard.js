@@ -303,11 +303,18 @@
     try {
       const data = await LB.api("/api/v1/reports?" + p);
       if (state.selected !== h3) return;
-      list.replaceChildren(...data.features.map((f) => h("li", {},
-        h("strong", {}, f.properties.category_label), " ",
-        h("span", { class: "when" }, LB.fmtTime(f.properties.occurred_from)), " ",
-        h("span", { class: "org" }, f.properties.organisation || ""),
-        f.properties.description ? h("div", { class: "text" }, f.properties.description) : null)));
+      const shown = new Map(data.features.map((f) => [f.id, f]));
+      // One incident, many sources: the reports linked to a call-out are listed under it (they
+      // are counted once, as the call-out); the others stand alone.
+      list.replaceChildren(...data.features.filter((f) => !shown.has(f.properties.incident_of)).map((f) => {
+        const linked = f.properties.linked_reports.filter((id) => shown.has(id)).map((id) => shown.get(id));
+        const elsewhere = f.properties.linked_reports.length - linked.length;
+        return reportItem(f, f.properties.incident_of ? h("div", { class: "incident" }, t("dash.linkedElsewhere"), " ",
+                                                                unlinkButton(f)) : null,
+          f.properties.linked_reports.length ? h("div", { class: "incident" }, t("dash.sameIncident")) : null,
+          linked.length ? h("ul", { class: "incident-members" }, ...linked.map((m) => reportItem(m, unlinkButton(m)))) : null,
+          elsewhere ? h("div", { class: "incident hint" }, t("dash.linkedOutside", { n: elsewhere })) : null);
+      }));
       if (data.numberMatched > data.numberReturned) {
         list.append(h("li", { class: "hint" }, t("dash.more", { n: data.numberMatched - data.numberReturned })));
       }
@@ -315,6 +322,30 @@
     } catch (e) {
       list.replaceChildren(h("li", { class: "error" }, e.message));
     }
+  }
+
+  function reportItem(f, ...extra) {
+    const q = f.properties;
+    return h("li", { dataset: { reportId: f.id } },
+      h("strong", {}, q.category_label), " ",
+      h("span", { class: "when" }, LB.fmtTime(q.occurred_from)), " ",
+      h("span", { class: "org" }, q.organisation || ""),
+      q.description ? h("div", { class: "text" }, q.description) : null, ...extra);
+  }
+
+  function unlinkButton(f) {
+    if (!config.unlinkRoles.includes(role())) return null;
+    return h("button", { type: "button", class: "link unlink", onclick: async (event) => {
+      if (!window.confirm(t("dash.unlinkConfirm"))) return;
+      const button = event.currentTarget;
+      button.disabled = true;
+      try {
+        await LB.api(`/api/v1/reports/${f.id}/incident`, { method: "DELETE" });
+        loadLayer();  // the counts change: the report counts on its own again (and the cell is shown anew)
+      } catch (e) {
+        button.replaceWith(h("span", { class: "error" }, e.message));
+      }
+    } }, t("dash.unlink"));
   }
 
   /* ---------------- report points (roles that may see them), clustered ---------------- */
