@@ -131,7 +131,8 @@ def _page_config(session, settings: Settings) -> dict[str, Any]:
                               "analystRoles": sorted(ALL_REPORTS_ROLES), "pointRoles": sorted(ALL_REPORTS_ROLES),
                               "loopWriteRoles": sorted(LOOP_WRITE_ROLES),
                               "keyAdminRoles": sorted(MODERATOR_ROLES),  # list and revoke everyone's reading keys
-                              "unlinkRoles": sorted(MODERATOR_ROLES)}  # undo an incident link
+                              "unlinkRoles": sorted(MODERATOR_ROLES),  # undo an incident link
+                              "integrationRoles": sorted(MODERATOR_ROLES)}  # integrations, their keys and mappings
     try:
         muni = resolve_public_municipality(session, code=None)
     except DomainError:

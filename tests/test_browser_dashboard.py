@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import update
 
 from app.auth.models import ReadingKey
+from app.integrations.models import ApiKey
 from app.reports.models import Report
 from seeds.demo import DEMO_API_KEY
 from tests.browser import (
@@ -181,6 +182,73 @@ def test_an_incident_of_two_sources_is_shown_as_one_and_the_coordinator_undoes_t
     history = httpx.get(f"{live_server.url}/api/v1/reports/{guard['id']}/history",
                         headers=live_server.headers("coordinator")).json()
     assert history[-1]["action"] == "unlink" and history[-1]["by"] == "coordinator"
+
+
+def test_the_coordinator_maps_an_event_type_and_rotates_a_key_of_the_rescue_service(desktop, live_server, artifacts):
+    events_url = f"{live_server.url}/api/v1/integrations/events"
+    coordinator = live_server.headers("coordinator")
+    [rescue] = [i for i in httpx.get(f"{live_server.url}/api/v1/integrations", headers=coordinator).json()
+                if i["name"] == "raddningstjanst"]
+    mapping_url = f"{live_server.url}/api/v1/integrations/{rescue['id']}/event-types"
+    panel = f"details.integration[data-integration-id='{rescue['id']}']"
+    before = httpx.get(mapping_url, headers=coordinator).json()
+    word = marker()
+
+    def push(key: str, event_type: str) -> httpx.Response:
+        return httpx.post(events_url, headers={"X-API-Key": key}, json={"type": "FeatureCollection", "features": [
+            event(f"{word}-{event_type}", event_type=event_type, description=word,
+                  at=dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1))]})
+
+    assert push(DEMO_API_KEY, "Brand i elskåp").json()["results"][0]["status"] == "rejected"  # not mapped yet
+    est = desktop("est")
+    est.wait_for_selector("body[data-layer-ready]")
+    assert est.is_hidden("#integrations-box")  # only the coordinator manages integrations
+
+    page = desktop("coordinator")
+    page.locator(f"{panel} summary").click()
+    rows = page.locator(f"{panel} .mapping-table tbody tr")
+    rows.nth(len(before) - 1).wait_for()
+    assert rows.count() == len(before)
+    assert rows.first.locator("input").input_value() == before[0]["event_type"]
+    try:
+        page.click(f"{panel} .add-type")
+        rows.last.locator("input").fill("Brand i elskåp")
+        page.click(f"{panel} .save-mapping")  # no category chosen yet: refused, the row marked, nothing changed
+        page.locator(f"{panel} .mapping-table tbody tr.invalid").wait_for()
+        assert "Fyll i händelsetyp och kategori" in page.inner_text(f"{panel} .mapping .error")
+        rows.last.locator("select").select_option("brand_byggnad")
+        rows.last.locator("input").fill("brand i CONTAINER")  # the same type as an existing row: the server refuses
+        page.click(f"{panel} .save-mapping")
+        page.locator(f"{panel} .mapping .error", has_text="Kopplingen sparades inte").wait_for()
+        assert "is the same type as 'Brand i container'" in page.inner_text(f"{panel} .mapping .error")
+        assert rows.last.get_attribute("class") == "invalid"
+        assert len(httpx.get(mapping_url, headers=coordinator).json()) == len(before)
+        rows.last.locator("input").fill("Brand i elskåp")
+        rows.last.locator("select").select_option("brand_byggnad")
+        page.click(f"{panel} .save-mapping")
+        page.locator(".mapping .status", has_text=f"Sparat: {len(before) + 1} händelsetyper").wait_for()
+        pushed = push(DEMO_API_KEY, "Brand i elskåp").json()["results"][0]
+        assert pushed["status"] == "created", (pushed, httpx.get(mapping_url, headers=coordinator).json())
+
+        page.fill(f"{panel} .key-label", "produktion 2026")
+        page.click(f"{panel} .create-key")
+        key = page.locator(f"{panel} .key-value")
+        key.wait_for()
+        new_key = key.input_value()
+        assert push(new_key, "Brand i container").status_code == 200  # the system switched over
+        item = page.locator(f"{panel} li.key", has_text="produktion 2026")
+        assert new_key[:8] in item.inner_text() and new_key not in item.inner_text()
+        page.locator(panel).screenshot(path=artifacts / "integrations.png")
+        page.once("dialog", lambda dialog: dialog.accept())
+        item.locator("button.revoke").click()
+        page.locator(f"{panel} li.key.inactive",
+                     has_text="produktion 2026").wait_for()
+        assert push(new_key, "Brand i container").status_code == 401
+    finally:
+        httpx.put(mapping_url, headers=coordinator,
+                  json=[{"event_type": m["event_type"], "category": m["category"]} for m in before])
+        with live_server.engine.begin() as conn:
+            conn.execute(ApiKey.__table__.delete().where(ApiKey.label == "produktion 2026"))
 
 
 def test_print_view_is_one_a4_landscape_page(desktop, artifacts):

@@ -53,6 +53,16 @@
   };
   LB.$ = (sel, root) => (root || document).querySelector(sel);
 
+  /* Copy a shown-once secret: selected first, so that without clipboard access (no HTTPS)
+   * it can be copied by hand; the button says so when the clipboard took it. */
+  LB.copyField = async function (field, button, copiedText) {
+    field.select();
+    try {
+      await navigator.clipboard.writeText(field.value);
+      button.textContent = copiedText;
+    } catch (e) { /* selected above */ }
+  };
+
   /* ---------- login (bearer token in localStorage) ---------- */
   LB.auth = {
     get() {

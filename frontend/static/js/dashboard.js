@@ -428,6 +428,7 @@
     if (!state.keysShown) {  // after the layer: the keys panel is at the bottom and not urgent
       state.keysShown = true;
       LB.readingKeys.init({ admin: config.keyAdminRoles.includes(role()) });
+      if (config.integrationRoles.includes(role())) LB.integrations.init();
     }
   }
 

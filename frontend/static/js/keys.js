@@ -54,13 +54,8 @@
     }
   }
 
-  async function copy() {
-    const field = $("#key-value");
-    field.select();  // if the clipboard is not allowed (no HTTPS), the key is selected to copy by hand
-    try {
-      await navigator.clipboard.writeText(field.value);
-      $("#copy-key").textContent = t("keys.copied");
-    } catch (e) { /* selected above */ }
+  function copy() {
+    LB.copyField($("#key-value"), $("#copy-key"), t("keys.copied"));
   }
 
   async function revoke(k) {
