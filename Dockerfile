@@ -11,8 +11,11 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     LAGESBILD_ENV=production LAGESBILD_ATTACHMENT_DIR=/var/lib/lagesbild/attachments
 
+# Pango, HarfBuzz's subsetter and a font for WeasyPrint (the meeting report and lägesbild PDFs),
+# the same packages scripts/os-deps.sh installs for `make run`.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends tzdata \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home /app --shell /usr/sbin/nologin lagesbild
 
