@@ -12,7 +12,9 @@ if [ -z "${DATABASE_URL:-}" ]; then
     fi
     DATABASE_URL=$(scripts/localpg.sh start "$state" "${PGPORT:-54329}" durable)
     export DATABASE_URL
-    echo "PostGIS: $state (port ${PGPORT:-54329})" >&2
+    # The port the server listens on: an already running cluster keeps the one it was started with.
+    port=${DATABASE_URL##*@127.0.0.1:}
+    echo "PostGIS: $state (port ${port%%/*})" >&2
 fi
 export LAGESBILD_ENV=${LAGESBILD_ENV:-demo}
 .venv/bin/python -m app.manage migrate
