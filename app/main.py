@@ -19,7 +19,7 @@ from app.hotspots.router import router as hotspots_router
 from app.pages import router as pages_router
 from app.integrations.router import router as integrations_router
 from app.static import mount_static
-from app.middleware import AccessLogMiddleware, BodyLimitMiddleware
+from app.middleware import AccessLogMiddleware, BodyLimitMiddleware, Utf8FormMiddleware
 from app.reports.public_router import router as public_router
 from app.reports.router import router as reports_router
 from app.responses import GZIP_MIN_BYTES
@@ -37,6 +37,7 @@ def create_app() -> FastAPI:
     )
     errors.install(app)
     errors.register_format(open311.PREFIX + "/", open311_router.error_response)
+    app.add_middleware(Utf8FormMiddleware)  # inside the body limit, which counts the bytes as sent
     app.add_middleware(BodyLimitMiddleware, default_limit=settings.body_max_bytes,
                        limits={"/attachments": settings.attachment_max_bytes + 64 * 1024,
                                "/integrations/events": settings.feed_body_max_bytes})

@@ -1,8 +1,9 @@
-"""ASGI middleware: a request-body size limit (413 as problem+json) and an access log
-without personal data (no query strings, no bodies, no client addresses)."""
+"""ASGI middleware: a request-body size limit (413 as problem+json), UTF-8 for form bodies
+and an access log without personal data (no query strings, no bodies, no client addresses)."""
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 from fastapi import Request
@@ -47,6 +48,39 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+
+
+class Utf8FormMiddleware:
+    """Form bodies (``application/x-www-form-urlencoded``) with unescaped UTF-8 — what
+    ``curl -d description='Klotter på väggen'`` and some reporting apps send — are read as
+    UTF-8. Starlette decodes unescaped bytes as Latin-1 ('pÃ¥'); escaped ones (``%C3%A5``)
+    as UTF-8. So every byte over 0x7F is escaped before the form is parsed. A body that
+    declares another charset is left as it is."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _utf8_form(dict(scope["headers"]).get(b"content-type", b"")):
+            await self.app(scope, receive, send)
+            return
+
+        async def escaped_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request" and message.get("body"):
+                message["body"] = _NON_ASCII.sub(lambda m: b"%%%02X" % m[0][0], message["body"])
+            return message
+
+        await self.app(scope, escaped_receive, send)
+
+
+def _utf8_form(content_type: bytes) -> bool:
+    media, *params = content_type.decode("latin-1").lower().split(";")
+    charset = next((p.split("=", 1)[1].strip().strip('"') for p in params if p.strip().startswith("charset=")), "utf-8")
+    return media.strip() == "application/x-www-form-urlencoded" and charset in ("utf-8", "utf8")
 
 
 class AccessLogMiddleware:

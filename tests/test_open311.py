@@ -92,6 +92,18 @@ def test_with_an_api_key_the_request_is_the_integrations(client, db):
     assert wrong.status_code == 403 and "API key is not valid" in error_of(wrong)[0]["description"]
 
 
+@pytest.mark.parametrize("content_type, raw", [
+    ("application/x-www-form-urlencoded", "Tagg på väggen vid Årbyskolan".encode()),  # curl -d, unescaped
+    ("application/x-www-form-urlencoded; charset=UTF-8", b"Tagg p%C3%A5 v%C3%A4ggen vid %C3%85rbyskolan"),
+    ("application/x-www-form-urlencoded; charset=ISO-8859-1", "Tagg på väggen vid Årbyskolan".encode("latin-1")),
+])
+def test_swedish_letters_arrive_whole_however_the_form_is_encoded(client, db, content_type, raw):
+    body = "&".join(f"{k}={v}" for k, v in FORM.items()).encode() + b"&description=" + raw
+    r = client.post(f"{V2}/requests.json", content=body, headers={"Content-Type": content_type})
+    assert r.status_code == 201, r.text
+    assert db.get(Report, uuid.UUID(r.json()[0]["service_request_id"])).description == "Tagg på väggen vid Årbyskolan"
+
+
 def test_a_phone_number_in_the_description_is_asked_about_first(client, db):
     before = report_count(db)
     r = post(client, {**FORM, "description": "Ring mig på 070-123 45 67"})
