@@ -45,11 +45,12 @@ from app.db import get_engine  # noqa: E402
 from app.integrations import feed  # noqa: E402
 from app.integrations.service import authenticate_key  # noqa: E402
 from app.integrations.validation import validate  # noqa: E402
+from app.reports.taxonomy import RESCUE_EVENT_TYPES  # noqa: E402
 from app.reports.models import Report  # noqa: E402
 from app.timeutil import STOCKHOLM  # noqa: E402
 from bench.machine import describe, p95  # noqa: E402
 from bench.post_load import free_port, start_server  # noqa: E402
-from seeds.demo import BOUNDARY, DEMO_API_KEY, RESCUE_EVENT_TYPES  # noqa: E402
+from seeds.demo import BOUNDARY, DEMO_API_KEY  # noqa: E402
 from seeds.loader import seed  # noqa: E402
 from seeds.synthetic import CORE_BOX  # noqa: E402
 

@@ -1,7 +1,7 @@
 """The demo municipality: Eskilstuna (kommunkod 0484), with a simplified outline of the town
-area as its boundary (not the legal boundary), its EST organisations, the EST categories,
-one user per role (password ``demo``), the rescue service's integration key and the mapping
-of its event types to the categories.
+area as its boundary (not the legal boundary), its EST organisations, the standard EST
+categories (app/reports/taxonomy.py), one user per role (password ``demo``), the rescue
+service's integration key and the typical mapping of its event types to the categories.
 
 Demo mode only: :func:`load_demo_base` refuses to run when LAGESBILD_ENV=production.
 """
@@ -18,9 +18,10 @@ from app.auth.models import User
 from app.auth.service import hash_password
 from app.config import get_settings
 from app.integrations.models import ApiKey, EventTypeMapping, Integration
-from app.integrations.service import KEY_PREFIX_CHARS, key_digest, normalise_event_type
+from app.integrations.service import KEY_PREFIX_CHARS, key_digest, replace_mapping
 from app.municipalities.models import Municipality, Organisation
-from app.reports.models import Category
+from app.municipalities.service import add_standard_categories
+from app.reports.taxonomy import RESCUE_EVENT_TYPES
 
 MUNICIPALITY_CODE = "0484"
 DEMO_PASSWORD = "demo"
@@ -40,42 +41,6 @@ ORGANISATIONS = [
     ("Kommunala bostadsbolaget (demo)", "fastighetsbolag"),
     ("Räddningstjänsten (demo)", "raddningstjanst"),
     ("Medborgare", "medborgare"),
-]
-
-# code, label_sv, label_en, group, colour, icon
-CATEGORIES = [
-    ("skadegorelse", "Skadegörelse", "Vandalism", "skadegorelse", "#d95f02", "hammer"),
-    ("klotter", "Klotter", "Graffiti", "skadegorelse", "#e7298a", "spray-can"),
-    ("nedskrapning", "Nedskräpning", "Littering, dumped goods", "miljo", "#66a61e", "trash"),
-    ("brand_container", "Brand i container/papperskorg", "Fire in container or bin", "brand", "#e31a1c", "fire"),
-    ("brand_fordon", "Brand i fordon", "Vehicle fire", "brand", "#b10026", "car-burn"),
-    ("brand_byggnad", "Brand i byggnad", "Building fire", "brand", "#800026", "house-fire"),
-    ("brand_mark", "Brand i skog/mark", "Grass or forest fire", "brand", "#fc4e2a", "tree-fire"),
-    ("ordningsstorning", "Ordningsstörning", "Disorder", "ordning", "#7570b3", "megaphone"),
-    ("otrygg_samling", "Otrygghetsskapande samling", "Groups gathering that make people feel unsafe",
-     "ordning", "#6a3d9a", "users"),
-    ("narkotika", "Narkotika", "Drugs (dealing, syringes found)", "brott", "#1b9e77", "syringe"),
-    ("stold_inbrott", "Stöld/inbrott", "Theft, burglary", "brott", "#386cb0", "lock-open"),
-    ("hot_vald", "Hot och våld", "Threats, violence", "brott", "#a6761d", "alert"),
-    ("otrygg_plats", "Otrygg plats", "Unsafe place (lighting, bushes, hidden paths)", "plats", "#666666", "lamp"),
-    ("overgivet_fordon", "Övergivet fordon", "Abandoned vehicle", "miljo", "#e6ab02", "car"),
-    ("ovrigt", "Övrigt", "Other", "ovrigt", "#999999", "dots"),
-]
-
-# The rescue service's own event types (as its call-out system names them) -> our categories.
-RESCUE_EVENT_TYPES = [
-    ("Brand i container", "brand_container"),
-    ("Brand i papperskorg", "brand_container"),
-    ("Brand i sopkärl", "brand_container"),
-    ("Brand i fordon", "brand_fordon"),
-    ("Brand i bil", "brand_fordon"),
-    ("Brand i moped/cykel", "brand_fordon"),
-    ("Brand i byggnad", "brand_byggnad"),
-    ("Brand i soprum", "brand_byggnad"),
-    ("Brand i trapphus", "brand_byggnad"),
-    ("Brand i skog/mark", "brand_mark"),
-    ("Gräsbrand", "brand_mark"),
-    ("Brand ute – övrigt", "brand_mark"),  # outdoors, not a container or vehicle: closest is "skog/mark"
 ]
 
 # username, organisation kind, role, display name
@@ -103,10 +68,7 @@ def load_demo_base(session: Session) -> Municipality:
     session.flush()
     orgs = {kind: Organisation(municipality_id=muni.id, name=name, kind=kind) for name, kind in ORGANISATIONS}
     session.add_all(orgs.values())
-    session.add_all(Category(municipality_id=muni.id, code=code, label_sv=sv, label_en=en, group_code=group,
-                             colour=colour, icon=icon, sort_order=i)
-                    for i, (code, sv, en, group, colour, icon) in enumerate(CATEGORIES))
-    session.flush()
+    add_standard_categories(session, municipality_id=muni.id)
     password_hash = hash_password(DEMO_PASSWORD)
     session.add_all(User(organisation_id=orgs[kind].id, username=username, display_name=name,
                          password_hash=password_hash, role=role) for username, kind, role, name in USERS)
@@ -133,9 +95,4 @@ def ensure_rescue_feed(session: Session, muni: Municipality) -> None:
                                         .where(EventTypeMapping.integration_id == rescue.id).limit(1)):
         return
     rescue.initial_status = "verified"
-    categories = dict(session.execute(select(Category.code, Category.id)
-                                      .where(Category.municipality_id == muni.id)).all())
-    session.add_all(EventTypeMapping(integration_id=rescue.id, type_key=normalise_event_type(event_type),
-                                     event_type=event_type, category_id=categories[code])
-                    for event_type, code in RESCUE_EVENT_TYPES)
-    session.flush()
+    replace_mapping(session, integration=rescue, entries=RESCUE_EVENT_TYPES, updated_by=None)

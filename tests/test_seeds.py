@@ -10,12 +10,13 @@ from sqlalchemy import func, select, text
 
 from app.config import Settings
 from app.reports.models import Report
+from app.reports.taxonomy import CATEGORIES
 from seeds import demo
 from seeds.loader import lookups
 from seeds.synthetic import HOTSPOTS, Lookups, copy_rows, generate
 
 NOW = dt.datetime(2026, 11, 21, 12, tzinfo=dt.UTC)
-FAKE = Lookups(municipality_id=1, category_ids={c[0]: i for i, c in enumerate(demo.CATEGORIES)},
+FAKE = Lookups(municipality_id=1, category_ids={c[0]: i for i, c in enumerate(CATEGORIES)},
                organisation_ids={k: i for i, (_, k) in enumerate(demo.ORGANISATIONS)})
 
 

@@ -17,10 +17,13 @@ from app.auth.keys import PREFIX_CHARS as KEY_PREFIX_CHARS, key_digest, new_secr
 from app.auth.service import Principal
 from app.db import in_municipality_or_404
 from app.errors import Conflict, InvalidInput, NotFound, Unauthenticated, summarise
-from app.integrations.models import ApiKey, EventTypeMapping, Integration
+from app.integrations.models import INITIAL_STATUSES, ApiKey, EventTypeMapping, Integration
 from app.municipalities.models import Organisation
 from app.reports.models import EXTERNAL_ID_INDEX, Category
 from app.timeutil import local_iso, utcnow
+
+
+INTEGRATION_NAME = r"[a-z0-9][a-z0-9_-]{0,63}"
 
 
 @dataclass(frozen=True)
@@ -146,9 +149,14 @@ def _key_read(key: ApiKey) -> dict:
 def create_key(session: Session, *, integration_id: int, label: str, principal: Principal) -> dict:
     """A new key for the integration: returned once, stored only as its SHA-256."""
     get_integration(session, integration_id=integration_id, principal=principal)
+    return add_key(session, integration_id=integration_id, label=label, created_by=principal.user_id)
+
+
+def add_key(session: Session, *, integration_id: int, label: str, created_by: int | None) -> dict:
+    """:func:`create_key` without the permission check (the operator's command, app/manage.py)."""
     secret = new_secret("lgb_")
     key = ApiKey(integration_id=integration_id, key_sha256=key_digest(secret), prefix=secret[:KEY_PREFIX_CHARS],
-                 label=label, created_by=principal.user_id, created_at=utcnow())
+                 label=label, created_by=created_by, created_at=utcnow())
     session.add(key)
     session.flush()
     return {**_key_read(key), "key": secret}
@@ -184,6 +192,14 @@ def set_mapping(session: Session, *, integration_id: int, entries: list[tuple[st
     Events already filed keep their category; the new mapping applies to what arrives next
     (including updates of earlier events)."""
     integration = get_integration(session, integration_id=integration_id, principal=principal)
+    replace_mapping(session, integration=integration, entries=entries, updated_by=principal.user_id)
+    return get_mapping(session, integration_id=integration_id, principal=principal)
+
+
+def replace_mapping(session: Session, *, integration: Integration, entries: list[tuple[str, str]],
+                    updated_by: int | None) -> None:
+    """:func:`set_mapping` without the permission check; InvalidInput (nothing changed) when an
+    entry is empty, repeats another, or names a category the municipality does not have."""
     categories = dict(session.execute(select(Category.code, Category.id)
                                       .where(Category.municipality_id == integration.municipality_id,
                                              Category.active.is_(True))).all())
@@ -202,13 +218,38 @@ def set_mapping(session: Session, *, integration_id: int, entries: list[tuple[st
             errors.append({"field": f"{i}.category", "message": f"unknown category {code!r}"})
     if errors:
         raise InvalidInput("The mapping has errors; nothing was changed: " + summarise(errors), errors=errors)
-    session.execute(delete(EventTypeMapping).where(EventTypeMapping.integration_id == integration_id))
+    session.execute(delete(EventTypeMapping).where(EventTypeMapping.integration_id == integration.id))
     now = utcnow()
-    session.add_all(EventTypeMapping(integration_id=integration_id, type_key=normalise_event_type(t),
+    session.add_all(EventTypeMapping(integration_id=integration.id, type_key=normalise_event_type(t),
                                      event_type=t.strip(), category_id=categories[c], updated_at=now,
-                                     updated_by=principal.user_id) for t, c in entries)
+                                     updated_by=updated_by) for t, c in entries)
     session.flush()
-    return get_mapping(session, integration_id=integration_id, principal=principal)
+
+
+def create_integration(session: Session, *, municipality_id: int, organisation_id: int, name: str,
+                       initial_status: str = "new", event_types: list[tuple[str, str]] | None = None
+                       ) -> tuple[Integration, dict]:
+    """A new integration of the organisation (the operator's command, app/manage.py), its first
+    key (returned once, as from :func:`create_key`) and, optionally, its mapping of ``event_types``
+    (event type, category code). Its reports carry ``source = integration:<name>``, so the name
+    is short and plain; Conflict when the municipality has one of that name already."""
+    if not re.fullmatch(INTEGRATION_NAME, name):
+        raise InvalidInput(f"An integration's name is 1-64 lower-case letters a-z, digits, '-' or '_', starting "
+                           f"with a letter or digit (its reports' source is integration:<name>); got {name!r}")
+    if initial_status not in INITIAL_STATUSES:
+        raise InvalidInput(f"initial status must be one of {', '.join(INITIAL_STATUSES)}; got {initial_status!r}")
+    if session.scalar(select(Integration.id).where(Integration.municipality_id == municipality_id,
+                                                   Integration.name == name)):
+        raise Conflict(f"The municipality already has an integration {name!r}; the coordinator makes new keys for "
+                       "it on the meeting map (Integrationer) or with POST /api/v1/integrations/{id}/keys")
+    integration = Integration(municipality_id=municipality_id, organisation_id=organisation_id, name=name,
+                              initial_status=initial_status)
+    session.add(integration)
+    session.flush()
+    if event_types:
+        replace_mapping(session, integration=integration, entries=event_types, updated_by=None)
+    key = add_key(session, integration_id=integration.id, label="made with app.manage integration", created_by=None)
+    return integration, key
 
 
 def mapping_lookup(session: Session, *, integration_id: int) -> dict[str, int]:

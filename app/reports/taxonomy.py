@@ -1,0 +1,40 @@
+"""The standard EST taxonomy every new municipality starts with (it adjusts its own list
+afterwards), and the rescue service's typical event types mapped onto it: a suggested default
+for a rescue-service integration, which the coordinator edits on the meeting map."""
+from __future__ import annotations
+
+# code, label_sv, label_en, group, colour, icon
+CATEGORIES = [
+    ("skadegorelse", "Skadegörelse", "Vandalism", "skadegorelse", "#d95f02", "hammer"),
+    ("klotter", "Klotter", "Graffiti", "skadegorelse", "#e7298a", "spray-can"),
+    ("nedskrapning", "Nedskräpning", "Littering, dumped goods", "miljo", "#66a61e", "trash"),
+    ("brand_container", "Brand i container/papperskorg", "Fire in container or bin", "brand", "#e31a1c", "fire"),
+    ("brand_fordon", "Brand i fordon", "Vehicle fire", "brand", "#b10026", "car-burn"),
+    ("brand_byggnad", "Brand i byggnad", "Building fire", "brand", "#800026", "house-fire"),
+    ("brand_mark", "Brand i skog/mark", "Grass or forest fire", "brand", "#fc4e2a", "tree-fire"),
+    ("ordningsstorning", "Ordningsstörning", "Disorder", "ordning", "#7570b3", "megaphone"),
+    ("otrygg_samling", "Otrygghetsskapande samling", "Groups gathering that make people feel unsafe",
+     "ordning", "#6a3d9a", "users"),
+    ("narkotika", "Narkotika", "Drugs (dealing, syringes found)", "brott", "#1b9e77", "syringe"),
+    ("stold_inbrott", "Stöld/inbrott", "Theft, burglary", "brott", "#386cb0", "lock-open"),
+    ("hot_vald", "Hot och våld", "Threats, violence", "brott", "#a6761d", "alert"),
+    ("otrygg_plats", "Otrygg plats", "Unsafe place (lighting, bushes, hidden paths)", "plats", "#666666", "lamp"),
+    ("overgivet_fordon", "Övergivet fordon", "Abandoned vehicle", "miljo", "#e6ab02", "car"),
+    ("ovrigt", "Övrigt", "Other", "ovrigt", "#999999", "dots"),
+]
+
+# A rescue service's own event types (as call-out systems name them) -> category codes above.
+RESCUE_EVENT_TYPES = [
+    ("Brand i container", "brand_container"),
+    ("Brand i papperskorg", "brand_container"),
+    ("Brand i sopkärl", "brand_container"),
+    ("Brand i fordon", "brand_fordon"),
+    ("Brand i bil", "brand_fordon"),
+    ("Brand i moped/cykel", "brand_fordon"),
+    ("Brand i byggnad", "brand_byggnad"),
+    ("Brand i soprum", "brand_byggnad"),
+    ("Brand i trapphus", "brand_byggnad"),
+    ("Brand i skog/mark", "brand_mark"),
+    ("Gräsbrand", "brand_mark"),
+    ("Brand ute – övrigt", "brand_mark"),  # outdoors, not a container or vehicle: closest is "skog/mark"
+]
