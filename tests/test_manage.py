@@ -188,6 +188,10 @@ def test_users_log_in_with_the_printed_password_and_can_be_switched_off(setup, c
     assert code == 0 and "ett nytt" not in out, err
     db.expire_all()  # the test's session outlives its requests: forget the user it loaded at the login
     assert login(password).status_code == 401 and login("ett nytt lösenord").status_code == 200
+    before_reset = client.get("/api/v1/categories", headers=headers)  # a token of the old password: refused
+    assert before_reset.status_code == 401 and "password was changed" in before_reset.json()["detail"]
+    headers = {"Authorization": f"Bearer {login('ett nytt lösenord').json()['access_token']}"}
+    assert client.get("/api/v1/categories", headers=headers).status_code == 200
 
     code, out, err = run(capsys, "user", "--username", "anna.s", "--deactivate")
     assert code == 0 and "deactivated" in out, err

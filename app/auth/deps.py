@@ -10,7 +10,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from starlette.concurrency import run_in_threadpool
 
 from app.auth.service import (
-    ALL_REPORTS_ROLES, MODERATOR_ROLES, REPORTING_ROLES, Principal, get_principal, load_principal, token_user_id,
+    ALL_REPORTS_ROLES, MODERATOR_ROLES, REPORTING_ROLES, Principal, get_principal, load_principal, token_subject,
 )
 from app.auth.keys import authenticate_reading_key, is_reading_key, key_digest, refuse_if_old_reading_key
 from app.cache import TtlCache
@@ -134,8 +134,9 @@ async def tile_reader(request: Request, session: ReadSessionDep) -> Principal:
         # By the key's digest, so a revoked or expired key also stops within the cache time.
         key, load = ("key", key_digest(credential)), partial(authenticate_reading_key, session, key=credential)
     elif token:
-        user_id = token_user_id(token, settings=settings)
-        key, load = ("user", user_id), partial(load_principal, session, user_id=user_id)
+        user_id, version = token_subject(token, settings=settings)
+        key, load = ("user", user_id, version), partial(load_principal, session, user_id=user_id,
+                                                         token_version=version)
     elif api_key:
         refuse_if_old_reading_key(api_key)
         _, _, client = await run_in_threadpool(find_key, session, key=api_key)  # 401 unless an integration's

@@ -67,39 +67,44 @@ def create_token(*, user: User, settings: Settings) -> tuple[str, int]:
     lifetime = settings.token_minutes * 60
     now = dt.datetime.now(dt.UTC)
     claims = {"sub": str(user.id), "role": user.role, "iat": now,
-              "exp": now + dt.timedelta(seconds=lifetime)}
+              "exp": now + dt.timedelta(seconds=lifetime), "ver": user.token_version}
     return jwt.encode(claims, settings.secret_key, algorithm="HS256"), lifetime
 
 
 def get_principal(session: Session, *, token: str, settings: Settings) -> Principal:
     """Verify a bearer token and load the (still active) user behind it."""
-    return load_principal(session, user_id=token_user_id(token, settings=settings))
+    user_id, version = token_subject(token, settings=settings)
+    return load_principal(session, user_id=user_id, token_version=version)
 
 
-def token_user_id(token: str, *, settings: Settings) -> int:
-    """The user id in a bearer token whose signature and expiry hold (no database); 401 otherwise."""
+def token_subject(token: str, *, settings: Settings) -> tuple[int, int]:
+    """The user id and token version in a bearer token whose signature and expiry hold (no
+    database); 401 otherwise. Tokens from before versions were counted are version 0."""
     try:
         claims = jwt.decode(token, settings.secret_key, algorithms=["HS256"], options={"require": ["exp", "sub"]})
-        user_id = int(claims["sub"])
+        user_id, version = int(claims["sub"]), int(claims.get("ver", 0))
     except jwt.ExpiredSignatureError:
         raise Unauthenticated("The token has expired; log in again") from None
-    except (jwt.PyJWTError, ValueError):
+    except (jwt.PyJWTError, ValueError, TypeError):
         raise Unauthenticated("The token is not valid") from None
     if claims.get("typ") == "api_key":  # the signed reading keys of before migration 0005
         raise Unauthenticated(OLD_READING_KEY)
-    return user_id
+    return user_id, version
 
 
-def load_principal(session: Session, *, user_id: int) -> Principal:
+def load_principal(session: Session, *, user_id: int, token_version: int | None = None) -> Principal:
     """The active user ``user_id`` with the organisation and municipality permission checks
-    need; 401 when the user no longer exists or was deactivated."""
+    need; 401 when the user no longer exists or was deactivated, or — for a bearer token of
+    ``token_version`` — when the user's password was set anew after the token was issued."""
     row = session.execute(
         select(User.id, User.username, User.role, User.active, Organisation.id, Organisation.kind,
-               Organisation.municipality_id, Organisation.name)
+               Organisation.municipality_id, Organisation.name, User.token_version)
         .join(Organisation, Organisation.id == User.organisation_id)
         .where(User.id == user_id)
     ).first()
     if row is None or not row[3]:
         raise Unauthenticated("The user behind this token no longer exists or is deactivated")
+    if token_version is not None and token_version != row[8]:
+        raise Unauthenticated("The password was changed after this token was issued; log in again")
     return Principal(user_id=row[0], username=row[1], role=row[2], organisation_id=row[4],
                      organisation_kind=row[5], municipality_id=row[6], organisation_name=row[7])

@@ -55,11 +55,14 @@ def get_user(session: Session, *, username: str) -> User:
 
 
 def set_password(session: Session, *, username: str, password: str) -> User:
-    """Replace the user's password (logins with the old one fail from now on; tokens already
-    issued stay valid until they expire)."""
+    """Replace the user's password: logins with the old one fail from now on, and so do the
+    bearer tokens issued before (their version is counted up; the hotspot tiles within
+    LAGESBILD_TILE_AUTH_CACHE_SECONDS). The user's reading keys stay: they are listed and
+    revoked one by one."""
     _check_password(password)
     user = get_user(session, username=username)
     user.password_hash = hash_password(password)
+    user.token_version += 1
     session.flush()
     return user
 
