@@ -1,14 +1,18 @@
 """The field reporting app in a real (headless Chromium) phone: /report."""
 from __future__ import annotations
 
+import datetime as dt
+
 import httpx
 import pytest
 from sqlalchemy import select
 
 from app.auth.models import User
+from seeds.demo import DEMO_API_KEY
 from tests.browser import (
     PHONE, DialogWatch, assert_shown_as_text, delete_test_reports, login, marker, post_markup_report, reports_with,
 )
+from tests.feeds import event
 from tests.helpers import SQUARE
 
 
@@ -63,6 +67,24 @@ def test_reporter_reports_from_the_phone_and_sees_it_in_my_reports(phone, live_s
     shown = page.inner_text('#feedback dd[data-key="feedback.mine"]')
     assert "".join(ch for ch in shown if ch.isdigit()) == str(feedback["my_reports"])
     assert feedback["my_reports"] >= 1
+
+
+def test_a_guard_sees_that_the_fire_reported_is_the_rescue_services_call_out(phone, live_server):
+    word = marker()
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    call_out = httpx.post(f"{live_server.url}/api/v1/integrations/events", headers={"X-API-Key": DEMO_API_KEY},
+                          json={"type": "FeatureCollection", "features": [
+                              event(word, at=now - dt.timedelta(minutes=10), description=f"Larm {word}")]})
+    assert call_out.json()["summary"]["created"] == 1, call_out.text
+    page = phone()
+    login(page, "reporter")
+    page.wait_for_selector('#position-status[data-how="gps"]')
+    submit(page, "brand_container", f"Det brinner i containern vid torget {word}")
+    page.wait_for_selector("#toast:has-text('Rapporten är skickad')")
+    item = page.wait_for_selector(f"#mine-list li:has-text('{word}')")
+    assert "Kopplad till ett larm om samma händelse" in item.inner_text()
+    other = page.locator("#mine-list li.mine-item", has_not_text=word).first
+    assert "Kopplad till ett larm" not in other.inner_text()  # reports of nothing else stay as they were
 
 
 def test_offline_reports_wait_and_are_sent_exactly_once(phone, live_server):

@@ -255,7 +255,9 @@
         h("strong", {}, labels[p.category] || p.category_label),
         h("span", { class: "when" }, LB.fmtTime(p.reported_at)),
         h("span", { class: "state status-" + p.status }, t(STATUS_KEYS[p.status] || p.status)),
-        p.description ? h("span", { class: "text" }, p.description) : null));
+        p.description ? h("span", { class: "text" }, p.description) : null,
+        // linked with an integration's call-out of the same incident: counted once, as that call-out
+        p.incident_of ? h("span", { class: "incident" }, t("mine.incident")) : null));
     }
     if (!items.length) items.push(h("li", { class: "empty" }, t(citizen() && !LB.auth.valid() ? "mine.citizen" : "mine.none")));
     $("#mine-list").replaceChildren(...items);
