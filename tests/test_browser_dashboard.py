@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from app.auth.models import ReadingKey
 from app.integrations.models import ApiKey
-from app.reports.models import Report
+from app.reports.models import Category, Report
 from seeds.demo import DEMO_API_KEY
 from tests.browser import (
     DESKTOP, DialogWatch, assert_shown_as_text, delete_test_reports, login, marker, post_markup_report,
@@ -249,6 +249,36 @@ def test_the_coordinator_maps_an_event_type_and_rotates_a_key_of_the_rescue_serv
                   json=[{"event_type": m["event_type"], "category": m["category"]} for m in before])
         with live_server.engine.begin() as conn:
             conn.execute(ApiKey.__table__.delete().where(ApiKey.label == "produktion 2026"))
+
+
+def test_an_event_type_of_a_switched_off_category_asks_for_a_new_one_and_is_not_remapped(desktop, live_server):
+    """A category switched off after it was mapped is not offered: the row must not show (and
+    save) the list's first category in its place."""
+    coordinator = live_server.headers("coordinator")
+    [rescue] = [i for i in httpx.get(f"{live_server.url}/api/v1/integrations", headers=coordinator).json()
+                if i["name"] == "raddningstjanst"]
+    mapping_url = f"{live_server.url}/api/v1/integrations/{rescue['id']}/event-types"
+    panel = f"details.integration[data-integration-id='{rescue['id']}']"
+    before = httpx.get(mapping_url, headers=coordinator).json()
+    grass = next(n for n, m in enumerate(before) if m["event_type"] == "Gräsbrand")
+    assert before[grass]["category"] == "brand_mark"
+    switch = update(Category).where(Category.code == "brand_mark")
+    with live_server.engine.begin() as conn:
+        conn.execute(switch.values(active=False))
+    try:
+        page = desktop("coordinator")
+        page.locator(f"{panel} summary").click()
+        row = page.locator(f"{panel} .mapping-table tbody tr").nth(grass)
+        row.wait_for()
+        assert row.locator("input").input_value() == "Gräsbrand"
+        assert row.locator("select").input_value() == ""  # "Välj kategori", not Skadegörelse
+        assert row.get_attribute("class") == "invalid"
+        page.click(f"{panel} .save-mapping")
+        page.locator(f"{panel} .mapping .error", has_text="Fyll i händelsetyp och kategori").wait_for()
+        assert httpx.get(mapping_url, headers=coordinator).json() == before
+    finally:
+        with live_server.engine.begin() as conn:
+            conn.execute(switch.values(active=True))
 
 
 def test_print_view_is_one_a4_landscape_page(desktop, artifacts):

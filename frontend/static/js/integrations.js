@@ -141,11 +141,14 @@
   }
 
   function mappingRow(eventType, category) {
+    // A category that is no longer offered (switched off) is not silently replaced by the
+    // list's first one: the row asks for a choice and is marked.
+    const offered = categories.some((c) => c.code === category);
     const select = h("select", { "aria-label": t("integ.category") },
-      ...(category ? [] : [h("option", { value: "" }, t("integ.choose"))]),
+      ...(offered ? [] : [h("option", { value: "" }, t("integ.choose"))]),
       ...categories.map((c) => h("option", { value: c.code, selected: c.code === category },
                                  LB.lang === "en" ? c.label_en : c.label_sv)));
-    const row = h("tr", {},
+    const row = h("tr", { class: category && !offered ? "invalid" : null },
       h("td", {}, h("input", { value: eventType, maxlength: "100", "aria-label": t("integ.eventType"),
                                placeholder: t("integ.eventTypePlaceholder") })),
       h("td", {}, select),
