@@ -184,13 +184,19 @@ def test_an_incident_of_two_sources_is_shown_as_one_and_the_coordinator_undoes_t
     assert history[-1]["action"] == "unlink" and history[-1]["by"] == "coordinator"
 
 
+def rescue_service(live_server) -> tuple[str, str]:
+    """The demo rescue service's event-type mapping URL and its panel on the meeting map."""
+    [rescue] = [i for i in httpx.get(f"{live_server.url}/api/v1/integrations",
+                                     headers=live_server.headers("coordinator")).json()
+                if i["name"] == "raddningstjanst"]
+    return (f"{live_server.url}/api/v1/integrations/{rescue['id']}/event-types",
+            f"details.integration[data-integration-id='{rescue['id']}']")
+
+
 def test_the_coordinator_maps_an_event_type_and_rotates_a_key_of_the_rescue_service(desktop, live_server, artifacts):
     events_url = f"{live_server.url}/api/v1/integrations/events"
     coordinator = live_server.headers("coordinator")
-    [rescue] = [i for i in httpx.get(f"{live_server.url}/api/v1/integrations", headers=coordinator).json()
-                if i["name"] == "raddningstjanst"]
-    mapping_url = f"{live_server.url}/api/v1/integrations/{rescue['id']}/event-types"
-    panel = f"details.integration[data-integration-id='{rescue['id']}']"
+    mapping_url, panel = rescue_service(live_server)
     before = httpx.get(mapping_url, headers=coordinator).json()
     word = marker()
 
@@ -255,10 +261,7 @@ def test_an_event_type_of_a_switched_off_category_asks_for_a_new_one_and_is_not_
     """A category switched off after it was mapped is not offered: the row must not show (and
     save) the list's first category in its place."""
     coordinator = live_server.headers("coordinator")
-    [rescue] = [i for i in httpx.get(f"{live_server.url}/api/v1/integrations", headers=coordinator).json()
-                if i["name"] == "raddningstjanst"]
-    mapping_url = f"{live_server.url}/api/v1/integrations/{rescue['id']}/event-types"
-    panel = f"details.integration[data-integration-id='{rescue['id']}']"
+    mapping_url, panel = rescue_service(live_server)
     before = httpx.get(mapping_url, headers=coordinator).json()
     grass = next(n for n, m in enumerate(before) if m["event_type"] == "Gräsbrand")
     assert before[grass]["category"] == "brand_mark"
