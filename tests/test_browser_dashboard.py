@@ -284,6 +284,23 @@ def test_an_event_type_of_a_switched_off_category_asks_for_a_new_one_and_is_not_
             conn.execute(switch.values(active=True))
 
 
+def test_a_mapping_the_server_cannot_store_is_not_blamed_on_rows(desktop, live_server):
+    """A refusal that names no rows (the database away, say) does not speak of marked rows."""
+    mapping_url, panel = rescue_service(live_server)
+    page = desktop("coordinator")
+    page.route(mapping_url, lambda route: route.fulfill(
+        status=503, content_type="application/problem+json",
+        body='{"status": 503, "detail": "The database is not reachable right now; nothing was stored."}')
+        if route.request.method == "PUT" else route.continue_())
+    page.locator(f"{panel} summary").click()
+    page.locator(f"{panel} .mapping-table tbody tr").first.wait_for()
+    page.click(f"{panel} .save-mapping")
+    error = page.locator(f"{panel} .mapping .error", has_text="sparades inte")
+    error.wait_for()
+    assert error.inner_text() == "Kopplingen sparades inte: The database is not reachable right now; nothing was stored."
+    assert page.locator(f"{panel} .mapping-table tr.invalid").count() == 0
+
+
 def test_print_view_is_one_a4_landscape_page(desktop, artifacts):
     page = desktop("est")
     page.wait_for_selector("body[data-layer-ready]")

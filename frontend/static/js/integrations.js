@@ -120,12 +120,14 @@
         renderMapping(i, box, stored);
         box.querySelector(".status").textContent = t("integ.saved", { n: stored.length });
       } catch (e) {
+        let marked = 0;
         for (const err of e.errors || []) {  // "3.category": the row the server refused
           const row = body.rows[Number(String(err.field).split(".")[0])];
-          if (row) row.classList.add("invalid");
+          if (row) { row.classList.add("invalid"); marked += 1; }
         }
         message.textContent = "";
-        error.textContent = t("integ.notSaved") + " " + e.message;
+        // "the marked rows are wrong" only when rows were marked (not for a lost connection, say)
+        error.textContent = t(marked ? "integ.notSaved" : "integ.notSavedOther") + " " + e.message;
       }
     };
     box.replaceChildren(
