@@ -232,7 +232,7 @@ def test_the_coordinator_maps_an_event_type_and_rotates_a_key_of_the_rescue_serv
         rows.last.locator("input").fill("Brand i elskåp")
         rows.last.locator("select").select_option("brand_byggnad")
         page.click(f"{panel} .save-mapping")
-        page.locator(".mapping .status", has_text=f"Sparat: {len(before) + 1} händelsetyper").wait_for()
+        page.locator(".mapping .status", has_text=f"Kopplingen är sparad ({len(before) + 1} st)").wait_for()
         pushed = push(DEMO_API_KEY, "Brand i elskåp").json()["results"][0]
         assert pushed["status"] == "created", (pushed, httpx.get(mapping_url, headers=coordinator).json())
 
