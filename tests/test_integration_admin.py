@@ -81,6 +81,8 @@ def test_the_event_type_mapping_is_configurable(client, auth):
     ([{"event_type": "Brand i båt", "category": "nope"}], "unknown category 'nope'"),
     ([{"event_type": "Brand ute – övrigt", "category": "brand_mark"},
       {"event_type": "brand ute-övrigt", "category": "brand_container"}], "is the same type as"),
+    # 10 characters, 180 once NFKC-normalised (U+FDFA is a ligature of 18 letters)
+    ([{"event_type": "\ufdfa" * 10, "category": "brand_mark"}], "0.event_type: longer than 100 characters once"),
 ])
 def test_a_bad_mapping_changes_nothing(client, auth, mapping, needle):
     integration = rescue(client, auth)

@@ -196,6 +196,9 @@ def set_mapping(session: Session, *, integration_id: int, entries: list[tuple[st
     return get_mapping(session, integration_id=integration_id, principal=principal)
 
 
+TYPE_KEY_CHARS = EventTypeMapping.__table__.c.type_key.type.length
+
+
 def replace_mapping(session: Session, *, integration: Integration, entries: list[tuple[str, str]],
                     updated_by: int | None) -> None:
     """:func:`set_mapping` without the permission check; InvalidInput (nothing changed) when an
@@ -209,6 +212,9 @@ def replace_mapping(session: Session, *, integration: Integration, entries: list
         key = normalise_event_type(event_type)
         if not key:
             errors.append({"field": f"{i}.event_type", "message": "empty event type"})
+        elif len(key) > TYPE_KEY_CHARS:  # Unicode normalisation can lengthen it (ligatures)
+            errors.append({"field": f"{i}.event_type",
+                           "message": f"longer than {TYPE_KEY_CHARS} characters once normalised"})
         elif key in seen:
             errors.append({"field": f"{i}.event_type",
                            "message": f"{event_type!r} is the same type as {seen[key]!r} (case, dashes and "
