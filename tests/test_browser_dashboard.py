@@ -301,6 +301,20 @@ def test_a_mapping_the_server_cannot_store_is_not_blamed_on_rows(desktop, live_s
     assert page.locator(f"{panel} .mapping-table tr.invalid").count() == 0
 
 
+def test_a_refused_switch_goes_back_to_what_is_stored(desktop, live_server):
+    """Switching an integration off fails (the database away, say): the box shows it still on."""
+    mapping_url, panel = rescue_service(live_server)
+    page = desktop("coordinator")
+    page.route(mapping_url.removesuffix("/event-types"), lambda route: route.fulfill(
+        status=503, content_type="application/problem+json",
+        body='{"status": 503, "detail": "The database is not reachable right now; nothing was stored."}')
+        if route.request.method == "PATCH" else route.continue_())
+    page.locator(f"{panel} summary").click()
+    page.uncheck(f"{panel} input.active")
+    page.locator(f"{panel} .integration-error", has_text="not reachable").wait_for()
+    assert page.is_checked(f"{panel} input.active") and "aktiv" in page.inner_text(f"{panel} summary")
+
+
 def test_print_view_is_one_a4_landscape_page(desktop, artifacts):
     page = desktop("est")
     page.wait_for_selector("body[data-layer-ready]")

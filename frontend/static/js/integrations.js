@@ -33,9 +33,14 @@
 
   function integration(i, open) {
     const base = `/api/v1/integrations/${i.id}`;
-    const error = h("p", { class: "error", role: "alert" });
+    const error = h("p", { class: "error integration-error", role: "alert" });
     const fail = (e) => { error.textContent = e.message; };
-    const patch = (json) => LB.api(base, { method: "PATCH", json }).then(() => load(i.id), fail);
+    // Refused: shown anew as stored (the switch or choice goes back), with the reason.
+    const patch = (json) => LB.api(base, { method: "PATCH", json }).then(() => load(i.id), async (e) => {
+      await load(i.id);
+      const shown = $(`details.integration[data-integration-id="${i.id}"] .integration-error`);
+      if (shown) shown.textContent = e.message;
+    });
     const status = h("select", { class: "initial-status", onchange: (e) => patch({ initial_status: e.target.value }) },
       ...["new", "verified"].map((s) => h("option", { value: s, selected: s === i.initial_status }, t("integ.status." + s))));
     const active = h("input", { type: "checkbox", class: "active", checked: i.active,
