@@ -120,3 +120,57 @@ def test_odd_query_values_are_422_not_500(client, auth):
         r = client.get(f"/api/v1/reports?{query}", headers=auth("est"))
         assert r.status_code == 422, (query, r.text)
         assert r.headers["content-type"] == "application/problem+json"
+
+
+def _raw_json(body) -> bytes:
+    # json.dumps escapes a lone surrogate as \ud800, as a client's JSON library would send it
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize("path, body, field", [
+    ("/api/v1/reports", {"category": "klotter", **SQUARE, "place": "Torget \ud800"}, "place"),
+    ("/api/v1/public/reports", {"category": "klotter", **SQUARE, "place": "\udfff"}, "place"),
+    ("/api/v1/places", {"name": "Torget \ud800", "cells": ["89088699e1bffff"]}, "name"),
+])
+def test_unpaired_surrogates_in_text_are_422_not_500(client, auth, db, path, body, field):
+    """JSON's "\\ud800" escape is a lone UTF-16 surrogate: not Unicode, and PostgreSQL cannot take it."""
+    before = report_count(db)
+    r = client.post(path, content=_raw_json(body), headers={**auth("est"), "Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["errors"][0]["field"] == field and "unpaired surrogate" in r.json()["detail"]
+    assert report_count(db) == before
+
+
+def test_cycles_and_days_at_the_calendar_limits_are_problems_not_500(client, auth):
+    est = auth("est")
+    for url in ("/api/v1/cycles/9999-12-31", "/api/v1/cycles/0001-01-01", "/api/v1/hotspots?cycle=0001-01-01",
+                "/api/v1/hotspots/top?cycle=9999-12-31", "/api/v1/exports/hotspots.csv?cycle=9999-12-31"):
+        r = client.get(url, headers=est)
+        assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json", (url, r.text)
+        assert "from 1970 up to the current cycle" in r.json()["detail"], url
+    for url in ("/api/v1/lagesbild.html?to=9999-12-31", "/api/v1/patterns?from=9999-12-01&to=9999-12-31"):
+        r = client.get(url, headers=est)
+        assert r.status_code == 422, (url, r.text)
+        assert "between the years 1970 and 2100" in r.json()["detail"], url
+    r = client.post("/api/v1/meetings", headers=est, json={"cycle": "0001-01-01", "held_on": "2026-11-04"})
+    assert r.status_code == 422 and "from 1970" in r.json()["detail"], r.text
+
+
+def test_an_action_cannot_start_in_year_1_and_break_its_follow_up(client, auth):
+    from tests.test_est_loop_api import action_body, make_place
+
+    place = make_place(client, auth)
+    r = client.post("/api/v1/actions", headers=auth("est"), json=action_body(place["id"], start_date="0001-01-01"))
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "start_date" and "1970 and 2100" in r.json()["detail"]
+    r = client.get(f"/api/v1/places/{place['id']}/effect?date=0001-03-01", headers=auth("est"))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "date", r.text
+
+
+@pytest.mark.parametrize("url", ["/api/v1/reports?cell=-1", "/api/v1/reports?cell=99999999999999999999",
+                                 "/api/v1/hotspots/cells/-1", "/api/v1/patterns?cell=99999999999999999999"])
+def test_cells_h3_reads_as_numbers_are_422_not_500(client, auth, url):
+    r = client.get(url, headers=auth("est"))
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
+    assert "is not an H3 cell index" in r.json()["detail"]

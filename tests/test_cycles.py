@@ -49,7 +49,8 @@ def test_a_report_at_local_midnight_belongs_to_the_new_cycle():
 
 
 @pytest.mark.parametrize("ref, error", [("2026-11-12", NotFound), ("2026-11-25", NotFound),
-                                        ("last week", InvalidInput), ("2026-13-01", InvalidInput)])
+                                        ("last week", InvalidInput), ("2026-13-01", InvalidInput),
+                                        ("0001-01-01", NotFound), ("9999-12-31", NotFound)])
 def test_bad_cycle_references_are_refused_with_a_reason(ref, error):
     with pytest.raises(error) as caught:
         GRID.resolve(ref, now=NOW)

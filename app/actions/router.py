@@ -2,7 +2,6 @@
 the audit log. Thin: parse, call one service, return JSON."""
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -17,6 +16,7 @@ from app.auth.deps import CurrentPrincipal, RequireRole
 from app.auth.service import ALL_REPORTS_ROLES, MODERATOR_ROLES, Principal
 from app.db import SessionDep
 from app.middleware import require_json
+from app.reports.schemas import Day
 
 router = APIRouter(prefix="/api/v1", tags=["EST loop"])
 WRITE_ROLES = frozenset({"est_member", "coordinator"})
@@ -94,7 +94,7 @@ def delete_note(note_id: int, session: SessionDep, principal: Writer) -> Respons
 
 @router.get("/places/{place_id}/effect", summary="Measured effect at a place from a date (no action needed)")
 def place_effect(place_id: int, session: SessionDep, principal: Reader,
-                 date: Annotated[dt.date, Query(description="the start, a local day")],
+                 date: Annotated[Day, Query(description="the start, a local day")],
                  cycles: Cycles = 3, window: Window = "first", control: Control = "municipality",
                  category: Annotated[list[str], Query(description="category codes (all when absent)")] = []) -> Response:
     return _json(follow_up.place_effect(session, principal=principal, place_id=place_id, start=date, cycles=cycles,
@@ -217,8 +217,8 @@ def meeting_report_pdf(meeting_id: int, session: SessionDep, principal: Reader) 
 
 # --- the two-year lägesbild (lag 2023:196) ------------------------------------------------
 
-From = Annotated[dt.date | None, Query(alias="from", description="first local day (default: two years before 'to')")]
-To = Annotated[dt.date | None, Query(alias="to", description="last local day, inclusive (default: today)")]
+From = Annotated[Day | None, Query(alias="from", description="first local day (default: two years before 'to')")]
+To = Annotated[Day | None, Query(alias="to", description="last local day, inclusive (default: today)")]
 
 
 @router.get("/lagesbild.html", summary="The lägesbild over a period (default two years) as HTML (A4 print)")

@@ -5,12 +5,11 @@ Europe/Stockholm with offset, geometries RFC 7946 (lon/lat).
 """
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.reports.schemas import Number, Text
+from app.reports.schemas import Day, Number, Text
 
 Name = Annotated[Text, Field(min_length=1, max_length=200)]
 LongText = Annotated[Text, Field(max_length=10_000)]
@@ -77,8 +76,8 @@ class ActionFields(_Strict):
     kind: Literal["situational", "social"]
     owner_organisation: Annotated[Text, Field(min_length=1, max_length=200, description="problem owner (required)")]
     owner_contact: Annotated[Text, Field(max_length=200)] | None = None
-    start_date: dt.date
-    due_date: dt.date
+    start_date: Day
+    due_date: Day
     recurrence: Literal["one_off", "recurring"] = "one_off"
     status: Literal["planned", "in_progress", "done", "cancelled"] = "planned"
     causes: list[int] = Field([], max_length=100, description="ids of the place's analysis notes it addresses")
@@ -97,8 +96,8 @@ class ActionUpdate(_Strict):
     kind: Literal["situational", "social"] | None = None
     owner_organisation: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
     owner_contact: Annotated[Text, Field(max_length=200)] | None = None
-    start_date: dt.date | None = None
-    due_date: dt.date | None = None
+    start_date: Day | None = None
+    due_date: Day | None = None
     recurrence: Literal["one_off", "recurring"] | None = None
     status: Literal["planned", "in_progress", "done", "cancelled"] | None = None
     causes: list[int] | None = Field(None, max_length=100)
@@ -109,19 +108,19 @@ class RemarkCreate(_Strict):
     lat: Annotated[Number, Field(ge=-90, le=90)]
     lon: Annotated[Number, Field(ge=-180, le=180)]
     owner_organisation: Annotated[Text, Field(min_length=1, max_length=200)]
-    fix_by: dt.date | None = None
+    fix_by: Day | None = None
 
 
 class SafetyWalkCreate(_Strict):
     title: Name
-    walked_on: dt.date
+    walked_on: Day
     place_id: int | None = None
     remarks: list[RemarkCreate] = Field([], max_length=500)
 
 
 class RemarkUpdate(_Strict):
-    fixed_on: dt.date | None = None
-    fix_by: dt.date | None = None
+    fixed_on: Day | None = None
+    fix_by: Day | None = None
     owner_organisation: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
 
 
@@ -139,12 +138,12 @@ class FollowUpCreate(_Strict):
 
 class MeetingCreate(_Strict):
     cycle: str = Field(description="'current', 'previous' or a cycle id (first day, YYYY-MM-DD)")
-    held_on: dt.date
+    held_on: Day
     organisations: list[Name] = Field([], max_length=50)
     minutes: LongText = ""
 
 
 class MeetingUpdate(_Strict):
-    held_on: dt.date | None = None
+    held_on: Day | None = None
     organisations: list[Name] | None = Field(None, max_length=50)
     minutes: LongText | None = None

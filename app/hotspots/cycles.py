@@ -61,6 +61,9 @@ class CycleGrid:
             raise InvalidInput(f"cycle must be 'current', 'previous' or a cycle id such as "
                                f"'{current.id}' (the cycle's first day); got {ref!r}",
                                errors=[{"field": "cycle", "message": "not a cycle reference"}]) from None
+        if not 1970 <= day.year <= 2100:  # as report times; near the years 1 and 9999 the arithmetic overflows
+            raise NotFound(f"No cycle starts on {day}: cycle ids are first days from 1970 up to the current "
+                           f"cycle, {current.id}")
         index = self.index_of_day(day)
         candidate = self.cycle(index)
         if candidate.first_day != day:

@@ -1,6 +1,7 @@
 """The H3 side of the hotspot layer: neighbourhoods, hexagon outlines, the area's cells."""
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import h3
@@ -74,6 +75,9 @@ def hexagon_ring(cell: int) -> tuple[tuple[float, float], ...]:
     return tuple(ring)
 
 
+_HEX_INDEX = re.compile(r"[0-9a-f]{1,16}")
+
+
 def cell_string(cell: int) -> str:
     """The H3 index as its usual hexadecimal string."""
     return h3.int_to_str(int(cell))
@@ -82,7 +86,8 @@ def cell_string(cell: int) -> str:
 def parse_cell(value: str) -> int:
     """An H3 index string -> int; ValueError when it is not a valid cell."""
     text = value.strip().lower()
-    if not h3.is_valid_cell(text):
+    # Hexadecimal digits only: h3 reads '-1' or a 20-digit string as a number and overflows.
+    if not _HEX_INDEX.fullmatch(text) or not h3.is_valid_cell(text):
         raise ValueError(f"{value!r} is not an H3 cell index")
     return h3.str_to_int(text)
 

@@ -18,6 +18,7 @@ from app.hotspots import service
 from app.hotspots.cycles import Cycle
 from app.hotspots.queries import Selection
 from app.hotspots.situation_map import render_situation_map
+from app.reports.schemas import Day
 from app.static import inline_leaflet
 from app.timeutil import STOCKHOLM, local_iso, utcnow
 
@@ -116,8 +117,8 @@ def cell_detail(cell: str, session: SessionDep, principal: Analyst, f: FiltersDe
 @router.get("/api/v1/patterns", summary="Weekday × hour matrix for a cycle or a date range")
 def patterns(session: SessionDep, principal: Analyst, f: FiltersDep,
              cycle: Annotated[str | None, Query(description="'current' (default), 'previous' or a cycle id")] = None,
-             date_from: Annotated[dt.date | None, Query(alias="from", description="first local day")] = None,
-             date_to: Annotated[dt.date | None, Query(alias="to", description="last local day (inclusive)")] = None,
+             date_from: Annotated[Day | None, Query(alias="from", description="first local day")] = None,
+             date_to: Annotated[Day | None, Query(alias="to", description="last local day (inclusive)")] = None,
              cell: Annotated[list[str], Query(description="H3 cell (res 7-10); repeat for several")] = [],
              bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy")] = None,
              bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None) -> Response:

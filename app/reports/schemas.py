@@ -11,20 +11,28 @@ DESCRIPTION_MAX_CHARS = 2000
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
 
-def _no_nul(value: str) -> str:
+def _storable_text(value: str) -> str:
+    """Text PostgreSQL can store: no NUL, and valid Unicode (JSON's "\\ud800" escape decodes
+    to a lone UTF-16 surrogate, which has no UTF-8 form)."""
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (it contains an unpaired surrogate such as \\ud800)") from None
     return value
 
 
-def _plausible_time(value: dt.datetime) -> dt.datetime:
+def _plausible_time(value: dt.date) -> dt.date:
+    """Times and days from 1970 to 2100: beyond, date arithmetic (cycles, time zones) overflows."""
     if not 1970 <= value.year <= 2100:
         raise ValueError("must be between the years 1970 and 2100")
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_nul)]
+Text = Annotated[str, AfterValidator(_storable_text)]
 When = Annotated[dt.datetime, AfterValidator(_plausible_time)]
+Day = Annotated[dt.date, AfterValidator(_plausible_time)]  # a local calendar day
 
 
 class ReportCreate(BaseModel):
