@@ -80,6 +80,12 @@ def test_bad_places_are_refused_and_store_nothing(client, auth, db):
          "Polygon or MultiPolygon"),
         ({"name": "Självkorsande", "geometry": {"type": "Polygon", "coordinates": [
             [[16.50, 59.37], [16.51, 59.38], [16.51, 59.37], [16.50, 59.38], [16.50, 59.37]]]}}, "not valid"),
+        ({"name": "Lista", "geometry": {"type": ["Polygon"], "coordinates": []}}, "Polygon or MultiPolygon"),
+        ({"name": "Objekt", "geometry": {"type": "Polygon", "coordinates": {}}}, "coordinates malformed"),
+        ({"name": "Tal", "cells": ["-1"]}, "not an H3 cell"),
+        # the whole of Sweden: refused from its area, before minutes spent listing ~30 million cells
+        ({"name": "Sverige", "geometry": {"type": "Polygon", "coordinates": [
+            [[11.0, 55.0], [24.0, 55.0], [24.0, 69.0], [11.0, 69.0], [11.0, 55.0]]]}}, "cells; at most 2000"),
     ]
     for body, needle in cases:
         r = client.post("/api/v1/places", json=body, headers=auth("est"))

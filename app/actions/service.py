@@ -12,6 +12,7 @@ import h3
 import numpy as np
 import shapely
 from geoalchemy2.shape import from_shape, to_shape
+from pyproj import Geod
 from shapely.geometry import MultiPolygon, Point, shape
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -34,6 +35,7 @@ from app.timeutil import local_iso
 
 POLYGON_RESOLUTION = 10  # a drawn polygon is counted by the res-10 cells (~0.015 km²) whose centres lie in it
 MAX_CELLS = 2000
+_GEOD = Geod(ellps="WGS84")
 
 
 def _bad(field: str, detail: str) -> InvalidInput:
@@ -66,11 +68,12 @@ def _sweref_to_wgs84(xy: np.ndarray) -> np.ndarray:
 
 
 def _polygon(geometry: dict[str, Any], crs: str | None) -> MultiPolygon:
-    if geometry.get("type") not in {"Polygon", "MultiPolygon"}:
-        raise _bad("geometry", f"geometry must be a GeoJSON Polygon or MultiPolygon; got {geometry.get('type')!r}")
+    kind = geometry.get("type")
+    if not isinstance(kind, str) or kind not in {"Polygon", "MultiPolygon"}:
+        raise _bad("geometry", f"geometry must be a GeoJSON Polygon or MultiPolygon; got {kind!r}")
     try:
         geom = shape(geometry)
-    except (ValueError, TypeError, AttributeError, IndexError, shapely.errors.ShapelyError):
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError, shapely.errors.ShapelyError):
         raise _bad("geometry", "geometry is not a valid GeoJSON polygon (coordinates malformed)") from None
     if geo.parse_crs(crs, default=geo.WGS84) == geo.SWEREF99TM:
         geom = shapely.transform(geom, _sweref_to_wgs84)
@@ -83,6 +86,12 @@ def _polygon(geometry: dict[str, Any], crs: str | None) -> MultiPolygon:
 
 
 def _polygon_cells(geom: MultiPolygon) -> list[int]:
+    # Listing the cells of a large polygon takes minutes and gigabytes (a 1° square: 1.3 s):
+    # estimate first from the area; hexagons vary in area, hence the margin before the exact count.
+    estimate = abs(_GEOD.geometry_area_perimeter(geom)[0]) / h3.average_hexagon_area(POLYGON_RESOLUTION, "m^2")
+    if estimate > 2 * MAX_CELLS:
+        raise _bad("geometry", f"the place covers about {estimate:,.0f} cells; at most {MAX_CELLS} "
+                               "(draw a smaller area)")
     cells = {h3.str_to_int(c) for c in h3.h3shape_to_cells(h3.geo_to_h3shape(geom.__geo_interface__),
                                                           POLYGON_RESOLUTION)}
     if not cells:  # smaller than one cell: the cell under its representative point
