@@ -159,6 +159,16 @@ def test_each_bad_item_is_rejected_with_its_reason_and_the_rest_applied(client, 
     assert all(x["status"] == "rejected" for x in results[1:])
 
 
+def test_an_item_whose_crs_is_a_list_or_object_is_rejected_alone(client, db):
+    before = report_count(db)
+    body = results_by_id(post_events(client, [event("OK-1"), event("CRS-LIST", crs=["EPSG:3006"]),
+                                              event("CRS-OBJECT", crs={"name": "EPSG:3006"})]))
+    assert body["OK-1"]["status"] == "created"
+    assert "crs ['EPSG:3006'] is not supported" in body["CRS-LIST"]["reason"]
+    assert "is not supported" in body["CRS-OBJECT"]["reason"]
+    assert report_count(db) == before + 1
+
+
 def test_a_rejected_update_leaves_the_stored_event_as_it_was(client, auth):
     created = results_by_id(post_events(client, [event("RTJ-9")]))["RTJ-9"]
     bad = results_by_id(post_events(client, [event("RTJ-9", at="not a time", description="ändrad")]))["RTJ-9"]
@@ -188,6 +198,8 @@ def test_a_batch_over_ten_thousand_events_is_413(client, db):
     (b"<events/>", "application/xml", 415, "text/csv"),
     ("external_id;event_type\nA;Gräsbrand\n".encode(), "text/csv", 422, "lacks x, y, occurred_at"),
     ("external_id;event_type\nå".encode("latin-1"), "text/csv", 422, "UTF-8"),
+    (("external_id,event_type,occurred_at,x,y\n" + "A" * 200_000 + ",Gräsbrand,2026-11-20T22:15:00,16.5,59.37\n").encode(),
+     "text/csv", 422, "cannot be read at line 2: field larger than field limit"),
 ])
 def test_a_body_that_cannot_be_read_is_refused_whole(client, body, ctype, status, needle):
     r = client.post(URL, content=body, headers={**KEY, "Content-Type": ctype})

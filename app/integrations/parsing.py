@@ -111,7 +111,12 @@ def read_csv(body: bytes, *, max_events: int) -> RawBatch:
     header_line = text.split("\n", 1)[0]
     sep = ";" if header_line.count(";") > header_line.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
-    header = [CSV_ALIASES.get(h.strip().lower(), h.strip().lower()) for h in next(reader, [])]
+    try:
+        lines = list(reader)
+    except csv.Error as exc:  # e.g. a field over the csv module's limit of 131,072 characters
+        raise InvalidInput(f"The CSV cannot be read at line {reader.line_num}: {exc}",
+                           errors=[{"field": "body", "message": "malformed CSV"}]) from None
+    header = [CSV_ALIASES.get(h.strip().lower(), h.strip().lower()) for h in (lines[0] if lines else [])]
     missing = [f for f in ("external_id", "event_type", "x", "y") if f not in header]
     if "occurred_at" not in header and "occurred_from" not in header:
         missing.append("occurred_at (or occurred_from)")
@@ -119,7 +124,7 @@ def read_csv(body: bytes, *, max_events: int) -> RawBatch:
         raise InvalidInput(f"The CSV header lacks {', '.join(missing)}; columns: external_id, event_type, "
                            "occurred_at or occurred_from/occurred_to, x and y (or lon and lat), crs, description",
                            errors=[{"field": "header", "message": f"missing {m}"} for m in missing])
-    rows = [r for r in reader if any(cell.strip() for cell in r)]
+    rows = [r for r in lines[1:] if any(cell.strip() for cell in r)]
     _require_size(len(rows), max_events)
     where = [header.index(f) if f in header else None for f in FIELDS]
     width = len(header)

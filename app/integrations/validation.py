@@ -210,10 +210,10 @@ def _positions(xs: tuple, ys: tuple, crss: tuple, default_crs: str, shaped: np.n
     # Numbers only (JSON true/false are not coordinates); anything else becomes NaN.
     x = np.array([v if type(v) is float or type(v) is int else np.nan for v in xs], dtype=np.float64)
     y = np.array([v if type(v) is float or type(v) is int else np.nan for v in ys], dtype=np.float64)
-    names = {c: _crs_or_none(c) for c in set(crss) if c is not None}
+    names = {c: _crs_or_none(c) for c in {c for c in crss if type(c) is str}}  # lists, dicts: unhashable
     sweref = np.zeros(n, dtype=bool)
     for i, c in enumerate(crss):
-        crs = names[c] if c is not None else default_crs
+        crs = default_crs if c is None else names.get(c) if type(c) is str else None
         if crs is None:
             problems.add(i, f"crs {c!r} is not supported; use EPSG:4326 (WGS84) or EPSG:3006 (SWEREF 99 TM)")
             shaped[i] = False
