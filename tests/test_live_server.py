@@ -1,5 +1,6 @@
 """The real stack: uvicorn over TCP, real commits, concurrent retries of one report."""
 import concurrent.futures
+import datetime as dt
 import os
 import uuid
 
@@ -9,6 +10,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import delete, func, select, text
 
+from app.actions.models import AuditEntry, Meeting
 from app.manage import ROOT
 from app.reports.models import IdempotencyRecord, Report
 from tests.helpers import SQUARE
@@ -68,6 +70,38 @@ def test_acknowledged_report_is_committed_before_the_response(server, engine, cl
         with engine.connect() as conn:
             assert conn.scalar(select(func.count()).select_from(Report)
                                .where(Report.id == uuid.UUID(r.json()["id"]))) == 1
+
+
+def _at_once(n, call):
+    with concurrent.futures.ThreadPoolExecutor(n) as pool:
+        return list(pool.map(lambda _: call(), range(n)))
+
+
+def test_a_double_clicked_meeting_is_one_201_and_409s_not_500s(server, engine):
+    headers = _token(server, "est")
+    oldest = httpx.get(f"{server}/api/v1/cycles?n=26", headers=headers).json()["cycles"][-1]["id"]
+    try:
+        responses = _at_once(6, lambda: httpx.post(f"{server}/api/v1/meetings", headers=headers, timeout=30,
+                                                   json={"cycle": oldest, "held_on": oldest}))
+        assert sorted(r.status_code for r in responses) == [201] + [409] * 5, [r.text for r in responses]
+        assert all("already has a meeting" in r.json()["detail"] for r in responses if r.status_code == 409)
+    finally:
+        with engine.begin() as conn:
+            ids = conn.scalars(delete(Meeting).where(Meeting.cycle == dt.date.fromisoformat(oldest))
+                               .returning(Meeting.id)).all()
+            conn.execute(delete(AuditEntry).where(AuditEntry.entity == "meeting", AuditEntry.entity_id.in_(ids)))
+
+
+def test_event_type_mappings_replaced_at_once_all_succeed(server):
+    headers = _token(server, "coordinator")
+    (integration,) = [i for i in httpx.get(f"{server}/api/v1/integrations", headers=headers).json()
+                      if i["name"] == "raddningstjanst"]
+    url = f"{server}/api/v1/integrations/{integration['id']}/event-types"
+    mapping = [{"event_type": m["event_type"], "category": m["category"]} for m in httpx.get(url, headers=headers).json()]
+    responses = _at_once(6, lambda: httpx.put(url, json=mapping, headers=headers, timeout=30))
+    assert [r.status_code for r in responses] == [200] * 6, [r.text for r in responses]
+    assert sorted(m["event_type"] for m in httpx.get(url, headers=headers).json()) == \
+        sorted(m["event_type"] for m in mapping)
 
 
 def test_real_http_errors_are_problem_json(server):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.actions import audit
@@ -15,6 +16,7 @@ from app.actions.service import action_json
 from app.auth.service import Principal
 from app.db import in_municipality_or_404
 from app.errors import Conflict, InvalidInput, NotFound
+from app.hotspots.cycles import Cycle
 from app.actions import report
 from app.actions.service import list_actions
 from app.hotspots.service import build_selection, cycle_json, get_layer, get_patterns, get_scope, get_top
@@ -39,18 +41,27 @@ def create_meeting(session: Session, *, principal: Principal, payload: MeetingCr
         raise InvalidInput(exc.detail, errors=[{"field": "cycle", "message": exc.detail}]) from None
     if cycle.index > current.index:
         raise InvalidInput(f"Cycle {cycle.id} has not begun", errors=[{"field": "cycle", "message": "future cycle"}])
-    taken = session.scalar(select(Meeting.id).where(Meeting.municipality_id == principal.municipality_id,
-                                                    Meeting.cycle == cycle.first_day))
-    if taken is not None:
-        raise Conflict(f"Cycle {cycle.id} already has a meeting ({taken})")
+    _refuse_second_meeting(session, principal.municipality_id, cycle)
     meeting = Meeting(municipality_id=principal.municipality_id, cycle=cycle.first_day, held_on=payload.held_on,
                       organisations=list(payload.organisations), minutes=payload.minutes,
                       created_by=principal.user_id)
-    session.add(meeting)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(meeting)
+            session.flush()
+    except IntegrityError:  # another request created it since the check (a double click): the same 409
+        _refuse_second_meeting(session, principal.municipality_id, cycle)
+        raise
     audit.record(session, principal=principal, entity="meeting", entity_id=meeting.id, operation="create",
                  after=_audit_view(meeting))
     return meeting
+
+
+def _refuse_second_meeting(session: Session, municipality_id: int, cycle: Cycle) -> None:
+    taken = session.scalar(select(Meeting.id).where(Meeting.municipality_id == municipality_id,
+                                                    Meeting.cycle == cycle.first_day))
+    if taken is not None:
+        raise Conflict(f"Cycle {cycle.id} already has a meeting ({taken})")
 
 
 def _get(session: Session, principal: Principal, meeting_id: int) -> Meeting:

@@ -224,6 +224,8 @@ def replace_mapping(session: Session, *, integration: Integration, entries: list
             errors.append({"field": f"{i}.category", "message": f"unknown category {code!r}"})
     if errors:
         raise InvalidInput("The mapping has errors; nothing was changed: " + summarise(errors), errors=errors)
+    # One replacement at a time: two at once would both delete, then insert the same keys (a 500).
+    session.execute(select(Integration.id).where(Integration.id == integration.id).with_for_update())
     session.execute(delete(EventTypeMapping).where(EventTypeMapping.integration_id == integration.id))
     now = utcnow()
     session.add_all(EventTypeMapping(integration_id=integration.id, type_key=normalise_event_type(t),
