@@ -109,3 +109,8 @@ def test_an_old_signed_reading_key_is_refused_with_what_to_do(client, db):
             refused = client.get(path, headers=headers)
             assert refused.status_code == 401 and "POST /api/v1/reading-keys" in refused.json()["detail"], headers
 
+
+def test_a_label_with_a_nul_names_the_field(client, auth):
+    r = client.post("/api/v1/reading-keys", headers=auth("gis"), json={"label": "QGIS\u0000", "days": 30})
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["errors"][0]["field"] == "label" and "NUL" in r.json()["detail"]

@@ -1,6 +1,8 @@
 """Token response (OAuth2 password flow)."""
 from pydantic import BaseModel, Field
 
+from app.reports.schemas import Text
+
 
 class TokenRead(BaseModel):
     access_token: str
@@ -13,7 +15,7 @@ class ReadingKeyCreate(BaseModel):
     """A reading key for a GIS program (QGIS, GDAL, FME): it acts with your role, on the
     read-only GIS routes only (/ogc, /tiles, /api/v1/exports)."""
 
-    label: str = Field(min_length=1, max_length=100, description="what uses it, e.g. 'QGIS på GIS-enheten'")
+    label: Text = Field(min_length=1, max_length=100, description="what uses it, e.g. 'QGIS på GIS-enheten'")
     days: int = Field(365, ge=1, le=730, description="lifetime in days (1-730, default 365)")
 
 
