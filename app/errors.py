@@ -141,6 +141,14 @@ def summarise(errors: list[dict[str, Any]], *, first: int = 5) -> str:
     return "; ".join(f"{e['field']}: {e['message']}" for e in errors[:first])
 
 
+def _why(cause: Exception) -> str:
+    if isinstance(cause, RecursionError):
+        return "nested too deeply"
+    if isinstance(cause, UnicodeDecodeError):
+        return "the body is not UTF-8"
+    return str(cause).split(";")[0]  # e.g. "Exceeds the limit (4300 digits) for integer string conversion"
+
+
 def _invalid_input_status(request: Request) -> int:
     """422 for invalid input, unless the route declares another status: the OGC API routes
     must answer an invalid query parameter with 400 (/req/core/query-param-invalid)."""
@@ -168,6 +176,11 @@ def install(app: FastAPI) -> None:
                   413: "Payload too large", 415: "Unsupported media type", 429: "Too many requests"}
         slugs = {413: "payload-too-large", 415: "unsupported-media-type", 429: "rate-limited"}
         detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
+        if exc.status_code == 400 and isinstance(exc.__cause__, (RecursionError, ValueError)):
+            # FastAPI's "error parsing the body" for JSON that json.loads gives up on: answered
+            # like any other malformed JSON, saying why
+            return error_response(request.url.path, 422, "Invalid input", f"Malformed JSON: {_why(exc.__cause__)}",
+                                  type_slug="invalid-input", errors=[{"field": "body", "message": "malformed JSON"}])
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"No resource at {request.url.path}"
         return error_response(request.url.path, exc.status_code, titles.get(exc.status_code, "Error"), detail,

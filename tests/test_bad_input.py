@@ -174,3 +174,16 @@ def test_cells_h3_reads_as_numbers_are_422_not_500(client, auth, url):
     r = client.get(url, headers=auth("est"))
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
     assert "is not an H3 cell index" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("body, words", [
+    (b"[" * 30_000 + b"]" * 30_000, "nested too deeply"),
+    (b'{"category": "klotter", "lat": ' + b"9" * 5000 + b', "lon": 16.5}', "4300 digits"),
+    (b'{"category": "klotter", "description": "\xff\xfe"}', "not UTF-8"),
+])
+def test_json_the_parser_gives_up_on_is_malformed_json_with_a_reason(client, auth, db, body, words):
+    before = report_count(db)
+    r = client.post("/api/v1/reports", headers={**auth("reporter"), "Content-Type": "application/json"}, content=body)
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
+    assert r.json()["detail"].startswith("Malformed JSON: ") and words in r.json()["detail"]
+    assert report_count(db) == before
