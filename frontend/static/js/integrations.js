@@ -49,7 +49,7 @@
                                "aria-label": t("integ.keyLabel") });
     const mapping = h("div", { class: "mapping" });
     const details = h("details", { class: "integration", open: open || null, dataset: { integrationId: String(i.id) },
-                                   ontoggle: (e) => { if (e.target.open && !mapping.childElementCount) loadMapping(i, mapping); } },
+                                   ontoggle: (e) => { if (e.target.open) loadMapping(i, mapping); } },
       h("summary", {}, h("strong", {}, i.name), " · ", i.organisation, " · ",
         i.active ? t("integ.on") : t("integ.off")),
       h("label", { class: "check" }, active, " ", t("integ.active")),
@@ -98,10 +98,13 @@
 
   /* ---------- event types -> categories ---------- */
   async function loadMapping(i, box) {
+    if (box.dataset.asked) return;  // once per panel (one made open also gets a toggle event)
+    box.dataset.asked = "1";
     try {
       const rows = await LB.api(`/api/v1/integrations/${i.id}/event-types`);
       renderMapping(i, box, rows);
     } catch (e) {
+      delete box.dataset.asked;  // asked again when the panel is opened again
       box.replaceChildren(h("p", { class: "error" }, e.message));
     }
   }
