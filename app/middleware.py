@@ -57,8 +57,9 @@ class Utf8FormMiddleware:
     """Form bodies (``application/x-www-form-urlencoded``) with unescaped UTF-8 — what
     ``curl -d description='Klotter på väggen'`` and some reporting apps send — are read as
     UTF-8. Starlette decodes unescaped bytes as Latin-1 ('pÃ¥'); escaped ones (``%C3%A5``)
-    as UTF-8. So every byte over 0x7F is escaped before the form is parsed. A body that
-    declares another charset is left as it is."""
+    as UTF-8. So when the whole body is valid UTF-8, every byte over 0x7F is escaped before
+    the form is parsed. A body that is not (an old client's Latin-1), or that declares another
+    charset, is left as it is — Starlette's Latin-1 reading is then the right one."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -67,14 +68,37 @@ class Utf8FormMiddleware:
         if scope["type"] != "http" or not _utf8_form(dict(scope["headers"]).get(b"content-type", b"")):
             await self.app(scope, receive, send)
             return
+        whole = False
 
-        async def escaped_receive() -> Message:
-            message = await receive()
-            if message["type"] == "http.request" and message.get("body"):
-                message["body"] = _NON_ASCII.sub(lambda m: b"%%%02X" % m[0][0], message["body"])
-            return message
+        async def whole_body() -> Message:
+            # The body in one message (forms are small; the body limit outside counts it), read
+            # when the app asks, so that its errors are the app's as before.
+            nonlocal whole
+            if whole:
+                return await receive()
+            body = bytearray()
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return message
+                body += message.get("body", b"")
+                if not message.get("more_body", False):
+                    break
+            whole = True
+            return {"type": "http.request", "body": _escape_utf8(bytes(body)), "more_body": False}
 
-        await self.app(scope, escaped_receive, send)
+        await self.app(scope, whole_body, send)
+
+
+def _escape_utf8(body: bytes) -> bytes:
+    """``body`` with each byte over 0x7F %-escaped, when it is valid UTF-8; else unchanged."""
+    if not _NON_ASCII.search(body):
+        return body
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body
+    return _NON_ASCII.sub(lambda m: b"%%%02X" % m[0][0], body)
 
 
 def _utf8_form(content_type: bytes) -> bool:

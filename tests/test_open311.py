@@ -96,12 +96,36 @@ def test_with_an_api_key_the_request_is_the_integrations(client, db):
     ("application/x-www-form-urlencoded", "Tagg på väggen vid Årbyskolan".encode()),  # curl -d, unescaped
     ("application/x-www-form-urlencoded; charset=UTF-8", b"Tagg p%C3%A5 v%C3%A4ggen vid %C3%85rbyskolan"),
     ("application/x-www-form-urlencoded; charset=ISO-8859-1", "Tagg på väggen vid Årbyskolan".encode("latin-1")),
+    ("application/x-www-form-urlencoded", "Tagg på väggen vid Årbyskolan".encode("latin-1")),  # an old client
 ])
 def test_swedish_letters_arrive_whole_however_the_form_is_encoded(client, db, content_type, raw):
     body = "&".join(f"{k}={v}" for k, v in FORM.items()).encode() + b"&description=" + raw
     r = client.post(f"{V2}/requests.json", content=body, headers={"Content-Type": content_type})
     assert r.status_code == 201, r.text
     assert db.get(Report, uuid.UUID(r.json()[0]["service_request_id"])).description == "Tagg på väggen vid Årbyskolan"
+
+
+def test_a_form_body_in_pieces_is_read_whole_even_with_a_letter_split_between_them():
+    """Bodies arrive in pieces; 'å' is two bytes, here one in each: still 'å', not two Latin-1 letters."""
+    import asyncio
+
+    from starlette.requests import Request
+
+    from app.middleware import Utf8FormMiddleware
+
+    pieces = [b"description=Tagg p\xc3", b"\xa5 v\xc3\xa4ggen"]
+    seen = {}
+
+    async def app(scope, receive, send):
+        seen.update(await Request(scope, receive).form())
+
+    async def receive():
+        return {"type": "http.request", "body": pieces.pop(0), "more_body": bool(pieces)}
+
+    scope = {"type": "http", "method": "POST", "path": "/", "query_string": b"",
+             "headers": [(b"content-type", b"application/x-www-form-urlencoded")]}
+    asyncio.run(Utf8FormMiddleware(app)(scope, receive, None))
+    assert seen == {"description": "Tagg på väggen"}
 
 
 def test_a_phone_number_in_the_description_is_asked_about_first(client, db):
