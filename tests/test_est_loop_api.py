@@ -95,6 +95,27 @@ def test_bad_places_are_refused_and_store_nothing(client, auth, db):
     assert (db.scalar(select(func.count()).select_from(Place)), audit_count(db)) == before
 
 
+def _square(x: float, y: float, half: float, *, clockwise: bool = False) -> list[list[float]]:
+    ring = [[x - half, y - half], [x + half, y - half], [x + half, y + half], [x - half, y + half], [x - half, y - half]]
+    return ring[::-1] if clockwise else ring
+
+
+def test_a_drawn_place_is_measured_whichever_way_its_rings_run(client, auth):
+    """The area estimate that refuses huge places early must not depend on ring orientation
+    (RFC 7946 only recommends one; QGIS and shapely write holes either way)."""
+    x, y = wgs84_to_sweref(SQUARE["lon"], SQUARE["lat"])
+    # a 6.5 km square around a 4.7 km hole, both rings anticlockwise: ~1,800 cells, allowed
+    ring = {"type": "Polygon", "coordinates": [_square(x, y, 3250), _square(x, y, 2350)]}
+    r = client.post("/api/v1/places", headers=auth("est"), json={"name": "Ringen", "crs": "EPSG:3006", "geometry": ring})
+    assert r.status_code == 201, r.text
+    assert 1500 < len(r.json()["cells"]) <= 2000
+    # two 20 km squares running opposite ways: refused from the area, before listing ~70,000 cells
+    pair = {"type": "MultiPolygon", "coordinates": [[_square(x - 15_000, y, 10_000)],
+                                                    [_square(x + 15_000, y, 10_000, clockwise=True)]]}
+    r = client.post("/api/v1/places", headers=auth("est"), json={"name": "Par", "crs": "EPSG:3006", "geometry": pair})
+    assert r.status_code == 422 and "the place covers about" in r.json()["detail"], r.text
+
+
 def test_an_action_shows_the_baseline_that_makes_its_goal_concrete(client, auth, db):
     for back in range(1, 7):  # 2 reports per cycle over the 6 full cycles
         add_reports(db, **SQUARE, at=cycle_back(db, back).start + dt.timedelta(days=3, hours=20), n=2)

@@ -88,7 +88,10 @@ def _polygon(geometry: dict[str, Any], crs: str | None) -> MultiPolygon:
 def _polygon_cells(geom: MultiPolygon) -> list[int]:
     # Listing the cells of a large polygon takes minutes and gigabytes (a 1° square: 1.3 s):
     # estimate first from the area; hexagons vary in area, hence the margin before the exact count.
-    estimate = abs(_GEOD.geometry_area_perimeter(geom)[0]) / h3.average_hexagon_area(POLYGON_RESOLUTION, "m^2")
+    # pyproj's area is signed by ring direction: oriented first (outer rings anticlockwise, holes
+    # clockwise), or a hole would add to the area and two parts running opposite ways cancel out.
+    area = _GEOD.geometry_area_perimeter(shapely.orient_polygons(geom))[0]
+    estimate = area / h3.average_hexagon_area(POLYGON_RESOLUTION, "m^2")
     if estimate > 2 * MAX_CELLS:
         raise _bad("geometry", f"the place covers about {estimate:,.0f} cells; at most {MAX_CELLS} "
                                "(draw a smaller area)")
