@@ -210,6 +210,18 @@ def test_hotspot_status_new_is_allowed_but_not_rejected(client, auth):
                       params={"cursor": "x"}).status_code == 400  # reports only
 
 
+@pytest.mark.parametrize("path", ["/ogc/collections/hotspots-r9/items",
+                                  "/ogc/collections/hotspots-r9/items/89088699e1bffff"])
+@pytest.mark.parametrize("cycle, says", [("0001-01-01", "cycle ids are first days from 1970"),
+                                         ("2026-11-12", "cycles are 14 days long"),
+                                         ("2100-12-29", "has not started yet")])
+def test_a_cycle_that_does_not_exist_is_a_400_naming_cycle(client, auth, path, cycle, says):
+    """A bad value of a query parameter is a 400 on the OGC routes (/req/core/query-param-invalid)."""
+    r = client.get(path, headers=auth("gis"), params={"cycle": cycle})
+    assert r.status_code == 400 and r.headers["content-type"] == PROBLEM, r.text
+    assert says in r.json()["detail"] and r.json()["errors"][0]["field"] == "cycle"
+
+
 def test_who_may_read(client, auth, db):
     url = "/ogc/collections/reports/items"
     assert client.get(url).status_code == 401

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.service import Principal
 from app.cache import TtlCache
-from app.errors import InvalidInput, NotFound
+from app.errors import DomainError, InvalidInput, NotFound
 from app.gis.ogc import CRS84, GREGORIAN, SUPPORTED_CRS, Interval
 from app.gis.tiles import layer_key
 from app.hotspots import service as hotspots
@@ -146,14 +146,15 @@ class HotspotQuery:
 layer_cache: TtlCache[tuple[dict[str, Any], Cycle]] = TtlCache(size=16)
 
 
-def hotspot_layer(session: Session, *, principal: Principal, query: HotspotQuery,
-                  cached: bool = False) -> tuple[dict[str, Any], Cycle]:
+def hotspot_layer(session: Session, *, principal: Principal, query: HotspotQuery, cached: bool = False,
+                  missing_cycle: type[DomainError] = NotFound) -> tuple[dict[str, Any], Cycle]:
     """The hotspot layer (all shown cells, best rank first) and its cycle; each feature also
     carries its cycle (id, label, local start and end) so that exports of several cycles can
     be told apart. ``cached``: from :data:`layer_cache` when fresh there; the caller must not
-    change the features (copy them, see :func:`_own`)."""
+    change the features (copy them, see :func:`_own`). ``missing_cycle``: raised for a cycle id
+    that names no cycle (the OGC routes: InvalidInput, a 400 there)."""
     scope = hotspots.get_scope(session, municipality_id=principal.municipality_id)
-    cycle = scope.grid.resolve(query.cycle)
+    cycle = scope.grid.resolve(query.cycle, missing=missing_cycle)
     selection = hotspots.build_selection(session, municipality_id=principal.municipality_id,
                                          categories=list(query.categories), groups=list(query.groups),
                                          organisation_kinds=list(query.organisation_kinds),
@@ -266,6 +267,7 @@ def get_item(session: Session, *, principal: Principal, collection: Collection, 
 
 def _layer(session: Session, principal: Principal, collection: Collection,
            query: ItemsQuery) -> tuple[dict[str, Any], Cycle]:
-    return hotspot_layer(session, principal=principal, cached=True, query=HotspotQuery(
+    # a cycle that does not exist is a bad parameter value: 400 (/req/core/query-param-invalid)
+    return hotspot_layer(session, principal=principal, cached=True, missing_cycle=InvalidInput, query=HotspotQuery(
         resolution=collection.resolution, cycle=query.cycle, categories=query.categories, groups=query.groups,
         organisation_kinds=query.organisation_kinds, statuses=query.statuses or ("verified",)))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.errors import InvalidInput, NotFound
+from app.errors import DomainError, InvalidInput, NotFound
 from app.timeutil import STOCKHOLM, utcnow
 
 
@@ -44,11 +44,13 @@ class CycleGrid:
         """The cycle in progress at ``now`` (default: this instant)."""
         return self.cycle(self.index_at(now or utcnow()))
 
-    def resolve(self, ref: str, *, now: dt.datetime | None = None) -> "Cycle":
+    def resolve(self, ref: str, *, now: dt.datetime | None = None,
+                missing: type[DomainError] = NotFound) -> "Cycle":
         """``current``, ``previous`` or a cycle id (its first day, ``YYYY-MM-DD``).
 
-        Raises a 422 for something that is not a cycle reference, and a 404 for a date that
-        is not the first day of a cycle or a cycle that has not started yet."""
+        Raises a 422 for something that is not a cycle reference, and ``missing`` (a 404; the
+        OGC routes say 400) for a date that is not the first day of a cycle or a cycle that has
+        not started yet."""
         current = self.current(now)
         value = ref.strip().lower()
         if value == "current":
@@ -62,15 +64,17 @@ class CycleGrid:
                                f"'{current.id}' (the cycle's first day); got {ref!r}",
                                errors=[{"field": "cycle", "message": "not a cycle reference"}]) from None
         if not 1970 <= day.year <= 2100:  # as report times; near the years 1 and 9999 the arithmetic overflows
-            raise NotFound(f"No cycle starts on {day}: cycle ids are first days from 1970 up to the current "
-                           f"cycle, {current.id}")
+            raise missing(f"No cycle starts on {day}: cycle ids are first days from 1970 up to the current "
+                          f"cycle, {current.id}", errors=[{"field": "cycle", "message": "no such cycle"}])
         index = self.index_of_day(day)
         candidate = self.cycle(index)
         if candidate.first_day != day:
-            raise NotFound(f"No cycle starts on {day}: cycles are {self.days} days long and start on "
-                           f"{candidate.first_day} and {self.cycle(index + 1).first_day}")
+            raise missing(f"No cycle starts on {day}: cycles are {self.days} days long and start on "
+                          f"{candidate.first_day} and {self.cycle(index + 1).first_day}",
+                          errors=[{"field": "cycle", "message": "no such cycle"}])
         if index > current.index:
-            raise NotFound(f"Cycle {day} has not started yet; the current cycle is {current.id}")
+            raise missing(f"Cycle {day} has not started yet; the current cycle is {current.id}",
+                          errors=[{"field": "cycle", "message": "not started yet"}])
         return candidate
 
     def span(self, last: "Cycle", n: int) -> list["Cycle"]:
