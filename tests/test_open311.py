@@ -108,6 +108,7 @@ def test_swedish_letters_arrive_whole_however_the_form_is_encoded(client, db, co
 def test_a_form_body_in_pieces_is_read_whole_even_with_a_letter_split_between_them():
     """Bodies arrive in pieces; 'å' is two bytes, here one in each: still 'å', not two Latin-1 letters."""
     import asyncio
+    import concurrent.futures
 
     from starlette.requests import Request
 
@@ -124,7 +125,9 @@ def test_a_form_body_in_pieces_is_read_whole_even_with_a_letter_split_between_th
 
     scope = {"type": "http", "method": "POST", "path": "/", "query_string": b"",
              "headers": [(b"content-type", b"application/x-www-form-urlencoded")]}
-    asyncio.run(Utf8FormMiddleware(app)(scope, receive, None))
+    # in a thread of its own: asyncio.run refuses to start where Playwright's browser tests left a loop running
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, Utf8FormMiddleware(app)(scope, receive, None)).result()
     assert seen == {"description": "Tagg på väggen"}
 
 
