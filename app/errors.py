@@ -179,7 +179,8 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 400 and isinstance(exc.__cause__, (RecursionError, ValueError)):
             # FastAPI's "error parsing the body" for JSON that json.loads gives up on: answered
             # like any other malformed JSON, saying why
-            return error_response(request.url.path, 422, "Invalid input", f"Malformed JSON: {_why(exc.__cause__)}",
+            return error_response(request.url.path, _invalid_input_status(request), "Invalid input",
+                                  f"Malformed JSON: {_why(exc.__cause__)}",
                                   type_slug="invalid-input", errors=[{"field": "body", "message": "malformed JSON"}])
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"No resource at {request.url.path}"

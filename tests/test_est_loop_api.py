@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import h3
 from sqlalchemy import func, select
@@ -114,6 +115,9 @@ def test_a_drawn_place_is_measured_whichever_way_its_rings_run(client, auth):
                                                     [_square(x + 15_000, y, 10_000, clockwise=True)]]}
     r = client.post("/api/v1/places", headers=auth("est"), json={"name": "Par", "crs": "EPSG:3006", "geometry": pair})
     assert r.status_code == 422 and "the place covers about" in r.json()["detail"], r.text
+    # ... and says about how many: h3 lists 70,783 (cells here are ~0.75 of the world average)
+    about = int(re.search(r"covers about ([\d,]+) cells", r.json()["detail"])[1].replace(",", ""))
+    assert abs(about - 70_783) < 0.05 * 70_783, about
 
 
 def test_an_action_shows_the_baseline_that_makes_its_goal_concrete(client, auth, db):

@@ -162,10 +162,13 @@ def test_each_bad_item_is_rejected_with_its_reason_and_the_rest_applied(client, 
 def test_an_item_whose_crs_is_a_list_or_object_is_rejected_alone(client, db):
     before = report_count(db)
     body = results_by_id(post_events(client, [event("OK-1"), event("CRS-LIST", crs=["EPSG:3006"]),
-                                              event("CRS-OBJECT", crs={"name": "EPSG:3006"})]))
+                                              event("CRS-OBJECT", crs={"name": "EPSG:3006"}),
+                                              event("CRS-HUGE", crs=["EPSG:3006"] * 100_000)]))
     assert body["OK-1"]["status"] == "created"
     assert "crs ['EPSG:3006'] is not supported" in body["CRS-LIST"]["reason"]
     assert "is not supported" in body["CRS-OBJECT"]["reason"]
+    assert "crs ['EPSG:3006', 'EPSG:3006'," in body["CRS-HUGE"]["reason"]
+    assert len(body["CRS-HUGE"]["reason"]) < 200  # its value is cut, not sent back a megabyte long
     assert report_count(db) == before + 1
 
 

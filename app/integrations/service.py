@@ -225,7 +225,7 @@ def replace_mapping(session: Session, *, integration: Integration, entries: list
     if errors:
         raise InvalidInput("The mapping has errors; nothing was changed: " + summarise(errors), errors=errors)
     # One replacement at a time: two at once would both delete, then insert the same keys (a 500).
-    session.execute(select(Integration.id).where(Integration.id == integration.id).with_for_update())
+    session.execute(select(Integration.id).where(Integration.id == integration.id).with_for_update(key_share=True))
     session.execute(delete(EventTypeMapping).where(EventTypeMapping.integration_id == integration.id))
     now = utcnow()
     session.add_all(EventTypeMapping(integration_id=integration.id, type_key=normalise_event_type(t),
