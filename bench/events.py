@@ -34,7 +34,7 @@ import numpy as np
 import orjson
 import shapely
 from shapely.geometry import Polygon
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -46,12 +46,11 @@ from app.integrations import feed  # noqa: E402
 from app.integrations.service import authenticate_key  # noqa: E402
 from app.integrations.validation import validate  # noqa: E402
 from app.reports.taxonomy import RESCUE_EVENT_TYPES  # noqa: E402
-from app.reports.models import Report  # noqa: E402
 from app.timeutil import STOCKHOLM  # noqa: E402
 from bench.machine import describe, p95  # noqa: E402
 from bench.post_load import free_port, start_server  # noqa: E402
 from seeds.demo import BOUNDARY, DEMO_API_KEY  # noqa: E402
-from seeds.loader import seed  # noqa: E402
+from seeds.loader import seed_up_to  # noqa: E402
 from seeds.synthetic import CORE_BOX  # noqa: E402
 
 URL = "/api/v1/integrations/events"
@@ -150,14 +149,10 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=10_000)
     ap.add_argument("--town", type=int, default=50_000, help="reports in the demo town before the feed starts")
     args = ap.parse_args()
-    engine = get_engine()
-    seed(0, quiet=True)
-    with Session(engine) as session:
-        have = session.scalar(select(func.count()).select_from(Report))
+    have = seed_up_to(args.town)
+    with Session(get_engine()) as session:
         fsync = session.execute(text("SHOW fsync")).scalar_one()
         pg = session.execute(text("SHOW server_version")).scalar_one()
-    if have < args.town:
-        seed(args.town - have, quiet=True)
     run = uuid.uuid4().hex[:6]
     events = [make_events(args.size, run=run, batch=b, seed_=b) for b in range(args.batches)]
     csv_events = [make_events(args.size, run=run + "c", batch=b, seed_=100 + b) for b in range(args.batches)]

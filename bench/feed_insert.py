@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -34,11 +33,10 @@ from app.db import get_engine  # noqa: E402
 from app.integrations import feed  # noqa: E402
 from app.integrations.service import IntegrationClient, authenticate_key  # noqa: E402
 from app.integrations.validation import validate  # noqa: E402
-from app.reports.models import Report  # noqa: E402
 from bench.events import as_geojson, make_events  # noqa: E402
 from bench.machine import describe  # noqa: E402
 from seeds.demo import DEMO_API_KEY  # noqa: E402
-from seeds.loader import seed  # noqa: E402
+from seeds.loader import seed_up_to  # noqa: E402
 
 NULL_FOREIGN_KEYS = ("fk_report_reporter_id_user", "fk_report_duplicate_of_report", "fk_report_incident_of_report",
                      "fk_report_moderated_by_user")
@@ -100,11 +98,7 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=10_000)
     ap.add_argument("--town", type=int, default=50_000, help="reports in the demo town")
     args = ap.parse_args()
-    seed(0, quiet=True)
-    with Session(get_engine()) as session:
-        have = session.scalar(select(func.count()).select_from(Report))
-    if have < args.town:
-        seed(args.town - have, quiet=True)
+    have = seed_up_to(args.town)
     client = keep_batch(args.size)
     get_engine().dispose()  # a template database must have no other sessions
     url = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")

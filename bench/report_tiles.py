@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 from app.db import get_engine  # noqa: E402
 from app.reports.models import LONG_WINDOW_SQL, Report  # noqa: E402
 from bench.machine import describe  # noqa: E402
-from seeds.loader import seed  # noqa: E402
+from seeds.loader import seed_up_to  # noqa: E402
 
 TILES = ("12/2235/1203", "13/4471/2407", "14/8943/4814")  # over Eskilstuna's centre
 CYCLES_BACK = (1, 6, 12)
@@ -38,10 +38,7 @@ CYCLES_BACK = (1, 6, 12)
 
 def prepare(town: int, long_share: float) -> tuple[int, int]:
     """Fill the town to ``town`` reports and make ``long_share`` of them 60-hour windows (once)."""
-    with Session(get_engine()) as session:
-        have = session.scalar(select(func.count()).select_from(Report))
-    if have < town:
-        seed(town - have, quiet=True)
+    seed_up_to(town)
     with Session(get_engine()) as session, session.begin():
         long_now = session.scalar(text(f"SELECT count(*) FROM report WHERE occurred_to - occurred_from > {LONG_WINDOW_SQL}"))
         if long_share and not long_now:

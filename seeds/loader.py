@@ -4,14 +4,14 @@ from __future__ import annotations
 import sys
 import time
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from app.auth.models import User
 from app.db import get_engine
 from app.municipalities.models import Organisation
-from app.reports.models import Category
+from app.reports.models import Category, Report
 from app.timeutil import utcnow
 from seeds.bulk import foreign_keys_checked_after, indexes_rebuilt_after
 from seeds.demo import load_demo_base
@@ -74,3 +74,14 @@ def seed(n_reports: int, *, seed: int = 7, days: int = 364, quiet: bool = False)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("VACUUM (ANALYZE) report")
     return n_reports / elapsed
+
+
+def seed_up_to(n_reports: int, **options) -> int:
+    """Ensure the demo base and at least ``n_reports`` reports in the database (the missing
+    ones added by :func:`seed` with ``options``); returns how many there were before."""
+    seed(0, quiet=True)
+    with Session(get_engine()) as session:
+        have = session.scalar(select(func.count()).select_from(Report))
+    if have < n_reports:
+        seed(n_reports - have, **{"quiet": True, **options})
+    return have
