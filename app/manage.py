@@ -1,10 +1,11 @@
 """Operations: ``python -m app.manage prepare [--demo]``, ``banner``, ``api-key`` and the
-operator's set-up of a real kommun: ``municipality``, ``organisation``, ``user``, ``integration``.
+operator's set-up of a real kommun: ``municipality``, ``organisation``, ``user``, ``integration``,
+and ``list`` to see what is set up.
 
 prepare: apply the Alembic migrations; with --demo, load the demo municipality and a
 year of synthetic reports the first time (never again, so your own data is kept).
 api-key: print a long-lived reading key for a user (QGIS, GDAL, FME send it as X-API-Key).
-municipality, organisation, user, integration: see README "First set-up". Each is one
+municipality, organisation, user, integration, list: see README "First set-up". Each is one
 transaction (nothing half-made); a refusal is a message on stderr and exit code 1. Passwords
 and keys are printed once, on stdout, and never logged.
 """
@@ -33,6 +34,7 @@ from app.integrations.service import create_integration
 from app.municipalities import service as municipalities
 from app.municipalities.boundary import read_boundary
 from app.municipalities.models import ORGANISATION_KINDS
+from app.municipalities.overview import overview
 from app.reports.models import Report
 from app.reports.taxonomy import RESCUE_EVENT_TYPES
 from app.timeutil import STOCKHOLM, utcnow
@@ -177,6 +179,31 @@ def setup_integration(args: argparse.Namespace) -> None:
     print(key["key"])
 
 
+def show_overview(args: argparse.Namespace) -> None:
+    """``list``: each kommun (or one) with its organisations, users and integrations."""
+    with _transaction() as session:
+        found = overview(session, code=args.municipality)
+    if not found:
+        print("No municipality is set up yet (python -m app.manage municipality ...).")
+    for m in found:
+        print(f"{m.name} ({m.code}): {m.reports:,} reports; EST cycles of {m.cycle_days} days, one starting "
+              f"{m.cycle_anchor:%A} {m.cycle_anchor}")
+        print("  organisations:")
+        for name, kind, n in m.organisations:
+            print(f"    {name} ({kind}): {n} user{'s' * (n != 1)}")
+        print("  users:" + ("" if m.users else " none yet"))
+        for u in m.users:
+            shown = f" ({u.display_name})" if u.display_name else ""
+            print(f"    {u.username}{shown}: {u.role}, {u.organisation}" + ("" if u.active else ", deactivated"))
+        print("  integrations:" + ("" if m.integrations else " none"))
+        for i in m.integrations:
+            used = f"last used {i.key_last_used.astimezone(STOCKHOLM):%Y-%m-%d %H:%M}" if i.key_last_used \
+                else "never used"
+            print(f"    {i.name} ({i.organisation}): {'on' if i.active else 'switched off'}, new reports start as "
+                  f"{i.initial_status}; {i.keys} key{'s' * (i.keys != 1)} ({used}); {i.mapped_types} event "
+                  f"type{'s' * (i.mapped_types != 1)} mapped")
+
+
 def _date(value: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
@@ -232,11 +259,13 @@ def _parser() -> argparse.ArgumentParser:
                    " (default new; verified for confirmed call-outs such as the rescue service's)")
     i.add_argument("--rescue-service-mapping", action="store_true",
                    help="map the typical rescue-service event types (Brand i container, ...) to the categories")
+    ls = sub.add_parser("list", help="what is set up: each kommun with its organisations, users and integrations")
+    ls.add_argument("--municipality", help="only this kommunkod")
     return parser
 
 
 COMMANDS = {"municipality": setup_municipality, "organisation": setup_organisation, "user": setup_user,
-            "integration": setup_integration}
+            "integration": setup_integration, "list": show_overview}
 
 
 def main(argv: list[str] | None = None) -> int:

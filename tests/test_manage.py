@@ -17,12 +17,12 @@ import pytest
 import shapely
 from geoalchemy2.shape import to_shape
 from shapely.geometry import Point, Polygon, box
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
 from app.geo import sweref_to_wgs84, wgs84_to_sweref
-from app.integrations.models import Integration
+from app.integrations.models import ApiKey, Integration
 from app.manage import ROOT, main
 from app.municipalities.models import Municipality, Organisation
 from app.municipalities.service import default_cycle_anchor, kommun_organisation_name
@@ -269,6 +269,38 @@ def test_the_rescue_service_integration_key_and_mapping_work(setup, capsys, clie
     assert again == 1 and "already has an integration 'raddningstjanst'" in err and out == ""
     bad, _, err = run(capsys, *integration[:-1], "Räddningstjänst Sörmland")
     assert bad == 1 and "lower-case letters" in err
+
+
+def test_the_operator_lists_what_is_set_up(setup, capsys, engine):
+    assert make_nykoping(capsys, setup)[0] == 0
+    assert run(capsys, "organisation", "--municipality", CODE, "--name", "Räddningstjänsten Sörmland",
+               "--kind", "raddningstjanst")[0] == 0
+    assert run(capsys, "integration", "--municipality", CODE, "--organisation", "Räddningstjänsten Sörmland",
+               "--name", "raddningstjanst", "--initial-status", "verified", "--rescue-service-mapping")[0] == 0
+    assert run(capsys, "user", "--municipality", CODE, "--organisation", "Nyköpings kommun", "--username",
+               "samordnare.nykoping", "--role", "coordinator", "--display-name", "Anna S")[0] == 0
+    assert run(capsys, "user", "--username", "samordnare.nykoping", "--deactivate")[0] == 0
+    # The key was used last at 22:30 Swedish time.
+    with Session(engine) as session, session.begin():
+        session.execute(update(ApiKey).where(ApiKey.integration_id == select(Integration.id).where(
+            Integration.name == "raddningstjanst", Integration.municipality_id == select(Municipality.id).where(
+                Municipality.code == CODE).scalar_subquery()).scalar_subquery())
+            .values(last_used_at=dt.datetime(2027, 1, 13, 21, 30, tzinfo=dt.UTC)))
+    code, out, err = run(capsys, "list", "--municipality", CODE)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("Nyköping (0480): 0 reports; EST cycles of 14 days, one starting Wednesday")
+    assert "    Räddningstjänsten Sörmland (raddningstjanst): 0 users" in lines
+    assert "    Nyköpings kommun (kommun): 1 user" in lines
+    assert "    samordnare.nykoping (Anna S): coordinator, Nyköpings kommun, deactivated" in lines
+    used = next(line for line in lines if line.startswith("    raddningstjanst "))
+    assert used.startswith("    raddningstjanst (Räddningstjänsten Sörmland): on, new reports start as verified; "
+                           "1 key (last used 2027-01-13 22:30)")  # Swedish time
+    assert used.endswith(f"; {len(RESCUE_EVENT_TYPES)} event types mapped")
+    assert "lgb_" not in out and "password" not in out.lower()
+    unknown, out, err = run(capsys, "list", "--municipality", "0999")
+    assert unknown == 1 and out == "" and "No municipality with kommunkod '0999' (there are: " in err
+    assert "0480 Nyköping" in err
 
 
 def _coordinator_of_nykoping(capsys, client) -> dict[str, str]:
