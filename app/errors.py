@@ -60,8 +60,8 @@ class Conflict(DomainError):
 class Unauthenticated(DomainError):
     status, title, type_slug = 401, "Not authenticated", "unauthenticated"
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+    def __init__(self, detail: str, *, challenges: tuple[str, ...] = ("Bearer",)) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": ", ".join(challenges)})
 
 
 class Forbidden(DomainError):

@@ -106,3 +106,18 @@ def test_gdal_without_a_key_is_refused(live_server):
     done = subprocess.run(["ogrinfo", "-ro", f"OAPIF:{live_server.url}/ogc"], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode != 0 and "401" in done.stderr
+
+
+def test_gdal_with_the_key_as_a_basic_password_reads_as_arcgis_pro_does(live_server, key):
+    """ArcGIS Pro, Excel and older QGIS can only send a user name and password: HTTP Basic with
+    the reading key as the password. GDAL answers the server's challenge with it (curl's
+    ANY: it sends credentials only after the 401 names Basic)."""
+    url = f"OAPIF:{live_server.url}/ogc"
+    done = subprocess.run(["ogrinfo", "-ro", "-so", "--config", "GDAL_HTTP_AUTH", "ANY", "--config",
+                           "GDAL_HTTP_USERPWD", f"GIS-enheten:{key}", url, "reports"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert feature_count(done.stdout) == len(db_reports_3006(live_server))
+    wrong = subprocess.run(["ogrinfo", "-ro", "--config", "GDAL_HTTP_AUTH", "BASIC", "--config",
+                            "GDAL_HTTP_USERPWD", "gis:demo", url], capture_output=True, text=True, timeout=60)
+    assert wrong.returncode != 0 and "401" in wrong.stderr  # a login password is not a reading key

@@ -1,6 +1,7 @@
 """Reading keys for GIS programs: made by the user, listed, revoked one by one, expiring."""
 from __future__ import annotations
 
+import base64
 import datetime as dt
 
 from sqlalchemy import select, update
@@ -9,6 +10,7 @@ from app.auth.keys import key_digest
 from app.auth.models import ReadingKey, User
 from app.cache import TtlCache
 from app.timeutil import utcnow
+from seeds.demo import DEMO_API_KEY
 
 OGC_ITEMS = "/ogc/collections/reports/items"
 
@@ -31,6 +33,38 @@ def test_a_gis_user_makes_a_key_and_qgis_reads_with_it(client, auth, db):
     listed = client.get("/api/v1/reading-keys", headers=auth("gis")).json()
     assert [k["id"] for k in listed] == [made["id"]] and "key" not in listed[0]
     assert listed[0]["last_used_at"] is not None  # the use is recorded
+
+
+def basic(name: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{name}:{password}".encode()).decode()}
+
+
+def test_programs_that_send_only_a_user_name_and_password_use_the_key_as_the_password(client, auth):
+    """ArcGIS Pro, Excel's web connector and older QGIS: HTTP Basic, any user name."""
+    key = make_key(client, auth)["key"]
+    without = client.get(OGC_ITEMS)
+    assert without.status_code == 401 and without.headers["content-type"] == "application/problem+json"
+    challenges = without.headers["www-authenticate"]
+    assert challenges.startswith("Bearer, Basic realm=") and "reading key" in challenges
+    assert "HTTP Basic" in without.json()["detail"]
+    for headers in (basic("GIS-enheten", key), basic("", key), basic(key, "")):
+        r = client.get(OGC_ITEMS, headers=headers)
+        assert r.status_code == 200, r.text
+        assert r.json()["type"] == "FeatureCollection"
+    assert client.get("/api/v1/exports/reports.csv", headers=basic("x", key)).status_code == 200
+    assert client.get("/tiles/hotspots/12/2254/1189.mvt", headers=basic("x", key)).status_code in (200, 204)
+
+    login = client.get(OGC_ITEMS, headers=basic("gis", "demo"))  # an account's password is not a key
+    assert login.status_code == 401 and "reading key" in login.json()["detail"]
+    garbled = client.get(OGC_ITEMS, headers={"Authorization": "Basic not-base64!"})
+    assert garbled.status_code == 401 and "base64" in garbled.json()["detail"]
+    integration = client.get(OGC_ITEMS, headers=basic("x", DEMO_API_KEY))
+    assert integration.status_code == 401 and "reading key" in integration.json()["detail"]
+    assert client.get("/api/v1/reports", headers=basic("x", key)).status_code == 401  # keys only read GIS routes
+    # Behind a proxy with its own Basic login, which passes its header on, X-API-Key still counts.
+    proxied = {**basic("staging", "proxy-password"), "X-API-Key": key}
+    assert client.get(OGC_ITEMS, headers=proxied).status_code == 200
+    assert client.get("/tiles/hotspots/12/2254/1189.mvt", headers=proxied).status_code in (200, 204)
 
 
 def test_a_key_only_reads(client, auth):

@@ -370,8 +370,13 @@ def test_the_hexagon_tile_route_documents_its_parameters_and_credentials(client)
     assert {name for name, p in params.items() if p["in"] == "path"} == {"z", "x", "y"}
     assert all(params[name].get("description") for name in ("category", "status", "cycle", "res"))
     schemes = spec["components"]["securitySchemes"]
-    assert route["security"] == [{"OAuth2PasswordBearer": []}, {"APIKeyHeader": []}]
-    assert {"OAuth2PasswordBearer", "APIKeyHeader"} <= set(schemes)
+    assert route["security"] == [{"OAuth2PasswordBearer": []}, {"APIKeyHeader": []}, {"ReadingKeyBasic": []}]
+    assert {"OAuth2PasswordBearer", "APIKeyHeader", "ReadingKeyBasic"} <= set(schemes)
+    assert schemes["ReadingKeyBasic"] == {"type": "http", "scheme": "basic",
+                                          "description": schemes["ReadingKeyBasic"]["description"]}
+    # the same three as the other GIS routes, which take them as dependencies
+    ogc = spec["paths"]["/ogc/collections/{collection_id}/items"]["get"]["security"]
+    assert sorted(map(str, ogc)) == sorted(map(str, route["security"]))
 
 
 @pytest.mark.parametrize("path, status, detail", [

@@ -1,18 +1,22 @@
 """Request dependencies: the current principal and small composable role checks."""
 from __future__ import annotations
 
+import base64
+import binascii
 from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from fastapi.security import APIKeyHeader, HTTPBasic, OAuth2PasswordBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from starlette.concurrency import run_in_threadpool
 
 from app.auth.service import (
     ALL_REPORTS_ROLES, MODERATOR_ROLES, REPORTING_ROLES, Principal, get_principal, load_principal, token_subject,
 )
-from app.auth.keys import authenticate_reading_key, is_reading_key, key_digest, refuse_if_old_reading_key
+from app.auth.keys import (
+    READING_KEY_PREFIX, authenticate_reading_key, is_reading_key, key_digest, refuse_if_old_reading_key,
+)
 from app.cache import TtlCache
 from app.config import Settings, get_settings
 from app.db import ReadSessionDep, SessionDep
@@ -23,6 +27,44 @@ _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
                         description="A reading key (`POST /api/v1/reading-keys`, or `make api-key`); "
                                     "it acts with its user's current role, on the read-only GIS routes only")
+# ArcGIS Pro, Excel and older QGIS can send a key only as a password: HTTP Basic with the
+# reading key as the password (any user name) is the same credential as X-API-Key.
+BASIC_CHALLENGE = 'Basic realm="Lagesbild GIS: a reading key as the password", charset="UTF-8"'
+
+
+def basic_key(authorization: str | None) -> str | None:
+    """The reading key in ``Authorization: Basic`` (its password; its user name when the
+    password is empty, as some programs have one field only); None for another scheme. 401 when
+    the credentials are not base64 of ``name:password`` or the password is not a reading key."""
+    scheme, param = get_authorization_scheme_param(authorization)
+    if scheme.lower() != "basic":
+        return None
+    try:
+        name, _, password = base64.b64decode(param, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthenticated("The Basic credentials are not base64 of 'name:password'; give a reading key as "
+                              "the password (POST /api/v1/reading-keys)") from None
+    key = (password or name).strip()
+    if key and not is_reading_key(key):
+        raise Unauthenticated(f"With HTTP Basic, give a reading key as the password (it starts with "
+                              f"'{READING_KEY_PREFIX}'; POST /api/v1/reading-keys, or 'Läsnycklar för GIS-program' "
+                              "on the meeting map); an account's password is not taken here",
+                              challenges=("Bearer", BASIC_CHALLENGE))
+    return key or None
+
+
+class _ReadingKeyBasic(HTTPBasic):
+    """HTTP Basic as FastAPI documents it; gives the ``Authorization`` header, which
+    :func:`basic_key` reads only when no ``X-API-Key`` came (a proxy's own Basic login, passed
+    on, then does not get in the way)."""
+
+    async def __call__(self, request: Request) -> str | None:  # type: ignore[override]
+        return request.headers.get("authorization")
+
+
+_basic = _ReadingKeyBasic(auto_error=False, scheme_name="ReadingKeyBasic",
+                          description="A reading key as the password, any user name (for programs that can only "
+                                      "send a user name and password: ArcGIS Pro, Excel, older QGIS)")
 
 
 async def settings_dependency() -> Settings:
@@ -65,23 +107,27 @@ class RequireRole:
 
 
 ApiKeyHeader = Annotated[str | None, Depends(_api_key)]
+BasicAuthorization = Annotated[str | None, Depends(_basic)]
 
 
-_NO_READING_CREDENTIALS = ("Send 'Authorization: Bearer <token>' (POST /api/v1/auth/token) or a reading key in "
-                           "'X-API-Key' (POST /api/v1/reading-keys, or make api-key)")
+def _no_reading_credentials() -> Unauthenticated:
+    return Unauthenticated("Send 'Authorization: Bearer <token>' (POST /api/v1/auth/token), or a reading key "
+                           "(POST /api/v1/reading-keys, or make api-key) in 'X-API-Key' or as the password of "
+                           "HTTP Basic", challenges=("Bearer", BASIC_CHALLENGE))
 
 
-def reading_principal(session: SessionDep, settings: SettingsDep, token: BearerToken,
-                      api_key: ApiKeyHeader) -> Principal:
+def reading_principal(session: SessionDep, settings: SettingsDep, token: BearerToken, api_key: ApiKeyHeader,
+                      authorization: BasicAuthorization) -> Principal:
     """The caller of a read-only GIS route (OGC API, exports, tiles): a bearer token, or a user's
-    reading key in ``X-API-Key`` (for QGIS, GDAL, FME, which cannot log in). An integration's
-    key pushes reports and never reads them: 403."""
+    reading key in ``X-API-Key`` or as the password of HTTP Basic (for QGIS, GDAL, FME, ArcGIS
+    Pro, which cannot log in). An integration's key pushes reports and never reads them: 403."""
     if token and is_reading_key(token):  # some programs send every key as a bearer token
         return authenticate_reading_key(session, key=token)
     if token:
         return get_principal(session, token=token, settings=settings)
+    api_key = api_key or basic_key(authorization)
     if not api_key:
-        raise Unauthenticated(_NO_READING_CREDENTIALS)
+        raise _no_reading_credentials()
     if is_reading_key(api_key):
         return authenticate_reading_key(session, key=api_key)
     refuse_if_old_reading_key(api_key)
@@ -109,10 +155,13 @@ principal_cache: TtlCache[Principal] = TtlCache(size=1024)
 
 
 def request_credentials(request: Request) -> tuple[str | None, str | None]:
-    """The bearer token and the ``X-API-Key`` of a request, read as ``_bearer`` and ``_api_key``
-    read them (for a route that takes them without those two dependencies)."""
-    scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
-    return (token or None) if scheme.lower() == "bearer" else None, request.headers.get("x-api-key") or None
+    """The bearer token and the key (``X-API-Key``, else the password of HTTP Basic) of a
+    request, read as ``_bearer``, ``_api_key`` and ``_basic`` read them (for a route that takes
+    them without those dependencies)."""
+    authorization = request.headers.get("authorization")
+    scheme, token = get_authorization_scheme_param(authorization)
+    bearer = (token or None) if scheme.lower() == "bearer" else None
+    return bearer, request.headers.get("x-api-key") or basic_key(authorization)
 
 
 async def tile_reader(request: Request, session: ReadSessionDep) -> Principal:
@@ -142,7 +191,7 @@ async def tile_reader(request: Request, session: ReadSessionDep) -> Principal:
         _, _, client = await run_in_threadpool(find_key, session, key=api_key)  # 401 unless an integration's
         raise _integration_key_reads(client.name)
     else:
-        raise Unauthenticated(_NO_READING_CREDENTIALS)
+        raise _no_reading_credentials()
     principal = principal_cache.peek(key) if cache else None
     if principal is None:
         principal = await run_in_threadpool(load)
@@ -150,9 +199,9 @@ async def tile_reader(request: Request, session: ReadSessionDep) -> Principal:
     return _GIS_READ.check(principal)
 
 
-# The OpenAPI security of a route that takes its credentials with tile_reader: either of the
-# schemes _bearer and _api_key declare (the other GIS routes declare them, so both are defined).
-READING_SECURITY = {"security": [{_bearer.scheme_name: []}, {_api_key.scheme_name: []}]}
+# The OpenAPI security of a route that takes its credentials with tile_reader: any of the
+# schemes _bearer, _api_key and _basic declare (the other GIS routes declare them, so all are defined).
+READING_SECURITY = {"security": [{_bearer.scheme_name: []}, {_api_key.scheme_name: []}, {_basic.scheme_name: []}]}
 TileReader = Annotated[Principal, Depends(tile_reader)]
 REPORTING = RequireRole(REPORTING_ROLES, "submit reports").check
 Moderator = Annotated[Principal, Depends(RequireRole(MODERATOR_ROLES, "moderate reports"))]
