@@ -221,11 +221,13 @@ def _link(session: Session, client: IntegrationClient, events: Events, applied: 
 
 
 def ingest(session: Session, *, client: IntegrationClient, body: bytes, content_type: str, crs: str | None,
-           settings: Settings) -> dict[str, Any]:
-    """Apply a batch; the response body: ``summary`` (count per status, and incident links made)
-    and ``results``, one per item in the order sent. Logs the summary (counts only: no ids,
-    no positions, no text) so that an operator sees what each push did."""
+           settings: Settings, content_encoding: str | None = None) -> dict[str, Any]:
+    """Apply a batch (the body as sent, gzipped when ``content_encoding`` says so); the
+    response body: ``summary`` (count per status, and incident links made) and ``results``, one
+    per item in the order sent. Logs the summary (counts only: no ids, no positions, no text)
+    so that an operator sees what each push did."""
     started = time.perf_counter()
+    body = parsing.decoded(body, encoding=content_encoding, max_bytes=settings.feed_body_max_bytes)
     with gc_paused():
         result = _ingest(session, client=client, body=body, content_type=content_type, crs=crs, settings=settings)
     summary = result["summary"]

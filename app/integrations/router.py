@@ -48,7 +48,7 @@ def post_events(
         raise Unauthenticated("Send the integration's API key in the X-API-Key header")
     client = service.authenticate_key(session, key=api_key)
     result = feed.ingest(session, client=client, body=body, content_type=request.headers.get("content-type", ""),
-                         crs=crs, settings=settings)
+                         content_encoding=request.headers.get("content-encoding"), crs=crs, settings=settings)
     return gzipped_response(request, orjson.dumps(result), media_type="application/json")
 
 
