@@ -5,11 +5,15 @@ signed BIGINT unchanged.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import h3
 import numpy as np
+import shapely
 from pyproj import Transformer
+from sqlalchemy import func
 
 from app.errors import DomainError, InvalidInput
 
@@ -107,12 +111,35 @@ def h3_cells_vectorised(lat: np.ndarray, lon: np.ndarray) -> dict[int, np.ndarra
     return out
 
 
-def parse_bbox(text: str | None, *, crs: str | None,
-               northing_first: bool = False) -> tuple[float, float, float, float] | None:
+@dataclass(frozen=True)
+class Area:
+    """A ``bbox`` as it was asked for, in WGS84: its envelope and, when it was given in SWEREF
+    99 TM, that rectangle's outline. A rectangle of easting and northing is not one of longitude
+    and latitude (its edges are not meridians and parallels, and they bow): testing points
+    against the envelope of its corners would take in points up to tens of metres outside it."""
+
+    envelope: tuple[float, float, float, float]  # min_lon, min_lat, max_lon, max_lat
+    outline_wkt: str | None = None  # WGS84 polygon: the SWEREF rectangle, 64 points per edge
+
+    def shape(self) -> shapely.Geometry:
+        """The area as a shapely geometry (WGS84)."""
+        return shapely.from_wkt(self.outline_wkt) if self.outline_wkt else shapely.box(*self.envelope)
+
+    def intersects(self, column: Any) -> Any:
+        """SQL: ``column`` (a WGS84 geometry) meets the area; the spatial index applies either way."""
+        if self.outline_wkt:
+            return func.ST_Intersects(column, func.ST_GeomFromText(self.outline_wkt, 4326))
+        return func.ST_Intersects(column, func.ST_MakeEnvelope(*self.envelope, 4326))
+
+
+EDGE_POINTS = 64  # per edge of a SWEREF rectangle: the chords then stay well under a millimetre off its edge
+
+
+def parse_bbox(text: str | None, *, crs: str | None, northing_first: bool = False) -> Area | None:
     """``minx,miny,maxx,maxy`` in ``crs`` (WGS84 lon/lat by default, or SWEREF 99 TM metres)
-    -> a WGS84 (min_lon, min_lat, max_lon, max_lat); a 422 naming ``bbox`` when malformed,
-    inverted or outside the CRS's range. ``northing_first``: the values come in the CRS's
-    authority axis order, latitude/northing first (OGC API Part 2 with EPSG:4326 or EPSG:3006)."""
+    -> the :class:`Area`; a 422 naming ``bbox`` when malformed, inverted or outside the CRS's
+    range. ``northing_first``: the values come in the CRS's authority axis order,
+    latitude/northing first (OGC API Part 2 with EPSG:4326 or EPSG:3006)."""
     if text is None:
         return None
     def bad(why: str) -> InvalidInput:
@@ -138,8 +165,22 @@ def parse_bbox(text: str | None, *, crs: str | None,
     if parse_crs(crs, default=WGS84) == SWEREF99TM:
         if not (SWEREF_E[0] <= minx and maxx <= SWEREF_E[1] and SWEREF_N[0] <= miny and maxy <= SWEREF_N[1]):
             raise bad("is outside SWEREF 99 TM's area (Sweden)")
-        xs, ys = _transformer(SWEREF99TM, WGS84).transform([minx, minx, maxx, maxx], [miny, maxy, miny, maxy])
-        return min(xs), min(ys), max(xs), max(ys)
+        return _sweref_area(minx, miny, maxx, maxy)
     if not (-180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90):
         raise bad("is outside lon -180..180, lat -90..90 (lon/lat order)")
-    return minx, miny, maxx, maxy
+    return Area((minx, miny, maxx, maxy))
+
+
+def _sweref_area(minx: float, miny: float, maxx: float, maxy: float) -> Area:
+    """A SWEREF 99 TM rectangle as a WGS84 outline (each edge in :data:`EDGE_POINTS` pieces)."""
+    t = np.linspace(0.0, 1.0, EDGE_POINTS, endpoint=False)
+    xs = np.concatenate([minx + (maxx - minx) * t, np.full_like(t, maxx), maxx - (maxx - minx) * t,
+                         np.full_like(t, minx)])
+    ys = np.concatenate([np.full_like(t, miny), miny + (maxy - miny) * t, np.full_like(t, maxy),
+                         maxy - (maxy - miny) * t])
+    lon, lat = sweref_to_wgs84_arrays(xs, ys)
+    ring = np.column_stack([np.append(lon, lon[0]), np.append(lat, lat[0])])
+    if minx == maxx or miny == maxy:  # a line or a point: the outline has no area, its envelope is exact enough
+        return Area((float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())))
+    outline = shapely.Polygon(ring)
+    return Area(tuple(float(v) for v in outline.bounds), shapely.to_wkt(outline, rounding_precision=10))

@@ -6,6 +6,7 @@ import datetime as dt
 
 import h3
 import pytest
+import shapely
 from geoalchemy2.shape import to_shape
 from sqlalchemy import func, select
 
@@ -306,3 +307,32 @@ def test_paging_through_a_hotspot_layer_computes_it_once(client, auth, db, monke
     assert all(16 < lon < 17 for f in again["features"] for lon, _ in f["geometry"]["coordinates"][0])
     items(client, auth, "hotspots-r10", cycle="current")
     assert len(calls) == 2  # another cycle is another layer
+
+
+def test_a_sweref_bbox_is_the_rectangle_of_easting_and_northing_not_its_corners_envelope(client, auth, db):
+    """A GIS engineer's 1 km square in SWEREF 99 TM: points 3 m inside each edge are in it, points
+    3 m outside are not. (The envelope of the square's corners in lon/lat reaches up to ~20 m
+    beyond its edges here: SWEREF's grid north is 1.2 degrees off true north.)"""
+    from app.geo import parse_bbox, sweref_to_wgs84, wgs84_to_sweref
+
+    e0, n0 = (round(v, -2) for v in wgs84_to_sweref(SQUARE["lon"], SQUARE["lat"]))
+    box = (e0 - 500, n0 - 500, e0 + 500, n0 + 500)
+    inside, outside = [], []
+    area = parse_bbox(",".join(map(str, box)), crs="EPSG:3006")
+    for along in (-450, 450):  # near both ends of each edge
+        for d, bucket in ((-3, inside), (3, outside)):
+            for e, n in ((box[2] + d, n0 + along), (box[0] - d, n0 + along),
+                         (e0 + along, box[3] + d), (e0 + along, box[1] - d)):
+                lon, lat = sweref_to_wgs84(e, n)
+                bucket.append(str(add_reports(db, lat=lat, lon=lon, at=T0)[0].id))
+                assert area.shape().contains(shapely.Point(lon, lat)) == (bucket is inside)  # hexagons use it
+    query = {"bbox": f"{box[1]},{box[0]},{box[3]},{box[2]}", "bbox-crs": SWEREF, "limit": 100}
+    ogc = items(client, auth, **query)
+    assert {f["id"] for f in ogc["features"]} == set(inside) and ogc["numberMatched"] == 8
+    # The report list and the exports take the same box, easting first, with bbox-crs=EPSG:3006.
+    flat = {"bbox": ",".join(map(str, box)), "bbox-crs": "EPSG:3006"}
+    listed = client.get("/api/v1/reports", headers=auth("est"), params={**flat, "limit": 100})
+    assert listed.status_code == 200, listed.text
+    assert {f["id"] for f in listed.json()["features"]} == set(inside)
+    exported = client.get("/api/v1/exports/reports.geojson", headers=auth("gis"), params=flat)
+    assert {f["id"] for f in exported.json()["features"]} == set(inside)

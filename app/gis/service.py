@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.service import Principal
 from app.cache import TtlCache
+from app.geo import Area
 from app.errors import DomainError, InvalidInput, NotFound
 from app.gis.ogc import CRS84, GREGORIAN, SUPPORTED_CRS, Interval
 from app.gis.tiles import layer_key
@@ -180,16 +181,16 @@ def _own(feature: dict[str, Any]) -> dict[str, Any]:
 
 
 def select_hexagons(features: list[dict[str, Any]], *, cycle: Cycle,
-                    bbox: tuple[float, float, float, float] | None,
+                    bbox: Area | None,
                     interval: Interval | None) -> list[dict[str, Any]]:
-    """The hexagons that intersect ``bbox`` (WGS84), all or none by whether the cycle overlaps
+    """The hexagons that intersect ``bbox``, all or none by whether the cycle overlaps
     ``interval`` (a hexagon's time is its cycle)."""
     if interval is not None and not interval.overlaps(cycle.start, cycle.end):
         return []
     if bbox is None or not features:
         return features
     polygons = shapely.polygons([f["geometry"]["coordinates"][0] for f in features])
-    keep = shapely.intersects(polygons, shapely.box(*bbox))
+    keep = shapely.intersects(polygons, bbox.shape())
     return [f for f, k in zip(features, np.asarray(keep).tolist()) if k]
 
 
@@ -205,10 +206,10 @@ def hotspot_item(features: list[dict[str, Any]], *, feature_id: str, cycle: Cycl
 
 @dataclass(frozen=True)
 class ItemsQuery:
-    """An items request, parsed: where (WGS84 bbox), when, the page, and the collection's own
+    """An items request, parsed: where (bbox), when, the page, and the collection's own
     filters (report filters; for hotspots also the cycle)."""
 
-    bbox: tuple[float, float, float, float] | None = None
+    bbox: Area | None = None
     interval: Interval | None = None
     limit: int = 0
     offset: int = 0

@@ -22,7 +22,7 @@ from sqlalchemy import (ColumnElement, DateTime, Float, Integer, Select, bindpar
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import Grouping
 
-from app.geo import H3_FINEST
+from app.geo import H3_FINEST, Area
 from app.hotspots.grid import finest_range
 from app.municipalities.models import Organisation
 from app.reports.models import Report
@@ -41,7 +41,7 @@ class Selection:
     category_ids: tuple[int, ...] | None = None
     organisation_kinds: tuple[str, ...] | None = None
     cells: dict[int, tuple[int, ...]] = field(default_factory=dict)
-    bbox: tuple[float, float, float, float] | None = None
+    bbox: Area | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         """The WHERE clauses for :class:`Report`. A report linked into another source's incident
@@ -58,7 +58,7 @@ class Selection:
         for res, cells in self.cells.items():
             where.append(in_cells(res, cells))
         if self.bbox is not None:
-            where.append(func.ST_Intersects(Report.geom, func.ST_MakeEnvelope(*self.bbox, 4326)))
+            where.append(self.bbox.intersects(Report.geom))
         return where
 
 

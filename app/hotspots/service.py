@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput, NotFound
+from app.geo import Area
 from app.hotspots import grid, patterns, queries
 from app.hotspots.analysis import CellStats, analyse
 from app.hotspots.cycles import Cycle, CycleGrid
@@ -66,7 +67,7 @@ def list_cycles(scope: Scope, *, n: int, now: dt.datetime | None = None) -> dict
 
 def build_selection(session: Session, *, municipality_id: int, categories: list[str], groups: list[str],
                     organisation_kinds: list[str], statuses: list[str],
-                    bbox: tuple[float, float, float, float] | None = None,
+                    bbox: Area | None = None,
                     cells: list[str] | None = None) -> Selection:
     """Validate the filters against the municipality's vocabulary; 422 naming what is unknown."""
     category_ids = None

@@ -27,7 +27,10 @@ def csv_values(value: str | None, *, field: str, allowed: tuple[str, ...] | None
 
 
 def report_filter(
-    bbox: Annotated[str | None, Query(description="minLon,minLat,maxLon,maxLat (WGS84)")] = None,
+    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy: minLon,minLat,maxLon,maxLat (WGS84), or "
+                                                  "metres with bbox-crs=EPSG:3006")] = None,
+    bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="CRS of bbox: EPSG:4326 (default) or "
+                                                                        "EPSG:3006")] = None,
     category: Annotated[str | None, Query(description="Category code(s), comma-separated")] = None,
     start: Annotated[When | None, Query(description="Occurrence window overlaps [start, end)")] = None,
     end: Annotated[When | None, Query()] = None,
@@ -38,7 +41,7 @@ def report_filter(
 ) -> ReportFilter:
     """The filters of GET /api/v1/reports, validated (422 naming the field)."""
     flt = ReportFilter(
-        bbox=geo.parse_bbox(bbox, crs=None), categories=csv_values(category, field="category"),
+        bbox=geo.parse_bbox(bbox, crs=bbox_crs), categories=csv_values(category, field="category"),
         start=to_utc(start) if start else None, end=to_utc(end) if end else None,
         statuses=csv_values(status, field="status", allowed=STATUSES),
         organisation_kinds=csv_values(organisation_kind, field="organisation_kind", allowed=ORGANISATION_KINDS),

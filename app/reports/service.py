@@ -73,7 +73,7 @@ def integration_submitter(client: IntegrationClient) -> Submitter:
 class ReportFilter:
     """Filters of the report list; every field is optional. Times are UTC."""
 
-    bbox: tuple[float, float, float, float] | None = None
+    bbox: geo.Area | None = None
     categories: tuple[str, ...] = ()
     start: dt.datetime | None = None
     end: dt.datetime | None = None
@@ -294,7 +294,7 @@ def _apply_filter(query: Select, flt: ReportFilter, *, principal: Principal) -> 
         res, cell = flt.cell
         query = query.where(in_cells(res, [cell]))
     if flt.bbox:
-        query = query.where(Report.geom.intersects(func.ST_MakeEnvelope(*flt.bbox, 4326)))
+        query = query.where(flt.bbox.intersects(Report.geom))
     if flt.categories:
         query = query.where(Category.code.in_(flt.categories))
     if flt.start:
