@@ -80,6 +80,15 @@ class RateLimited(DomainError):
     status, title, type_slug = 429, "Too many requests", "rate-limited"
 
 
+def require_known(name: str, values: list[str] | tuple[str, ...], known: set[str]) -> None:
+    """422 naming ``name`` and listing the known values when a filter value is not one of them
+    (a typo must not quietly give an empty map or file)."""
+    unknown = [v for v in values if v not in known]
+    if unknown:
+        raise InvalidInput(f"Unknown {name} {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}",
+                           errors=[{"field": name, "message": f"unknown value {v!r}"} for v in unknown])
+
+
 def problem(status: int, title: str, detail: str, *, type_slug: str, instance: str | None = None,
             errors: list[dict[str, Any]] | None = None,
             headers: dict[str, str] | None = None) -> JSONResponse:

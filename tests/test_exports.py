@@ -96,6 +96,9 @@ def test_geojson_in_both_crs_with_the_list_filters(client, auth, db, sample):
     assert [f["id"] for f in window["features"]] == [str(b.id)]
     none = export(client, auth, "reports", "geojson", bbox="16.40,59.30,16.41,59.31").json()
     assert none["features"] == []
+    typo = client.get("/api/v1/exports/reports.csv", headers=auth("gis"), params={"category": "skadegörelse"})
+    assert typo.status_code == 422 and typo.headers["content-type"] == "application/problem+json"
+    assert "Unknown category 'skadegörelse'" in typo.json()["detail"] and "skadegorelse" in typo.json()["detail"]
 
 
 def test_geopackage_is_read_by_gdal_with_count_and_crs(client, auth, db, sample):

@@ -190,6 +190,8 @@ def test_one_report_by_id_with_flat_gis_properties(client, auth, db):
     ({"limit": "0"}, "limit", "greater than or equal to 1"),
     ({"limit": "many"}, "limit", "integer"),
     ({"offset": "-1"}, "offset", "greater than or equal to 0"),
+    ({"offset": "99999999999999999999"}, "offset", "less than or equal to 1000000000"),
+    ({"category": "nope"}, "category", "known: "),
     ({"bboxx": "16.4,59.3,16.6,59.4"}, "bboxx", "Unknown query parameter"),
     ({"status": "maybe"}, "status", "allowed"),
     ({"f": "html"}, "f", "JSON"),

@@ -32,6 +32,7 @@ class OgcRoute(APIRoute):
 router = APIRouter(prefix="/ogc", route_class=OgcRoute, tags=["OGC API – Features"])
 
 _COMMON = {"f", "crs"}
+MAX_OFFSET = 1_000_000_000  # more than any municipality's reports; beyond, PostgreSQL's BIGINT ends
 _LIST = _COMMON | {"bbox", "bbox-crs", "datetime", "limit", "offset", "category", "status", "organisation_kind"}
 ALLOWED = {
     ("reports", "items"): _LIST | {"cursor"},
@@ -123,7 +124,8 @@ def items_query(
                     "window overlaps it; hotspots: the cycle does")] = None,
     limit: Annotated[int | None, Query(ge=1, description="Page size: default 100, capped at 10,000",
                                        json_schema_extra={"default": 100, "maximum": 10_000})] = None,
-    offset: Annotated[int, Query(ge=0, description="Features to skip (the next/prev links carry it)")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Features to skip (the next/prev links carry "
+                                                                   "it)")] = 0,
     cursor: Annotated[str | None, Query(description="reports: keyset position from the next link")] = None,
 ) -> service.ItemsQuery:
     """The items parameters, parsed; 400 for a bad value."""

@@ -17,7 +17,7 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.errors import InvalidInput, NotFound
+from app.errors import InvalidInput, NotFound, require_known
 from app.geo import Area
 from app.hotspots import grid, patterns, queries
 from app.hotspots.analysis import CellStats, analyse
@@ -74,22 +74,15 @@ def build_selection(session: Session, *, municipality_id: int, categories: list[
     if categories or groups:  # no query for the vocabulary when no category filter is given
         known = session.execute(select(Category.id, Category.code, Category.group_code)
                                 .where(Category.municipality_id == municipality_id)).all()
-        _require_known("category", categories, {c.code for c in known})
-        _require_known("group", groups, {c.group_code for c in known})
+        require_known("category", categories, {c.code for c in known})
+        require_known("group", groups, {c.group_code for c in known})
         category_ids = tuple(sorted({c.id for c in known if c.code in categories or c.group_code in groups}))
     if organisation_kinds:
-        _require_known("organisation_kind", organisation_kinds, set(ORGANISATION_KINDS))
+        require_known("organisation_kind", organisation_kinds, set(ORGANISATION_KINDS))
     return Selection(municipality_id=municipality_id, statuses=tuple(sorted(set(statuses))) or ("verified",),
                      category_ids=category_ids,
                      organisation_kinds=tuple(sorted(set(organisation_kinds))) or None,
                      cells=_cells_by_resolution(cells or []), bbox=bbox)
-
-
-def _require_known(name: str, values: list[str], known: set[str]) -> None:
-    unknown = [v for v in values if v not in known]
-    if unknown:
-        raise InvalidInput(f"Unknown {name} {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}",
-                           errors=[{"field": name, "message": f"unknown value {v!r}"} for v in unknown])
 
 
 def parse_cell_ref(value: str) -> tuple[int, int]:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, aliased
 from app import geo
 from app.auth.models import User
 from app.auth.service import Principal
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound, PersonalDataSuspected
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound, PersonalDataSuspected, require_known
 from app.hotspots.queries import in_cells
 from app.integrations.service import IntegrationClient, duplicate_external_id, lock_external_ids
 from app.municipalities.models import Municipality, Organisation
@@ -287,6 +287,13 @@ def get_report(session: Session, *, report_id: uuid.UUID, principal: Principal) 
     return _row_to_feature(row, principal=principal, attachments=attachments)
 
 
+def _require_known_categories(session: Session, flt: ReportFilter, *, principal: Principal) -> None:
+    """422 listing the municipality's category codes when the filter names one it does not have."""
+    if flt.categories:
+        require_known("category", flt.categories, set(session.scalars(
+            select(Category.code).where(Category.municipality_id == principal.municipality_id))))
+
+
 def _apply_filter(query: Select, flt: ReportFilter, *, principal: Principal) -> Select:
     if flt.mine:
         query = query.where(Report.reporter_id == principal.user_id)
@@ -314,6 +321,7 @@ def list_reports(session: Session, *, principal: Principal, flt: ReportFilter, l
 
     Keyset pagination on (reported_at, id) keeps deep pages as fast as the first; ``offset``
     (rows to skip, for clients that count) is used only without a cursor."""
+    _require_known_categories(session, flt, principal=principal)
     base = _apply_filter(_shown_query().where(visible_to(principal)), flt, principal=principal)
     matched = session.scalar(select(func.count()).select_from(base.with_only_columns(Report.id).subquery()))
     page = base
@@ -343,7 +351,8 @@ def stream_reports(session: Session, *, principal: Principal, flt: ReportFilter,
     would cost more than the query.
 
     A server-side cursor: only one batch is in memory at a time, whatever the number of rows.
-    The query runs on the first ``next()``."""
+    The filter is checked and the query runs on the first ``next()``."""
+    _require_known_categories(session, flt, principal=principal)
     query = _apply_filter(_feature_query().where(visible_to(principal)), flt, principal=principal)
     columns = []
     for column in query.selected_columns:
