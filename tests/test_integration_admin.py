@@ -56,6 +56,38 @@ def test_key_rotation_new_key_shown_once_old_key_revoked(client, auth, db):
     assert post_events(client, [event("ROT-2")], headers={"X-API-Key": secret}).status_code == 200
 
 
+def test_a_new_mapping_or_a_corrected_category_survives_replays_until_the_type_changes(client, auth):
+    """The category is ours: a replay after the coordinator re-mapped a type, or corrected one
+    report's category, is unchanged and keeps the stored category; when the rescue service
+    changes the event's type, the mapping of the new type applies."""
+    url = f"{BASE}/{rescue(client, auth)['id']}/event-types"
+    batch = [event("KEEP-1"), event("KEEP-2")]  # Brand i container -> brand_container
+    first = results_by_id(post_events(client, batch))
+    ids = {k: v["id"] for k, v in first.items()}
+
+    def category(name: str) -> str:
+        return client.get(f"/api/v1/reports/{ids[name]}", headers=auth("est")).json()["properties"]["category"]
+
+    mapping = client.get(url, headers=auth("coordinator")).json()
+    remapped = [{"event_type": m["event_type"], "category": "brand_mark" if m["event_type"] == "Brand i container"
+                 else m["category"]} for m in mapping]
+    assert client.put(url, headers=auth("coordinator"), json=remapped).status_code == 200
+    fixed = client.patch(f"/api/v1/reports/{ids['KEEP-2']}", headers=auth("coordinator"),
+                         json={"category": "brand_byggnad"})
+    assert fixed.status_code == 200, fixed.text
+    replay = results_by_id(post_events(client, batch))
+    assert {k: v["status"] for k, v in replay.items()} == {"KEEP-1": "unchanged", "KEEP-2": "unchanged"}
+    assert (category("KEEP-1"), category("KEEP-2")) == ("brand_container", "brand_byggnad")
+    # A later description: updated, and still the corrected category.
+    later = results_by_id(post_events(client, [event("KEEP-2", description="Släckt")]))
+    assert later["KEEP-2"]["status"] == "updated" and category("KEEP-2") == "brand_byggnad"
+    history = client.get(f"/api/v1/reports/{ids['KEEP-2']}/history", headers=auth("coordinator")).json()
+    assert "category_id" not in history[-1]["changes"] and history[-1]["changes"]["description"] is True
+    # The rescue service reclassifies: the new type's mapping applies.
+    typed = results_by_id(post_events(client, [event("KEEP-1", event_type="Brand i fordon")]))
+    assert typed["KEEP-1"]["status"] == "updated" and category("KEEP-1") == "brand_fordon"
+
+
 def test_the_event_type_mapping_is_configurable(client, auth):
     integration = rescue(client, auth)
     url = f"{BASE}/{integration['id']}/event-types"

@@ -68,10 +68,15 @@ WITH cur AS (
         WHERE municipality_id = :municipality_id AND source = :source AND external_id = i.external_id LIMIT 1
     ) r ON true
 ), changed AS (
-    SELECT * FROM cur
+    -- What the source says changed. The category is ours, not the source's: it follows the
+    -- mapping only when the event's type changes, so a replay after the coordinator re-mapped a
+    -- type, or corrected one report's category, is unchanged and keeps the stored category.
+    SELECT *, CASE WHEN old_event_type IS DISTINCT FROM event_type THEN category_id ELSE old_category_id END
+              AS new_category_id
+    FROM cur
     WHERE report_id IS NOT NULL
-      AND (old_category_id, old_from, old_to, old_geom, old_description, old_event_type)
-          IS DISTINCT FROM (category_id, occurred_from, occurred_to, geom, description, event_type)
+      AND (old_from, old_to, old_geom, old_description, old_event_type)
+          IS DISTINCT FROM (occurred_from, occurred_to, geom, description, event_type)
 ), created AS (
     INSERT INTO report (id, municipality_id, category_id, occurred_from, occurred_to, reported_at, geom,
                         h3_r7, h3_r8, h3_r9, h3_r10, description, organisation_id, source, external_id,
@@ -84,7 +89,7 @@ WITH cur AS (
     -- exact, and a speculative insertion per row cost a quarter of this INSERT (measured).
 ), updated AS (
     UPDATE report r
-    SET category_id = c.category_id, occurred_from = c.occurred_from, occurred_to = c.occurred_to,
+    SET category_id = c.new_category_id, occurred_from = c.occurred_from, occurred_to = c.occurred_to,
         geom = c.geom, h3_r7 = c.h3_r7, h3_r8 = c.h3_r8, h3_r9 = c.h3_r9, h3_r10 = c.h3_r10,
         description = c.description, event_type = c.event_type, updated_at = now()
     -- = ANY(ARRAY(...)): probe the primary key for the changed rows instead of hashing the table
@@ -93,8 +98,8 @@ WITH cur AS (
 ), logged AS (
     INSERT INTO report_event (report_id, action, changes)
     SELECT c.report_id, 'feed_update', jsonb_strip_nulls(jsonb_build_object(
-        'category_id', CASE WHEN c.old_category_id <> c.category_id
-                            THEN jsonb_build_array(c.old_category_id, c.category_id) END,
+        'category_id', CASE WHEN c.old_category_id <> c.new_category_id
+                            THEN jsonb_build_array(c.old_category_id, c.new_category_id) END,
         'event_type', CASE WHEN c.old_event_type IS DISTINCT FROM c.event_type
                            THEN jsonb_build_array(c.old_event_type, c.event_type) END,
         'occurred_from', CASE WHEN c.old_from <> c.occurred_from THEN jsonb_build_array(c.old_from, c.occurred_from) END,
