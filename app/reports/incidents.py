@@ -10,9 +10,10 @@ event collects every matching report that is not linked yet. Rejected and duplic
 are never linked, nor reports found afterwards with a window longer than :data:`MAX_WINDOW`.
 
 Links are made when a report arrives (a batch of events at once), not when it is changed
-later; the coordinator can undo a link (:func:`unlink`), which is logged, and it is not made
-again. Finding the pairs is pure array work (:func:`match`): one query reads the other side's
-candidates for the batch's days, NumPy pairs them by a grid key and day, and pyproj measures
+later; the coordinator can undo a link (:func:`unlink`), which is logged, and a report
+taken out of an incident is never linked automatically again (also not with another
+call-out of the same fire: the coordinator has judged it). Finding the pairs is pure array
+work (:func:`match`): one query reads the other side's candidates for the batch's days, NumPy pairs them by a grid key and day, and pyproj measures
 the few close pairs on the ellipsoid — no index probe per arriving report.
 """
 from __future__ import annotations
@@ -113,6 +114,7 @@ SELECT o.id, ST_X(o.geom), ST_Y(o.geom), extract(epoch FROM o.occurred_from)::fl
 FROM report o
 WHERE o.municipality_id = :municipality_id AND o.category_id = ANY(:category_ids) AND {side}
   AND o.status IN ('new', 'verified') AND o.incident_of IS NULL
+  AND NOT EXISTS (SELECT 1 FROM report_event e WHERE e.report_id = o.id AND e.action = 'unlink')
   AND o.occurred_from BETWEEN :lo AND :hi AND o.occurred_to - o.occurred_from <= :max_window{bound}
 """
 # The other side's candidates; each side's condition is written out so that the planner can use
@@ -207,16 +209,21 @@ def _store(session: Session, *, arrivals: Side, others: Side, pushed: bool, a_id
 
 def unlink(session: Session, *, report: Report, user_id: int) -> list[uuid.UUID]:
     """Undo a link: a linked report leaves its incident; for a primary report, every report
-    linked to it does. Each is logged; returns the ids that were unlinked (409 if none)."""
+    linked to it does. Logged on each report that leaves ('unlink': it is not linked
+    automatically again) and on the primary ('unlink_members'); returns the ids that were
+    unlinked (409 if none)."""
     if report.incident_of is not None:
         members = [report]
     else:
         members = list(session.scalars(select(Report).where(Report.incident_of == report.id)))
     if not members:
         raise Conflict(f"Report {report.id} is not linked with another report")
+    primary = members[0].incident_of
     for member in members:
         session.add(ReportEvent(report_id=member.id, user_id=user_id, action="unlink",
                                 changes={"incident_of": [str(member.incident_of), None]}))
         member.incident_of = None
+    session.add(ReportEvent(report_id=primary, user_id=user_id, action="unlink_members",
+                            changes={"linked_reports": [sorted(str(m.id) for m in members), None]}))
     session.flush()
     return [m.id for m in members]
