@@ -13,8 +13,9 @@ Links are made when a report arrives (a batch of events at once), not when it is
 later; the coordinator can undo a link (:func:`unlink`), which is logged, and a report
 taken out of an incident is never linked automatically again (also not with another
 call-out of the same fire: the coordinator has judged it). Finding the pairs is pure array
-work (:func:`match`): one query reads the other side's candidates for the batch's days, NumPy pairs them by a grid key and day, and pyproj measures
-the few close pairs on the ellipsoid — no index probe per arriving report.
+work (:func:`match`): one query reads the other side's candidates for the batch's days,
+NumPy pairs them by a grid key and day, and pyproj measures the few close pairs on the
+ellipsoid — no index probe per arriving report.
 """
 from __future__ import annotations
 
