@@ -69,6 +69,7 @@ def test_an_anonymous_request_becomes_a_citizen_report(client, db):
     assert r.status_code == 201, r.text
     [answer] = r.json()
     assert set(answer) == {"service_request_id", "service_notice", "account_id"} and answer["account_id"] is None
+    assert answer["service_notice"].startswith("Tack! Rapporten är mottagen och granskas av kommunen.")
     report = db.get(Report, uuid.UUID(answer["service_request_id"]))
     assert report.status == "new" and report.source == "public" and report.reporter_id is None
     assert db.get(Organisation, report.organisation_id).kind == "medborgare"
@@ -87,6 +88,7 @@ def test_with_an_api_key_the_request_is_the_integrations(client, db):
     report = db.get(Report, uuid.UUID(r.json()[0]["service_request_id"]))
     # The integration's initial_status: the demo rescue service's reports arrive verified.
     assert report.source == "integration:raddningstjanst" and report.status == "verified"
+    assert r.json()[0]["service_notice"].startswith("Tack! Rapporten är mottagen och med i lägesbilden.")
     assert db.get(Organisation, report.organisation_id).kind == "raddningstjanst"
     wrong = post(client, {**FORM, "api_key": "not-a-key"})
     assert wrong.status_code == 403 and "API key is not valid" in error_of(wrong)[0]["description"]

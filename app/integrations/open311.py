@@ -49,8 +49,11 @@ STATUS_NOTES = {  # shown to the person who reported, so in Swedish
     "rejected": "Inte godkänd som rapport.",
     "duplicate": "Dubblett av en annan rapport om samma händelse.",
 }
-SERVICE_NOTICE = ("Tack! Rapporten är mottagen och granskas av kommunen. Namn, e-post och telefon sparas inte; "
-                  "skriv inga personuppgifter i beskrivningen.")
+_NO_PERSONAL_DATA = "Namn, e-post och telefon sparas inte; skriv inga personuppgifter i beskrivningen."
+SERVICE_NOTICE = {  # by the status the report starts with (an integration's may start verified)
+    "new": "Tack! Rapporten är mottagen och granskas av kommunen. " + _NO_PERSONAL_DATA,
+    "verified": "Tack! Rapporten är mottagen och med i lägesbilden. " + _NO_PERSONAL_DATA,
+}
 PUBLIC_RESOLUTION = 8  # H3 cell whose centre is shown instead of the point
 MAX_REQUESTS = 1000  # per GET requests.json, newest first (the spec's default limit)
 MAX_SPAN = dt.timedelta(days=90)  # the spec's default and largest date range
@@ -145,7 +148,8 @@ def create_request(session: Session, caller: Caller, *, form: Open311RequestForm
           else reports.citizen_submitter(session, municipality_id=caller.municipality.id))
     _, feature, _ = reports.submit_report(session, payload=payload, by=by, skew_s=skew_s,
                                           idempotency_key=idempotency_key)
-    return [{"service_request_id": feature["id"], "service_notice": SERVICE_NOTICE, "account_id": None}]
+    notice = SERVICE_NOTICE.get(feature["properties"]["status"], SERVICE_NOTICE["new"])
+    return [{"service_request_id": feature["id"], "service_notice": notice, "account_id": None}]
 
 
 def list_requests(session: Session, caller: Caller, *, ids: list[str], service_codes: list[str],
