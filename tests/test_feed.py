@@ -82,6 +82,34 @@ def test_the_results_come_gzipped_when_the_client_takes_gzip(client):
     assert header[:2] == b"\x1f\x8b" and header[8] == 4  # XFL 4: the fastest level, ours (the middleware's: 0)
 
 
+def test_an_external_id_of_the_wrong_kind_says_so(client):
+    features = [event(value) for value in (4713.5, True, ["a"], {"a": 1})] + [event("", description="x")]
+    features.append(event(4714))  # an integer is fine
+    results = post_events(client, features).json()["results"]
+    reasons = [r.get("reason", r["status"]) for r in results]
+    assert "must be a string or an integer, not a number with a fraction" in reasons[0]
+    assert "must be a string or an integer, not true or false" in reasons[1]
+    assert "not a list" in reasons[2] and "not an object" in reasons[3]
+    assert "external_id is missing" in reasons[4]
+    assert reasons[5] == "created" and results[5]["external_id"] == "4714"
+    assert results[1]["external_id"] is None  # not echoed as 'True'
+
+
+@pytest.mark.parametrize("crs,accepted", [
+    ({"type": "EPSG", "properties": {"code": 3006}}, True),  # the pre-2008 form some tools still write
+    ({"type": "name", "properties": {"name": "EPSG:3006"}}, True),
+    ({"type": "link", "properties": {"href": "http://example.org/crs"}}, False),
+    (3006, False),
+])
+def test_the_collections_crs_member_is_read_or_refused_never_ignored(client, crs, accepted):
+    e, n = wgs84_to_sweref(SQUARE["lon"], SQUARE["lat"])
+    r = post_events(client, [event("CRS-MEMBER", lon=e, lat=n)], crs=crs)
+    if accepted:
+        assert r.status_code == 200 and r.json()["summary"]["created"] == 1, r.text
+    else:
+        assert r.status_code == 422 and "crs" in r.json()["detail"] and "not understood" in r.json()["detail"]
+
+
 def test_a_gzipped_batch_is_read_as_sent(client, db):
     """A system may gzip its batch (Content-Encoding: gzip): ~10 times fewer bytes to send."""
     batch = orjson.dumps({"type": "FeatureCollection", "features": [event(f"GZIN-{i}") for i in range(200)]})
@@ -93,6 +121,10 @@ def test_a_gzipped_batch_is_read_as_sent(client, db):
     assert r.json()["summary"]["created"] == 200
     again = client.post(URL, content=batch, headers={**KEY, "Content-Type": "application/geo+json"})
     assert again.json()["summary"]["unchanged"] == 200  # the same events, whichever way they came
+    half = len(batch) // 2  # a gzip file of two members, as `cat a.gz b.gz` makes (RFC 1952)
+    two = gzip.compress(batch[:half]) + gzip.compress(batch[half:])
+    r = client.post(URL, content=two, headers={**KEY, "Content-Type": "application/geo+json", "Content-Encoding": "gzip"})
+    assert r.status_code == 200 and r.json()["summary"]["unchanged"] == 200, r.text
 
 
 @pytest.mark.parametrize("body,encoding,status,needle", [

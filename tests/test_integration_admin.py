@@ -137,7 +137,8 @@ def test_events_can_arrive_for_checking_first(client, auth):
 def test_a_switched_off_integration_is_refused(client, auth):
     integration = rescue(client, auth)
     client.patch(f"{BASE}/{integration['id']}", headers=auth("coordinator"), json={"active": False})
-    assert post_events(client, [event("OFF-1")]).status_code == 401
+    off = post_events(client, [event("OFF-1")])
+    assert off.status_code == 401 and "'raddningstjanst' is switched off" in off.json()["detail"]
 
 
 @pytest.mark.parametrize("who", ["est", "reporter", "gis"])

@@ -265,7 +265,7 @@ def _ingest(session: Session, *, client: IntegrationClient, body: bytes, content
 def _result(index: int, external_id: Any, status: str, *, reason: str | None = None, report_id: Any = None,
             linked: list | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"index": index,
-                           "external_id": str(external_id) if isinstance(external_id, (str, int)) else None,
+                           "external_id": str(external_id) if type(external_id) in (str, int) else None,
                            "status": status}
     if report_id is not None:
         out["id"] = report_id

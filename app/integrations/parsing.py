@@ -50,16 +50,21 @@ def decoded(body: bytes, *, encoding: str | None, max_bytes: int) -> bytes:
     if coding not in ("gzip", "x-gzip"):
         raise UnsupportedMediaType(f"Content-Encoding {coding[:40]!r} is not supported; send the body as it is, "
                                    "or gzip it (Content-Encoding: gzip)")
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # the gzip wrapper only
+    out, rest = bytearray(), body
     try:
-        out = inflater.decompress(body, max_bytes + 1)
-        if len(out) > max_bytes:
-            raise PayloadTooLarge(f"The body is over {max_bytes:,} bytes once unzipped; send fewer events per batch")
-        if not inflater.eof or inflater.unused_data:
-            raise BadRequest("The gzip body is cut short, or has data after its end; send the whole gzip file once")
+        while True:  # a gzip file may hold several members one after the other (RFC 1952)
+            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # the gzip wrapper only
+            out += inflater.decompress(rest, max_bytes + 1 - len(out))
+            if len(out) > max_bytes:
+                raise PayloadTooLarge(f"The body is over {max_bytes:,} bytes once unzipped; send fewer events per "
+                                      "batch")
+            if not inflater.eof:
+                raise BadRequest("The gzip body is cut short; send the whole gzip file")
+            rest = inflater.unused_data
+            if not rest:
+                return bytes(out)
     except zlib.error as exc:
         raise BadRequest(f"The body is not valid gzip ({exc}) although Content-Encoding says gzip") from None
-    return out
 
 
 def _require_size(n: int, max_events: int) -> None:
@@ -103,13 +108,22 @@ def _feature_row(feature: Any) -> tuple:
 
 
 def _crs_member(value: Any) -> str | None:
-    """The FeatureCollection's ``crs``: a name string, or the 2008 form {"type": "name", "properties": {"name": ...}}."""
-    if isinstance(value, str):
+    """The FeatureCollection's ``crs``: a name string, the 2008 form {"type": "name",
+    "properties": {"name": ...}}, or the older {"type": "EPSG", "properties": {"code": 3006}};
+    None when absent. Anything else is refused: silently reading the batch as WGS84 would
+    reject every event for a reason that hides the cause."""
+    if value is None or isinstance(value, str):
         return value
-    if isinstance(value, dict) and isinstance(value.get("properties"), dict):
-        name = value["properties"].get("name")
-        return name if isinstance(name, str) else None
-    return None
+    props = value.get("properties") if isinstance(value, dict) else None
+    if isinstance(props, dict):
+        if isinstance(props.get("name"), str):
+            return props["name"]
+        if value.get("type") == "EPSG" and type(props.get("code")) is int:
+            return f"EPSG:{props['code']}"
+    shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+    raise InvalidInput(f"The FeatureCollection's crs {shown} is not understood; give \"EPSG:3006\" or "
+                       '{"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3006"}}, or leave it out '
+                       "for WGS84", errors=[{"field": "crs", "message": "not understood"}])
 
 
 def read_geojson(body: bytes, *, max_events: int) -> RawBatch:

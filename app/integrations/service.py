@@ -56,13 +56,16 @@ def find_key(session: Session, *, key: str) -> tuple[int, dt.datetime | None, In
     recording the use (a read-only route that refuses integration keys); 401 when unknown."""
     row = session.execute(
         select(ApiKey.id, ApiKey.last_used_at, Integration.id, Integration.name, Integration.municipality_id,
-               Organisation.id, Organisation.name, Organisation.kind, Integration.initial_status)
+               Organisation.id, Organisation.name, Organisation.kind, Integration.initial_status, Integration.active)
         .join(Integration, Integration.id == ApiKey.integration_id)
         .join(Organisation, Organisation.id == Integration.organisation_id)
-        .where(ApiKey.key_sha256 == key_digest(key), ApiKey.revoked_at.is_(None), Integration.active.is_(True))
+        .where(ApiKey.key_sha256 == key_digest(key), ApiKey.revoked_at.is_(None))
     ).first()
     if row is None:
         raise Unauthenticated("The API key is not valid, or it was revoked")
+    if not row.active:  # a valid key: saying so spares the system's owner a needless key rotation
+        raise Unauthenticated(f"The integration '{row.name}' is switched off by the municipality's EST coordinator "
+                              "(panel Integrationer on the meeting map); its keys work again when it is switched on")
     return row[0], row[1], IntegrationClient(integration_id=row[2], name=row[3], municipality_id=row[4],
                                              organisation_id=row[5], organisation_name=row[6],
                                              organisation_kind=row[7], initial_status=row[8])

@@ -100,8 +100,11 @@ def validate(batch: RawBatch, *, rules: Rules) -> tuple[Events, dict[int, str]]:
 def _external_ids(values: tuple[Any, ...], problems: _Problems) -> list[str | None]:
     ids = [str(v) if type(v) is int else v for v in values]
     for i, v in enumerate(ids):
-        if type(v) is not str or not v.strip():
+        if v is None or (type(v) is str and not v.strip()):
             problems.add(i, "external_id is missing: each event needs its own id in your system (a string)")
+            ids[i] = None
+        elif type(v) is not str:
+            problems.add(i, f"external_id must be a string or an integer, not {_json_kind(v)}")
             ids[i] = None
         elif len(v) > EXTERNAL_ID_MAX_CHARS or not v.isprintable():
             problems.add(i, f"external_id must be at most {EXTERNAL_ID_MAX_CHARS} printable characters")
@@ -114,6 +117,15 @@ def _external_ids(values: tuple[Any, ...], problems: _Problems) -> list[str | No
                 problems.add(i, f"external_id {v!r} appears {repeated[v]} times in this batch; send each event "
                                 "once per batch (none of them was applied)")
     return ids
+
+
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, in the words of JSON ('a number with a fraction', 'true or false')."""
+    if type(value) is bool:
+        return "true or false"
+    if type(value) is float:
+        return "a number with a fraction (or an integer too large for 64 bits)"
+    return {list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
 
 
 _NOT_A_STRING = object()
