@@ -59,12 +59,33 @@ def test_programs_that_send_only_a_user_name_and_password_use_the_key_as_the_pas
     garbled = client.get(OGC_ITEMS, headers={"Authorization": "Basic not-base64!"})
     assert garbled.status_code == 401 and "base64" in garbled.json()["detail"]
     integration = client.get(OGC_ITEMS, headers=basic("x", DEMO_API_KEY))
-    assert integration.status_code == 401 and "reading key" in integration.json()["detail"]
+    assert integration.status_code == 403 and "may submit reports but not read them" in integration.json()["detail"]
     assert client.get("/api/v1/reports", headers=basic("x", key)).status_code == 401  # keys only read GIS routes
     # Behind a proxy with its own Basic login, which passes its header on, X-API-Key still counts.
     proxied = {**basic("staging", "proxy-password"), "X-API-Key": key}
     assert client.get(OGC_ITEMS, headers=proxied).status_code == 200
     assert client.get("/tiles/hotspots/12/2254/1189.mvt", headers=proxied).status_code in (200, 204)
+
+
+def test_refusals_say_what_to_do_and_offer_basic_only_to_programs(client, auth):
+    made = make_key(client, auth)
+    client.delete(f"/api/v1/reading-keys/{made['id']}", headers=auth("gis"))
+    for path in (OGC_ITEMS, "/tiles/hotspots/12/2254/1189.mvt"):
+        revoked = client.get(path, headers=basic("x", made["key"]))  # Excel, to ask for the new key
+        assert revoked.status_code == 401 and "revoked" in revoked.json()["detail"]
+        assert "Basic realm=" in revoked.headers["www-authenticate"]
+        empty = client.get(path, headers={"Authorization": "Bearer "})  # a web app's empty token: no login box
+        assert empty.status_code == 401 and empty.headers["www-authenticate"] == "Bearer"
+        expired = client.get(path, headers={"Authorization": "Bearer not.a.token"})
+        assert expired.status_code == 401 and expired.headers["www-authenticate"] == "Bearer"
+        token = auth("gis")["Authorization"].removeprefix("Bearer ")
+        misplaced = client.get(path, headers={"X-API-Key": token})  # a login token in QGIS's key field
+        assert misplaced.status_code == 401 and "looks like a login token" in misplaced.json()["detail"]
+        pushed = client.get(path, headers={"Authorization": f"Bearer {DEMO_API_KEY}"})
+        assert pushed.status_code == 403 and "may submit reports but not read them" in pushed.json()["detail"]
+    key = make_key(client, auth)["key"]
+    elsewhere = client.get("/api/v1/reports", headers={"Authorization": f"Bearer {key}"})
+    assert elsewhere.status_code == 401 and "works only on the read-only GIS routes" in elsewhere.json()["detail"]
 
 
 def test_a_key_only_reads(client, auth):

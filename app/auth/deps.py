@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPBasic, OAuth2PasswordBearer
 from fastapi.security.utils import get_authorization_scheme_param
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.auth.service import (
@@ -32,39 +34,81 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
 BASIC_CHALLENGE = 'Basic realm="Lagesbild GIS: a reading key as the password", charset="UTF-8"'
 
 
-def basic_key(authorization: str | None) -> str | None:
-    """The reading key in ``Authorization: Basic`` (its password; its user name when the
-    password is empty, as some programs have one field only); None for another scheme. 401 when
-    the credentials are not base64 of ``name:password`` or the password is not a reading key."""
+@dataclass(frozen=True)
+class Credentials:
+    """What a request to a read-only GIS route brings: a login token, or a key — from
+    ``X-API-Key``, from ``Authorization: Bearer`` (some programs send every key so), or as the
+    password of HTTP Basic. Read once, the same way for the tiles and for the other GIS routes."""
+
+    token: str | None = None
+    key: str | None = None
+    via_basic: bool = False
+    sent_authorization: bool = False
+
+    def refused(self, detail: str) -> Unauthenticated:
+        """A 401; it offers Basic when the key came that way or nothing was sent (a program
+        waiting for the challenge), never to a web app whose token failed (no login box)."""
+        basic = self.via_basic or not self.sent_authorization
+        return Unauthenticated(detail, challenges=("Bearer", BASIC_CHALLENGE) if basic else ("Bearer",))
+
+
+def read_credentials(authorization: str | None, api_key: str | None) -> Credentials:
+    """:class:`Credentials` from the ``Authorization`` and ``X-API-Key`` headers; 401 for Basic
+    credentials that are not base64 of ``name:password``."""
     scheme, param = get_authorization_scheme_param(authorization)
+    sent = bool(authorization and authorization.strip())
+    if scheme.lower() == "bearer" and param:
+        if is_reading_key(param) or param.count(".") != 2:  # a login token has three parts; a key is sent so too
+            return Credentials(key=param, sent_authorization=sent)
+        return Credentials(token=param, sent_authorization=sent)
+    if api_key:
+        return Credentials(key=api_key, sent_authorization=sent)
     if scheme.lower() != "basic":
-        return None
+        return Credentials(sent_authorization=sent)
     try:
         name, _, password = base64.b64decode(param, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         raise Unauthenticated("The Basic credentials are not base64 of 'name:password'; give a reading key as "
-                              "the password (POST /api/v1/reading-keys)") from None
-    key = (password or name).strip()
-    if key and not is_reading_key(key):
-        raise Unauthenticated(f"With HTTP Basic, give a reading key as the password (it starts with "
-                              f"'{READING_KEY_PREFIX}'; POST /api/v1/reading-keys, or 'Läsnycklar för GIS-program' "
-                              "on the meeting map); an account's password is not taken here",
-                              challenges=("Bearer", BASIC_CHALLENGE))
-    return key or None
+                              "the password (POST /api/v1/reading-keys)",
+                              challenges=("Bearer", BASIC_CHALLENGE)) from None
+    # The password; the user name when the password is empty, as some programs have one field only.
+    return Credentials(key=(password or name).strip() or None, via_basic=True, sent_authorization=sent)
 
 
-class _ReadingKeyBasic(HTTPBasic):
-    """HTTP Basic as FastAPI documents it; gives the ``Authorization`` header, which
-    :func:`basic_key` reads only when no ``X-API-Key`` came (a proxy's own Basic login, passed
-    on, then does not get in the way)."""
+def key_principal(session: Session, credentials: Credentials) -> Principal:
+    """The user behind the request's reading key; 401 (with what to do) for any other key, 403
+    for an integration's: it pushes reports and never reads them."""
+    key = credentials.key
+    if is_reading_key(key):
+        try:
+            return authenticate_reading_key(session, key=key)
+        except Unauthenticated as exc:
+            raise credentials.refused(exc.detail) from None
+    refuse_if_old_reading_key(key)
+    try:
+        _, _, client = find_key(session, key=key)  # an integration's? Its use is not recorded here
+    except Unauthenticated as exc:
+        if not credentials.via_basic:
+            raise
+        raise credentials.refused(f"With HTTP Basic, give a reading key as the password (it starts with "
+                                  f"'{READING_KEY_PREFIX}'; POST /api/v1/reading-keys, or 'Läsnycklar för "
+                                  "GIS-program' on the meeting map); an account's password is not taken here") from exc
+    raise Forbidden(f"The key of integration '{client.name}' may submit reports but not read them; use a "
+                    "user's reading key (POST /api/v1/reading-keys) or a bearer token")
+
+
+class _AuthorizationHeader(HTTPBasic):
+    """HTTP Basic as FastAPI documents it; gives the raw ``Authorization`` header, which
+    :func:`read_credentials` reads (a proxy's own Basic login passed on does not hide
+    ``X-API-Key``: that comes first)."""
 
     async def __call__(self, request: Request) -> str | None:  # type: ignore[override]
         return request.headers.get("authorization")
 
 
-_basic = _ReadingKeyBasic(auto_error=False, scheme_name="ReadingKeyBasic",
-                          description="A reading key as the password, any user name (for programs that can only "
-                                      "send a user name and password: ArcGIS Pro, Excel, older QGIS)")
+_basic = _AuthorizationHeader(auto_error=False, scheme_name="ReadingKeyBasic",
+                              description="A reading key as the password, any user name (for programs that can only "
+                                          "send a user name and password: ArcGIS Pro, Excel, older QGIS)")
 
 
 async def settings_dependency() -> Settings:
@@ -82,6 +126,9 @@ def current_principal(session: SessionDep, settings: SettingsDep, token: BearerT
     """The logged-in caller; 401 without a valid bearer token."""
     if not token:
         raise Unauthenticated("Log in first: send 'Authorization: Bearer <token>' from POST /api/v1/auth/token")
+    if is_reading_key(token):
+        raise Unauthenticated("A reading key works only on the read-only GIS routes (/ogc, /api/v1/exports, /tiles); "
+                              "log in for this one (POST /api/v1/auth/token)")
     return get_principal(session, token=token, settings=settings)
 
 
@@ -107,39 +154,24 @@ class RequireRole:
 
 
 ApiKeyHeader = Annotated[str | None, Depends(_api_key)]
-BasicAuthorization = Annotated[str | None, Depends(_basic)]
+AuthorizationHeader = Annotated[str | None, Depends(_basic)]
 
 
-def _no_reading_credentials() -> Unauthenticated:
-    return Unauthenticated("Send 'Authorization: Bearer <token>' (POST /api/v1/auth/token), or a reading key "
-                           "(POST /api/v1/reading-keys, or make api-key) in 'X-API-Key' or as the password of "
-                           "HTTP Basic", challenges=("Bearer", BASIC_CHALLENGE))
-
-
-def reading_principal(session: SessionDep, settings: SettingsDep, token: BearerToken, api_key: ApiKeyHeader,
-                      authorization: BasicAuthorization) -> Principal:
+def reading_principal(session: SessionDep, settings: SettingsDep, authorization: AuthorizationHeader,
+                      api_key: ApiKeyHeader, _token: BearerToken) -> Principal:
     """The caller of a read-only GIS route (OGC API, exports, tiles): a bearer token, or a user's
-    reading key in ``X-API-Key`` or as the password of HTTP Basic (for QGIS, GDAL, FME, ArcGIS
-    Pro, which cannot log in). An integration's key pushes reports and never reads them: 403."""
-    if token and is_reading_key(token):  # some programs send every key as a bearer token
-        return authenticate_reading_key(session, key=token)
-    if token:
-        return get_principal(session, token=token, settings=settings)
-    api_key = api_key or basic_key(authorization)
-    if not api_key:
-        raise _no_reading_credentials()
-    if is_reading_key(api_key):
-        return authenticate_reading_key(session, key=api_key)
-    refuse_if_old_reading_key(api_key)
-    _, _, client = find_key(session, key=api_key)  # 401 unless an integration's; its use is not recorded here
-    raise _integration_key_reads(client.name)
+    reading key (for QGIS, GDAL, FME, ArcGIS Pro, which cannot log in; :class:`Credentials`).
+    ``_token`` is read again from ``authorization``; it declares the scheme in the API docs."""
+    credentials = read_credentials(authorization, api_key)
+    if credentials.token:
+        return get_principal(session, token=credentials.token, settings=settings)
+    if not credentials.key:
+        raise credentials.refused(_NO_READING_CREDENTIALS)
+    return key_principal(session, credentials)
 
 
-def _integration_key_reads(name: str) -> Forbidden:
-    return Forbidden(f"The key of integration '{name}' may submit reports but not read them; use a "
-                     "user's reading key (POST /api/v1/reading-keys) or a bearer token")
-
-
+_NO_READING_CREDENTIALS = ("Send 'Authorization: Bearer <token>' (POST /api/v1/auth/token), or a reading key (POST "
+                           "/api/v1/reading-keys, or make api-key) in 'X-API-Key' or as the password of HTTP Basic")
 _GIS_READ = RequireRole(ALL_REPORTS_ROLES, "read report points and hotspot layers")
 
 
@@ -154,16 +186,6 @@ GisReader = Annotated[Principal, Depends(gis_reader)]
 principal_cache: TtlCache[Principal] = TtlCache(size=1024)
 
 
-def request_credentials(request: Request) -> tuple[str | None, str | None]:
-    """The bearer token and the key (``X-API-Key``, else the password of HTTP Basic) of a
-    request, read as ``_bearer``, ``_api_key`` and ``_basic`` read them (for a route that takes
-    them without those dependencies)."""
-    authorization = request.headers.get("authorization")
-    scheme, token = get_authorization_scheme_param(authorization)
-    bearer = (token or None) if scheme.lower() == "bearer" else None
-    return bearer, request.headers.get("x-api-key") or basic_key(authorization)
-
-
 async def tile_reader(request: Request, session: ReadSessionDep) -> Principal:
     """:func:`gis_reader` for the hotspot vector tiles, which a map asks for by the dozen: the
     token's signature and expiry are checked on every tile (an expired token is refused at
@@ -176,22 +198,19 @@ async def tile_reader(request: Request, session: ReadSessionDep) -> Principal:
     dependencies (each dependency FastAPI solves costs a tile ~0.05 ms); the route documents
     them with :data:`READING_SECURITY`."""
     settings = get_settings()
-    token, api_key = request_credentials(request)
+    credentials = read_credentials(request.headers.get("authorization"), request.headers.get("x-api-key"))
     cache = settings.tile_auth_cache_seconds > 0
-    credential = token or api_key  # the bearer token first, as on the other GIS routes
-    if credential and is_reading_key(credential):
+    if credentials.key and is_reading_key(credentials.key):
         # By the key's digest, so a revoked or expired key also stops within the cache time.
-        key, load = ("key", key_digest(credential)), partial(authenticate_reading_key, session, key=credential)
-    elif token:
-        user_id, version = token_subject(token, settings=settings)
+        key, load = ("key", key_digest(credentials.key)), partial(key_principal, session, credentials)
+    elif credentials.token:
+        user_id, version = token_subject(credentials.token, settings=settings)
         key, load = ("user", user_id, version), partial(load_principal, session, user_id=user_id,
                                                          token_version=version)
-    elif api_key:
-        refuse_if_old_reading_key(api_key)
-        _, _, client = await run_in_threadpool(find_key, session, key=api_key)  # 401 unless an integration's
-        raise _integration_key_reads(client.name)
+    elif credentials.key:  # not a reading key: refused, with what to do (401, or 403 for an integration's)
+        return _GIS_READ.check(await run_in_threadpool(key_principal, session, credentials))
     else:
-        raise _no_reading_credentials()
+        raise credentials.refused(_NO_READING_CREDENTIALS)
     principal = principal_cache.peek(key) if cache else None
     if principal is None:
         principal = await run_in_threadpool(load)

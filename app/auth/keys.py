@@ -7,6 +7,7 @@ import hashlib
 import secrets
 from typing import Any
 
+import jwt
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -39,10 +40,19 @@ def is_reading_key(key: str) -> bool:
 
 
 def refuse_if_old_reading_key(key: str) -> None:
-    """401 with what to do for a signed reading key of before migration 0005 (a token: three
-    dot-separated parts), which QGIS sends as X-API-Key; integration keys have no dots."""
-    if key.count(".") == 2:
+    """401 with what to do for a token sent as a key (three dot-separated parts; integration
+    keys have no dots): a signed reading key of before migration 0005, which QGIS sends as
+    X-API-Key, or a login token in the wrong header (which it is decides only the message)."""
+    if key.count(".") != 2:
+        return
+    try:
+        kind = jwt.decode(key, options={"verify_signature": False}).get("typ")
+    except jwt.PyJWTError:
+        kind = None
+    if kind == "api_key":
         raise Unauthenticated(OLD_READING_KEY)
+    raise Unauthenticated("This looks like a login token: send it as 'Authorization: Bearer <token>'. A key for GIS "
+                          f"programs is a reading key, starting with '{READING_KEY_PREFIX}' (POST /api/v1/reading-keys)")
 
 
 def record_use(session: Session, table, key_id: int, last_used_at: dt.datetime | None) -> None:
