@@ -51,8 +51,9 @@ def refuse_if_old_reading_key(key: str) -> None:
         kind = None
     if kind == "api_key":
         raise Unauthenticated(OLD_READING_KEY)
-    raise Unauthenticated("This looks like a login token: send it as 'Authorization: Bearer <token>'. A key for GIS "
-                          f"programs is a reading key, starting with '{READING_KEY_PREFIX}' (POST /api/v1/reading-keys)")
+    raise Unauthenticated("This looks like a login token: send it as 'Authorization: Bearer <token>'. A key for "
+                          f"GIS programs is a reading key, starting with '{READING_KEY_PREFIX}' "
+                          "(POST /api/v1/reading-keys)")
 
 
 def record_use(session: Session, table, key_id: int, last_used_at: dt.datetime | None) -> None:
