@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI
-from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from app import errors
 from app.actions.router import router as actions_router
@@ -12,7 +12,7 @@ from app.auth.router import reading_keys as reading_keys_router, router as auth_
 from app.config import get_settings
 from app.gis.exports_router import router as exports_router
 from app.gis.ogc_router import router as ogc_router
-from app.gis.tiles_router import router as tiles_router
+from app.gis.tiles_router import MVT, router as tiles_router
 from app.integrations import open311, open311_router
 from app.health import router as health_router
 from app.hotspots.router import router as hotspots_router
@@ -43,7 +43,10 @@ def create_app() -> FastAPI:
                                "/integrations/events": settings.feed_body_max_bytes})
     app.add_middleware(AccessLogMiddleware)
     # Pages, Leaflet and hotspot layers shrink 4-8x; level 5 costs a fraction of level 9's CPU.
-    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=5)
+    # Tiles are gzipped by their route (app.responses), Vary included: left alone here, or the
+    # middleware would name Accept-Encoding in Vary a second time.
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=5,
+                       exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, MVT))
     # The tiles first: routes are matched in order, and a map asks for tiles by the dozen
     # (matching past the ~90 other routes cost each tile ~0.2 ms). No other path starts /tiles/.
     for router in (tiles_router, health_router, auth_router, reading_keys_router, reports_router, public_router,

@@ -17,6 +17,9 @@ import gzip
 from starlette.requests import Request
 from starlette.responses import Response
 
+# Reports and layers read with a login or a key: kept by no cache on the way (a proxy, QGIS's
+# disk cache), and never served to another caller.
+NOT_STORED = {"Cache-Control": "private, no-store", "Vary": "Authorization, X-API-Key"}
 GZIP_MIN_BYTES = 1024  # as the app's GZipMiddleware: smaller bodies gain less than the header costs
 
 

@@ -25,6 +25,7 @@ T0 = dt.datetime(2026, 10, 5, 12, 0, tzinfo=dt.UTC)
 def export(client, auth, what, fmt, user="gis", **params):
     r = client.get(f"/api/v1/exports/{what}.{fmt}", headers=auth(user), params=params)
     assert r.status_code == 200, r.text
+    assert r.headers["cache-control"] == "private, no-store"  # reports: no copy on a proxy or in a cache
     return r
 
 

@@ -43,6 +43,8 @@ def get(client, auth, url, user="gis", **params):
 def items(client, auth, collection="reports", **params):
     r = get(client, auth, f"/ogc/collections/{collection}/items", **params)
     assert r.headers["content-type"] == "application/geo+json"
+    # Read with a key or a login: no proxy and no GIS program's disk cache keeps it.
+    assert r.headers["cache-control"] == "private, no-store" and r.headers["vary"].startswith("Authorization, X-API-Key")
     return r.json()
 
 

@@ -339,6 +339,10 @@ def test_cache_headers_and_a_304_for_an_unchanged_tile(client, auth, db):
                         headers={**auth("est"), "Accept-Encoding": "gzip"}, params={"cycle": "previous"})
     assert zipped.headers.get("content-encoding") == "gzip" and zipped.headers["etag"] == etag
     assert zipped.content == past.content and "Authorization" in zipped.headers["vary"]
+    plain = client.get(f"/tiles/hotspots/{address[0]}/{address[1]}/{address[2]}.mvt",
+                       headers={**auth("est"), "Accept-Encoding": "identity"}, params={"cycle": "previous"})
+    assert "content-encoding" not in plain.headers and plain.content == past.content
+    assert plain.headers["vary"] == "Authorization, X-API-Key, Accept-Encoding"  # once, not again by the middleware
     weak_list = client.get(f"/tiles/hotspots/{address[0]}/{address[1]}/{address[2]}.mvt",
                            headers={**auth("est"), "If-None-Match": f'"other", {etag[2:]}'}, params={"cycle": "previous"})
     assert weak_list.status_code == 304

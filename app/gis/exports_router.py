@@ -20,6 +20,7 @@ from app.gis import exports, gpkg, service
 from app.hotspots.router import FiltersDep, Resolution
 from app.reports import service as reports
 from app.reports.deps import ReportFilterDep
+from app.responses import NOT_STORED
 from app.timeutil import STOCKHOLM, utcnow
 
 router = APIRouter(prefix="/api/v1/exports", tags=["exports"])
@@ -37,7 +38,7 @@ def _primed(partitions: Iterator) -> Iterator:
 
 def _file(fmt: str, batches: Iterator[exports.Batch], *, fields, crs: str, id_field: str, layer: str,
           geometry_type: str, name: str, about: dict | None = None):
-    disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+    disposition = {"Content-Disposition": f'attachment; filename="{name}"', **NOT_STORED}
     if fmt == "csv":
         return StreamingResponse(exports.csv_chunks(batches, fields=fields, crs=crs),
                                  media_type=exports.MEDIA_TYPES["csv"], headers=disposition)

@@ -20,6 +20,7 @@ from app.gis import ogc, service
 from app.municipalities.models import ORGANISATION_KINDS
 from app.pagination import Cursor, clamp_limit
 from app.reports.deps import csv_values
+from app.responses import NOT_STORED
 from app.timeutil import utcnow
 
 
@@ -43,7 +44,7 @@ ALLOWED = {
 
 
 def _json(body: Any, media_type: str = ogc.JSON, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body), media_type=media_type, headers=headers)
+    return Response(orjson.dumps(body), media_type=media_type, headers={**NOT_STORED, **(headers or {})})
 
 
 def _base(request: Request) -> str:
