@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -194,14 +195,18 @@ def show_overview(args: argparse.Namespace) -> None:
         print("  users:" + ("" if m.users else " none yet"))
         for u in m.users:
             shown = f" ({u.display_name})" if u.display_name else ""
-            print(f"    {u.username}{shown}: {u.role}, {u.organisation}" + ("" if u.active else ", deactivated"))
+            keys = f", {_keys(u.reading_keys, u.key_last_used)} for GIS programs" if u.reading_keys else ""
+            print(f"    {u.username}{shown}: {u.role}, {u.organisation}" + ("" if u.active else ", deactivated") + keys)
         print("  integrations:" + ("" if m.integrations else " none"))
         for i in m.integrations:
-            used = f"last used {i.key_last_used.astimezone(STOCKHOLM):%Y-%m-%d %H:%M}" if i.key_last_used \
-                else "never used"
             print(f"    {i.name} ({i.organisation}): {'on' if i.active else 'switched off'}, new reports start as "
-                  f"{i.initial_status}; {i.keys} key{'s' * (i.keys != 1)} ({used}); {i.mapped_types} event "
+                  f"{i.initial_status}; {_keys(i.keys, i.key_last_used)}; {i.mapped_types} event "
                   f"type{'s' * (i.mapped_types != 1)} mapped")
+
+
+def _keys(n: int, last_used: dt.datetime | None) -> str:
+    used = f"last used {last_used.astimezone(STOCKHOLM):%Y-%m-%d %H:%M}" if last_used else "never used"
+    return f"{n} key{'s' * (n != 1)} ({used})"
 
 
 def _date(value: str) -> dt.date:
@@ -283,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
             print(api_key(username=args.user, days=args.days, label=args.label))
         elif args.cmd in COMMANDS:
             COMMANDS[args.cmd](args)
+            sys.stdout.flush()  # here, so that a reader gone early (`| head`) is handled below
         else:
             banner(args.port)
     except DomainError as exc:
@@ -294,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     except OperationalError as exc:
         print(f"error: the database is not reachable ({type(exc.orig).__name__}); nothing was changed", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `list | head`: the reader has what it wanted (anything changed is committed)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
     return 0
 
 

@@ -20,7 +20,7 @@ from shapely.geometry import Point, Polygon, box
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from app.auth.models import User
+from app.auth.models import ReadingKey, User
 from app.geo import sweref_to_wgs84, wgs84_to_sweref
 from app.integrations.models import ApiKey, Integration
 from app.manage import ROOT, main
@@ -286,13 +286,19 @@ def test_the_operator_lists_what_is_set_up(setup, capsys, engine):
             Integration.name == "raddningstjanst", Integration.municipality_id == select(Municipality.id).where(
                 Municipality.code == CODE).scalar_subquery()).scalar_subquery())
             .values(last_used_at=dt.datetime(2027, 1, 13, 21, 30, tzinfo=dt.UTC)))
+    with Session(engine) as session, session.begin():  # two reading keys, one revoked (not counted)
+        user_id = session.scalar(select(User.id).where(User.username == "samordnare.nykoping"))
+        for revoked in (None, dt.datetime(2027, 1, 1, tzinfo=dt.UTC)):
+            session.add(ReadingKey(user_id=user_id, key_sha256=os.urandom(32).hex(), prefix="lbr_test", label="QGIS",
+                                   expires_at=dt.datetime(2099, 1, 1, tzinfo=dt.UTC), revoked_at=revoked))
     code, out, err = run(capsys, "list", "--municipality", CODE)
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].startswith("Nyköping (0480): 0 reports; EST cycles of 14 days, one starting Wednesday")
     assert "    Räddningstjänsten Sörmland (raddningstjanst): 0 users" in lines
     assert "    Nyköpings kommun (kommun): 1 user" in lines
-    assert "    samordnare.nykoping (Anna S): coordinator, Nyköpings kommun, deactivated" in lines
+    assert ("    samordnare.nykoping (Anna S): coordinator, Nyköpings kommun, deactivated, 1 key (never used) for GIS "
+            "programs") in lines
     used = next(line for line in lines if line.startswith("    raddningstjanst "))
     assert used.startswith("    raddningstjanst (Räddningstjänsten Sörmland): on, new reports start as verified; "
                            "1 key (last used 2027-01-13 22:30)")  # Swedish time
@@ -320,3 +326,7 @@ def test_the_commands_run_in_production_mode(setup):
                            "--boundary", gpkg], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "Created Nyköping (0480)" in done.stdout
+    # `list | head` on a long list: the reader goes away early; no traceback, exit code 0.
+    piped = subprocess.run(["bash", "-o", "pipefail", "-c", f"'{sys.executable}' -m app.manage list | true"],
+                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert piped.returncode == 0 and piped.stderr == "", piped.stderr

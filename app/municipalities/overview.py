@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.auth.models import User
+from app.auth.models import ReadingKey, User
 from app.integrations.models import ApiKey, EventTypeMapping, Integration
 from app.municipalities.models import Municipality, Organisation
 from app.municipalities.service import get_municipality
@@ -26,6 +26,8 @@ class UserLine:
     role: str
     organisation: str
     active: bool
+    reading_keys: int  # neither revoked nor expired: each reads like a password until then
+    key_last_used: dt.datetime | None
 
 
 @dataclass(frozen=True)
@@ -68,9 +70,14 @@ def _one(session: Session, muni: Municipality) -> MunicipalityOverview:
         select(Organisation.name, Organisation.kind, func.coalesce(users_per_org.c.n, 0))
         .outerjoin(users_per_org, users_per_org.c.organisation_id == Organisation.id)
         .where(Organisation.municipality_id == muni.id).order_by(Organisation.name))]
+    live_keys = (select(ReadingKey.user_id, func.count().label("n"), func.max(ReadingKey.last_used_at).label("last"))
+                 .where(ReadingKey.revoked_at.is_(None), ReadingKey.expires_at > func.now())
+                 .group_by(ReadingKey.user_id).subquery())
     users = [UserLine(*row) for row in session.execute(
-        select(User.username, User.display_name, User.role, Organisation.name, User.active)
+        select(User.username, User.display_name, User.role, Organisation.name, User.active,
+               func.coalesce(live_keys.c.n, 0), live_keys.c.last)
         .join(Organisation, Organisation.id == User.organisation_id)
+        .outerjoin(live_keys, live_keys.c.user_id == User.id)
         .where(Organisation.municipality_id == muni.id).order_by(User.username))]
     keys = (select(ApiKey.integration_id, func.count().label("n"), func.max(ApiKey.last_used_at).label("last"))
             .where(ApiKey.revoked_at.is_(None)).group_by(ApiKey.integration_id).subquery())
