@@ -197,3 +197,29 @@ def test_export_times_are_swedish_time_across_the_dst_changes():
     assert local_iso_array(epochs) == [local_iso(t) for t in instants] + [None]
     assert local_iso_array(epochs, spreadsheet=True)[:4] == ["2026-03-29 01:59:59", "2026-03-29 03:00:00",
                                                                "2026-10-25 02:59:59", "2026-10-25 02:00:00"]
+
+
+def test_a_call_out_and_a_guards_report_of_it_export_with_their_ids_and_link(client, auth):
+    """The GIS unit finds the rescue service's call-out by its own number, and sees which
+    reports are counted once as one incident."""
+    from tests.feeds import event, post_events, results_by_id
+
+    guard = client.post("/api/v1/reports", headers=auth("reporter"), json={
+        "category": "brand_container", **SQUARE, "occurred_from": "2026-11-20T22:10:00+01:00"})
+    assert guard.status_code == 201, guard.text
+    fire = results_by_id(post_events(client, [event("RTJ-2026-9001")]))["RTJ-2026-9001"]
+    assert fire["linked_reports"] == [guard.json()["id"]]
+    rows = {row["id"]: row for row in read_csv(export(client, auth, "reports", "csv"))}
+    call_out, seen = rows[fire["id"]], rows[guard.json()["id"]]
+    assert (call_out["external_id"], call_out["event_type"], call_out["incident_of"]) == (
+        "RTJ-2026-9001", "Brand i container", "")
+    assert (seen["external_id"], seen["event_type"], seen["incident_of"]) == ("", "", fire["id"])
+    feature = client.get(f"/api/v1/reports/{fire['id']}", headers=auth("est")).json()
+    assert feature["properties"]["external_id"] == "RTJ-2026-9001"
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "r.gpkg"
+        path.write_bytes(export(client, auth, "reports", "gpkg").content)
+        one = subprocess.run(["ogrinfo", "-ro", "-q", str(path), "-sql",
+                              f"SELECT external_id, incident_of FROM rapporter WHERE id = '{guard.json()['id']}'"],
+                             capture_output=True, text=True).stdout
+        assert f"incident_of (String) = {fire['id']}" in one

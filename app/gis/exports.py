@@ -50,7 +50,7 @@ REPORT_FIELDS = (
     Field("id"), Field("category"), Field("category_label"), Field("category_group"),
     Field("occurred_from", "datetime"), Field("occurred_to", "datetime"), Field("reported_at", "datetime"),
     Field("status"), Field("source"), Field("organisation"), Field("organisation_kind"), Field("place"),
-    Field("description"), Field("h3_r9"),
+    Field("description"), Field("h3_r9"), Field("event_type"), Field("external_id"), Field("incident_of"),
 )
 HOTSPOT_FIELDS = (
     Field("h3"), Field("rank", "int"), Field("count", "float"), Field("previous", "float"),

@@ -191,7 +191,7 @@ def create_report(session: Session, *, payload: ReportCreate, by: Submitter, ske
                     occurred_from=start, occurred_to=end, reported_at=now, description=report.description,
                     place=payload.place, status=by.initial_status, source=by.source, organisation=by.organisation_name,
                     organisation_kind=by.organisation_kind, mine=by.user_id is not None, h3_r9=cells[9],
-                    incident_of=links.get(report.id), linked_reports=linked)
+                    external_id=report.external_id, incident_of=links.get(report.id), linked_reports=linked)
 
 
 def submit_report(session: Session, *, payload: ReportCreate, by: Submitter, skew_s: int,
@@ -204,10 +204,11 @@ def submit_report(session: Session, *, payload: ReportCreate, by: Submitter, ske
 
 def _feature(*, id, lon, lat, category, label, group, occurred_from, occurred_to, reported_at, description,
              place, status, source, organisation, organisation_kind, mine, h3_r9, attachments=(), event_type=None,
-             incident_of=None, linked_reports=()) -> dict[str, Any]:
-    """One report as an RFC 7946 feature; times in Europe/Stockholm. ``incident_of`` is the
-    primary report of the incident this one is linked into, ``linked_reports`` the reports
-    linked to this one (see app/reports/incidents.py)."""
+             external_id=None, incident_of=None, linked_reports=()) -> dict[str, Any]:
+    """One report as an RFC 7946 feature; times in Europe/Stockholm. ``event_type`` and
+    ``external_id`` are an integration's own type and id of the event (the rescue service's
+    call-out number), ``incident_of`` is the primary report of the incident this one is linked
+    into, ``linked_reports`` the reports linked to this one (see app/reports/incidents.py)."""
     return {
         "type": "Feature",
         "id": str(id),
@@ -220,6 +221,7 @@ def _feature(*, id, lon, lat, category, label, group, occurred_from, occurred_to
             "organisation_kind": organisation_kind, "mine": mine, "h3_r9": format(h3_r9, "x"),
             "attachments": [f"/api/v1/attachments/{a}" for a in attachments],
             "event_type": event_type,
+            "external_id": external_id,
             "incident_of": str(incident_of) if incident_of else None,
             "linked_reports": [str(r) for r in linked_reports or ()],
         },
@@ -235,7 +237,7 @@ def _feature_query() -> Select:
                Report.reported_at, Report.description, Report.place_name.label("place"), Report.status,
                Report.source, Organisation.name.label("organisation"),
                Organisation.kind.label("organisation_kind"), Report.reporter_id, Report.h3_r9,
-               Report.event_type, Report.incident_of)
+               Report.event_type, Report.external_id, Report.incident_of)
         .join(Category, Category.id == Report.category_id)
         .outerjoin(Organisation, Organisation.id == Report.organisation_id)
     )
@@ -257,7 +259,8 @@ def _row_to_feature(row, *, principal: Principal, attachments=()) -> dict[str, A
                     occurred_from=row[6], occurred_to=row[7], reported_at=row[8], description=row[9],
                     place=row[10], status=row[11], source=row[12], organisation=row[13],
                     organisation_kind=row[14], mine=row[15] == principal.user_id, h3_r9=row[16],
-                    attachments=attachments, event_type=row.event_type, incident_of=row.incident_of,
+                    attachments=attachments, event_type=row.event_type, external_id=row.external_id,
+                    incident_of=row.incident_of,
                     linked_reports=row.linked_reports)
 
 
@@ -346,7 +349,7 @@ def first_occurrence(session: Session, *, principal: Principal) -> dt.datetime |
 def stream_reports(session: Session, *, principal: Principal, flt: ReportFilter,
                    batch: int) -> Iterator[Sequence[Row]]:
     """Every visible report matching ``flt``, newest first, in lists of ``batch`` rows with the
-    labelled columns of :func:`_feature_query`, except that ``id`` is text and the three times
+    labelled columns of :func:`_feature_query`, except that the ids are text and the three times
     are UTC epoch seconds (floats): for a million rows, parsing UUIDs and time zones in Python
     would cost more than the query.
 
@@ -356,8 +359,8 @@ def stream_reports(session: Session, *, principal: Principal, flt: ReportFilter,
     query = _apply_filter(_feature_query().where(visible_to(principal)), flt, principal=principal)
     columns = []
     for column in query.selected_columns:
-        if column.name == "id":
-            column = cast(Report.id, String).label("id")
+        if column.name in ("id", "incident_of"):
+            column = cast(column, String).label(column.name)
         elif column.name in ("occurred_from", "occurred_to", "reported_at"):
             column = cast(func.extract("epoch", column), Float).label(column.name)
         columns.append(column)
