@@ -129,7 +129,8 @@ def parse_datetime(value: str | None) -> Interval | None:
     if "/" not in text:
         start, end = _bound(text, whole_day_end=False), _bound(text, whole_day_end=True)
         if start is None:
-            raise _bad_datetime(value, "an instant cannot be '..'")
+            raise _bad_datetime(value, "is empty" if not text else "is an open end alone; an instant or "
+                                "an interval such as 2026-10-01/.. is needed")
         return Interval(start, end)
     parts = text.split("/")
     if len(parts) != 2:

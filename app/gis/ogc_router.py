@@ -2,7 +2,7 @@
 
 Readable by GDAL's OAPIF driver (QGIS, ogr2ogr), ArcGIS Pro and FME. Landing page and
 conformance are open; the data needs est_member, coordinator or gis_reader, by bearer token
-or by a reading key in ``X-API-Key``. Invalid query parameters are 400 here (the standard
+or by a reading key (``X-API-Key``, or the password of HTTP Basic). Invalid query parameters are 400 here (the standard
 requires it; the rest of the API says 422).
 """
 from __future__ import annotations
@@ -58,8 +58,8 @@ def landing(request: Request, f: str | None = None) -> Response:
     return _json({
         "title": "Lägesbild – OGC API Features",
         "description": "EST reports and the hotspot layer of each cycle, for QGIS, ArcGIS, FME and GDAL. "
-                       "Data needs a bearer token or a reading key in X-API-Key (role est_member, coordinator "
-                       "or gis_reader).",
+                       "Data needs a bearer token, or a reading key in X-API-Key or as the password of HTTP "
+                       "Basic (role est_member, coordinator or gis_reader).",
         "links": [
             ogc.link(base, "self", ogc.JSON, "this document"),
             ogc.link(f"{root}/openapi.json", "service-desc", "application/vnd.oai.openapi+json;version=3.1",
