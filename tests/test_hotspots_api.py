@@ -110,6 +110,7 @@ def test_only_verified_reports_count_unless_asked(client, auth, db):
     assert by_cell(layer(client, auth, cycle=prev.id))[SQUARE_R9]["count"] == 2
     both = layer(client, auth, cycle=prev.id, status=["verified", "new"])
     assert by_cell(both)[SQUARE_R9]["count"] == 5 and both["statuses"] == ["new", "verified"]
+    assert layer(client, auth, cycle=prev.id, status="verified,new")["statuses"] == ["new", "verified"]
 
 
 def test_filters_by_category_group_and_reporting_organisation(client, auth, db):

@@ -143,6 +143,11 @@ def test_hexagon_tiles_take_the_layers_filters(client, auth, db):
     assert count(category="klotter") == 4
     assert count(group="brand") == 3
     assert count(status=["verified", "new"]) == 12
+    assert count(status="verified,new") == 12  # comma-separated, as the report list and the OGC API take it
+    assert count(category="klotter,brand_container") == 4 + 3
+    bad = client.get(f"/tiles/hotspots/{address[0]}/{address[1]}/{address[2]}.mvt", headers=auth("est"),
+                     params={"status": "verified,rejected"})
+    assert bad.status_code == 422 and "rejected; allowed: verified, new" in bad.json()["detail"]
 
 
 def test_report_tiles_hold_the_cycles_points_and_no_free_text(client, auth, db):

@@ -1,7 +1,7 @@
 """HTTP routes for the vector tiles: ``/tiles/{layer}/{z}/{x}/{y}.mvt`` and a TileJSON per layer."""
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
@@ -37,13 +37,13 @@ class HotspotTileQuery(BaseModel):
     category: list[str] = Field([], description=FILTER_DOCS["category"])
     group: list[str] = Field([], description=FILTER_DOCS["group"])
     organisation_kind: list[str] = Field([], description=FILTER_DOCS["organisation_kind"])
-    status: list[Literal["verified", "new"]] = Field(["verified"], description=FILTER_DOCS["status"])
+    status: list[str] = Field(["verified"], description=FILTER_DOCS["status"])
     cycle: str = Field("current", description=CYCLE_DOC)
     res: int | None = Field(None, ge=7, le=10, description=RES_DOC)
 
     def filters(self) -> Filters:
-        return Filters(category=self.category, group=self.group, organisation_kind=self.organisation_kind,
-                       status=self.status)
+        return Filters.parse(category=self.category, group=self.group, organisation_kind=self.organisation_kind,
+                             status=self.status)
 
 
 @router.get("/tiles/hotspots/{z}/{x}/{y}.mvt", response_class=Response, responses=TILE_RESPONSES,

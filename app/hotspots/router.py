@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Response
@@ -18,6 +18,7 @@ from app.hotspots import service
 from app.hotspots.cycles import Cycle
 from app.hotspots.queries import Selection
 from app.hotspots.situation_map import render_situation_map
+from app.reports.deps import csv_values
 from app.reports.schemas import Day
 from app.static import inline_leaflet
 from app.timeutil import STOCKHOLM, local_iso, utcnow
@@ -36,29 +37,45 @@ def _json(data: Any, media_type: str = "application/json") -> Response:
 
 @dataclass(frozen=True)
 class Filters:
-    """The filters every situation-picture route shares, as given in the query string."""
+    """The filters every situation-picture route shares, as given in the query string: each
+    repeated (``status=verified&status=new``) or comma-separated (``status=verified,new``), as
+    the report list and the OGC API take them."""
 
     category: list[str]
     group: list[str]
     organisation_kind: list[str]
     status: list[str]
 
+    @classmethod
+    def parse(cls, *, category: list[str], group: list[str], organisation_kind: list[str],
+              status: list[str]) -> Filters:
+        """The query's lists, comma-separated values split; 422 quoting a status that is not one."""
+        def split(values: list[str]) -> list[str]:
+            return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+        statuses = list(csv_values(",".join(status), field="status", allowed=COUNTED_STATUSES)) or ["verified"]
+        return cls(category=split(category), group=split(group), organisation_kind=split(organisation_kind),
+                   status=statuses)
+
+
+COUNTED_STATUSES = ("verified", "new")
+
 
 # The shared filters' documentation (also app.gis.tiles_router.HotspotTileQuery).
-FILTER_DOCS = {"category": "category code; repeat for several",
+FILTER_DOCS = {"category": "category code; repeat or comma-separate for several",
                "group": "category group, e.g. brand, skadegorelse",
                "organisation_kind": "reporting organisation kind, e.g. polis",
-               "status": "report statuses counted; verified only by default"}
+               "status": "report statuses counted, verified and/or new; verified only by default"}
 
 
 async def filters(
     category: Annotated[list[str], Query(description=FILTER_DOCS["category"])] = [],
     group: Annotated[list[str], Query(description=FILTER_DOCS["group"])] = [],
     organisation_kind: Annotated[list[str], Query(description=FILTER_DOCS["organisation_kind"])] = [],
-    status: Annotated[list[Literal["verified", "new"]], Query(description=FILTER_DOCS["status"])] = ["verified"],
+    status: Annotated[list[str], Query(description=FILTER_DOCS["status"])] = ["verified"],
 ) -> Filters:
     """The shared filters from the query string; async: pure parsing needs no worker thread."""
-    return Filters(category=category, group=group, organisation_kind=organisation_kind, status=status)
+    return Filters.parse(category=category, group=group, organisation_kind=organisation_kind, status=status)
 
 
 FiltersDep = Annotated[Filters, Depends(filters)]
