@@ -97,6 +97,10 @@ def test_geojson_in_both_crs_with_the_list_filters(client, auth, db, sample):
     assert [f["id"] for f in window["features"]] == [str(b.id)]
     none = export(client, auth, "reports", "geojson", bbox="16.40,59.30,16.41,59.31").json()
     assert none["features"] == []
+    for params in ({"statuss": "verified"}, {"limit": "5"}):  # a typo, or a list's page size: not silently all
+        unknown = client.get("/api/v1/exports/reports.csv", headers=auth("gis"), params=params)
+        assert unknown.status_code == 422 and f"Unknown query parameter(s) {next(iter(params))}" in unknown.json()[
+            "detail"]
     typo = client.get("/api/v1/exports/reports.csv", headers=auth("gis"), params={"category": "skadegörelse"})
     assert typo.status_code == 422 and typo.headers["content-type"] == "application/problem+json"
     assert "Unknown category 'skadegörelse'" in typo.json()["detail"] and "skadegorelse" in typo.json()["detail"]
@@ -137,6 +141,7 @@ def test_hotspot_layer_exports_in_all_formats(client, auth, db):
     layer = client.get("/api/v1/hotspots", headers=auth("gis"), params={"cycle": prev.id, "res": 8}).json()
     fc = export(client, auth, "hotspots", "geojson", resolution=8).json()  # default: the last full cycle
     assert fc["cycle"]["id"] == prev.id and len(fc["features"]) == len(layer["features"])
+    assert export(client, auth, "hotspots", "geojson", res=8).json()["resolution"] == 8  # as /hotspots names it
     props = {f["id"]: f["properties"] for f in fc["features"]}[square]
     assert props["count"] == 9 + (2 if h3.latlng_to_cell(STATION["lat"], STATION["lon"], 8) == square else 0)
     assert props["cycle"] == prev.id and props["cycle_start"].startswith(prev.first_day.isoformat())

@@ -11,7 +11,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Annotated, BinaryIO, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from app.auth.deps import GisReader, SettingsDep
@@ -19,11 +19,11 @@ from app.db import SessionDep, StreamSessionDep
 from app.gis import exports, gpkg, service
 from app.hotspots.router import FiltersDep, Resolution
 from app.reports import service as reports
-from app.reports.deps import ReportFilterDep
+from app.reports.deps import ReportFilterDep, known_query_params
 from app.responses import NOT_STORED
 from app.timeutil import STOCKHOLM, utcnow
 
-router = APIRouter(prefix="/api/v1/exports", tags=["exports"])
+router = APIRouter(prefix="/api/v1/exports", tags=["exports"], dependencies=[Depends(known_query_params)])
 Format = Literal["geojson", "csv", "gpkg"]
 Crs = Annotated[str | None, Query(description="EPSG:4326 (default; lon/lat) or EPSG:3006 (SWEREF 99 TM, "
                                               "easting/northing in metres)")]
@@ -78,7 +78,10 @@ def export_reports(fmt: Format, principal: GisReader, session: StreamSessionDep,
 def export_hotspots(fmt: Format, principal: GisReader, session: SessionDep, settings: SettingsDep, f: FiltersDep,
                     cycle: Annotated[str, Query(description="'previous' (default: the last full cycle), "
                                                             "'current' or a cycle id (first day)")] = "previous",
-                    resolution: Resolution = 9, crs: Crs = None):
+                    resolution: Resolution = 9, crs: Crs = None,
+                    res: Annotated[int | None, Query(ge=7, le=10, description="the same as resolution, as the "
+                                                                          "tiles and /hotspots name it")] = None):
+    resolution = res if res is not None else resolution
     out = exports.parse_crs(crs)
     layer, c = service.hotspot_layer(session, principal=principal, query=service.HotspotQuery(
         resolution=resolution, cycle=cycle, categories=tuple(f.category), groups=tuple(f.group),

@@ -167,9 +167,9 @@ def _bad_datetime(value: str, why: str) -> BadRequest:
                       errors=[{"field": "datetime", "message": why}])
 
 
-def parse_bbox(value: str | None, bbox_crs: str | None) -> tuple[float, float, float, float] | None:
-    """``bbox`` in ``bbox-crs`` (CRS84 by default; in that CRS's axis order) -> WGS84
-    (min_lon, min_lat, max_lon, max_lat). Invalid values are 400 on OGC routes."""
+def parse_bbox(value: str | None, bbox_crs: str | None) -> geo.Area | None:
+    """``bbox`` in ``bbox-crs`` (CRS84 by default; in that CRS's axis order) -> the area it
+    covers. Invalid values are 400 on OGC routes."""
     crs = parse_crs(bbox_crs, param="bbox-crs")
     return geo.parse_bbox(value, crs=crs.code, northing_first=crs.northing_first)
 

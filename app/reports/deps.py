@@ -1,9 +1,9 @@
 """The report list's query-string filters as one dependency: the list and the exports share it."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 
 from app import geo
 from app.errors import InvalidInput
@@ -52,3 +52,19 @@ def report_filter(
 
 
 ReportFilterDep = Annotated[ReportFilter, Depends(report_filter)]
+
+
+def _query_names(dependant: Any) -> set[str]:
+    """Every query parameter a route takes, its dependencies' included (by the names sent)."""
+    return {p.alias for p in dependant.query_params}.union(*(_query_names(d) for d in dependant.dependencies))
+
+
+async def known_query_params(request: Request) -> None:
+    """422 naming a query parameter the route does not take: for a file of reports, a typo such
+    as ``statuss=verified`` must not quietly give every report."""
+    allowed = _query_names(request.scope["route"].dependant)
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise InvalidInput(f"Unknown query parameter(s) {', '.join(unknown)}; this route takes "
+                           f"{', '.join(sorted(allowed))}",
+                           errors=[{"field": name, "message": "unknown parameter"} for name in unknown])
