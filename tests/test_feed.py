@@ -167,8 +167,8 @@ def test_a_changed_event_updates_its_report_and_keeps_the_history(client, auth, 
     assert entry["action"] == "feed_update" and entry["by"] is None
     changes = entry["changes"]
     assert changes["event_type"] == ["Brand i container", "Brand i byggnad"]
-    assert changes["occurred_from"][0].startswith("2026-11-20T21:15:00")  # UTC in the log
-    assert changes["occurred_from"][1].startswith("2026-11-20T21:40:00")
+    assert changes["occurred_from"] == ["2026-11-20T22:15:00+01:00", "2026-11-20T22:40:00+01:00"]  # Swedish time
+    assert changes["category"] == ["brand_container", "brand_byggnad"]
     assert changes["position"] == [[SQUARE["lon"], SQUARE["lat"]], [moved_lon, SQUARE["lat"]]]
     assert changes["description"] is True  # that it changed; free text is not copied into the log
     assert len(changes["category_id"]) == 2

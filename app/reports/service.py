@@ -427,11 +427,25 @@ def unlink_report(session: Session, *, report_id: uuid.UUID, principal: Principa
 def report_history(session: Session, *, report_id: uuid.UUID, principal: Principal) -> list[dict[str, Any]]:
     """What happened to a report, oldest first: moderation, feed updates (with the old and new
     values), incident links and unlinks, and by whom (a username, or none for the system)."""
-    _get_visible(session, report_id=report_id, principal=principal)
+    report = _get_visible(session, report_id=report_id, principal=principal)
     rows = session.execute(select(ReportEvent, User.username).outerjoin(User, User.id == ReportEvent.user_id)
                            .where(ReportEvent.report_id == report_id).order_by(ReportEvent.at, ReportEvent.id)).all()
-    return [{"at": local_iso(event.at), "action": event.action, "by": username, "changes": event.changes}
-            for event, username in rows]
+    codes = dict(session.execute(select(Category.id, Category.code)
+                                 .where(Category.municipality_id == report.municipality_id)).all())
+    return [{"at": local_iso(event.at), "action": event.action, "by": username,
+             "changes": _readable(event.changes, codes)} for event, username in rows]
+
+
+def _readable(changes: dict[str, Any], codes: dict[int, str]) -> dict[str, Any]:
+    """A logged change as people read it: categories by code besides their ids, times in
+    Swedish time with offset (the log keeps what was stored: ids, UTC)."""
+    out = dict(changes)
+    if "category_id" in out:
+        out["category"] = [codes.get(i) for i in out["category_id"]]
+    for name in ("occurred_from", "occurred_to"):
+        if name in out:
+            out[name] = [local_iso(dt.datetime.fromisoformat(v)) if isinstance(v, str) else v for v in out[name]]
+    return out
 
 
 def require_attachable(session: Session, *, report_id: uuid.UUID, principal: Principal) -> Report:
