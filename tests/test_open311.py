@@ -107,6 +107,13 @@ def test_swedish_letters_arrive_whole_however_the_form_is_encoded(client, db, co
     assert db.get(Report, uuid.UUID(r.json()[0]["service_request_id"])).description == "Tagg på väggen vid Årbyskolan"
 
 
+def test_percent_escapes_that_are_no_utf8_are_refused_not_stored_as_question_marks(client, db):
+    body = "&".join(f"{k}={v}" for k, v in FORM.items()).encode() + b"&description=Tagg%ff%fe%80p"
+    r = client.post(f"{V2}/requests.json", content=body,
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 400 and "description" in r.text and "not valid UTF-8" in r.text
+
+
 def test_a_form_body_in_pieces_is_read_whole_even_with_a_letter_split_between_them():
     """Bodies arrive in pieces; 'å' is two bytes, here one in each: still 'å', not two Latin-1 letters."""
     import asyncio

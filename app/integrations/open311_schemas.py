@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.reports.schemas import DESCRIPTION_MAX_CHARS, Text, When
 
@@ -40,6 +40,16 @@ class Open311RequestForm(BaseModel):
                                                          "looks like a personnummer or phone number, to keep it")
     occurred_from: When | None = Field(None, alias="attribute[occurred_from]")
     occurred_to: When | None = Field(None, alias="attribute[occurred_to]")
+
+    @field_validator("description", "address_string", "service_code")
+    @classmethod
+    def _decoded_as_utf8(cls, value: str | None) -> str | None:
+        # A form's %-escapes that are no UTF-8 (%ff%fe) are read as U+FFFD: refuse the text
+        # rather than store question marks in the situation picture.
+        if value is not None and "\ufffd" in value:
+            raise ValueError("is not valid UTF-8: a %-escape stands for bytes that are no UTF-8 characters "
+                             "(send the text as UTF-8, %-escaped or not)")
+        return value
 
     @model_validator(mode="before")
     @classmethod
