@@ -20,6 +20,11 @@ import orjson
 
 from app.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 
+# The csv module refuses a field over 131,072 characters, which failed a whole batch for one
+# event's long description; the body limit (32 MB) bounds fields anyway, and the per-event
+# checks reject an over-long one alone. (A process-wide setting; nothing else here reads CSV.)
+csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
+
 FIELDS = ("external_id", "event_type", "occurred_at", "occurred_from", "occurred_to", "x", "y", "crs", "description",
           "confirm_personal_data")
 CSV_ALIASES = {"lon": "x", "lat": "y", "longitude": "x", "latitude": "y"}
