@@ -136,7 +136,8 @@ EDGE_POINTS = 64  # per edge of a SWEREF rectangle: the chords then stay well un
 
 
 def parse_bbox(text: str | None, *, crs: str | None, northing_first: bool = False) -> Area | None:
-    """``minx,miny,maxx,maxy`` in ``crs`` (WGS84 lon/lat by default, or SWEREF 99 TM metres)
+    """``minx,miny,maxx,maxy`` (or ``minx,miny,minz,maxx,maxy,maxz``: heights are ignored) in
+    ``crs`` (WGS84 lon/lat by default, or SWEREF 99 TM metres)
     -> the :class:`Area`; a 422 naming ``bbox`` when malformed, inverted or outside the CRS's
     range. ``northing_first``: the values come in the CRS's authority axis order,
     latitude/northing first (OGC API Part 2 with EPSG:4326 or EPSG:3006)."""
@@ -154,8 +155,10 @@ def parse_bbox(text: str | None, *, crs: str | None, northing_first: bool = Fals
         values = [float(v) for v in text.split(",")]
     except ValueError:
         raise bad("has a value that is not a number") from None
+    if len(values) == 6:  # with heights (OGC API allows minz and maxz): the ground plan is what counts
+        values = values[0:2] + values[3:5]
     if len(values) != 4 or not all(np.isfinite(values)):
-        raise bad("must be four finite numbers")
+        raise bad("must be four finite numbers (or six, with heights)")
     if northing_first:
         miny, minx, maxy, maxx = values
     else:

@@ -144,6 +144,8 @@ def test_bbox_in_crs84_and_in_sweref_99_tm_northing_first(client, auth, db):
     add_reports(db, **STATION, at=T0)
     n, e = sweref(db, square.id)
     assert {f["id"] for f in items(client, auth, bbox="16.508,59.370,16.512,59.372")["features"]} == {str(square.id)}
+    with_heights = items(client, auth, bbox="16.508,59.370,-10,16.512,59.372,100")  # minz, maxz: Part 1 allows them
+    assert {f["id"] for f in with_heights["features"]} == {str(square.id)}
     box = f"{n - 50},{e - 50},{n + 50},{e + 50}"
     hits = items(client, auth, bbox=box, **{"bbox-crs": SWEREF})
     assert [f["id"] for f in hits["features"]] == [str(square.id)]
