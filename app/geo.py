@@ -13,7 +13,7 @@ import h3
 import numpy as np
 import shapely
 from pyproj import Transformer
-from sqlalchemy import func
+from sqlalchemy import func, select
 
 from app.errors import DomainError, InvalidInput
 
@@ -119,20 +119,28 @@ class Area:
     against the envelope of its corners would take in points up to tens of metres outside it."""
 
     envelope: tuple[float, float, float, float]  # min_lon, min_lat, max_lon, max_lat
-    outline_wkt: str | None = None  # WGS84 polygon: the SWEREF rectangle, 64 points per edge
+    outline_wkt: str | None = None  # WGS84 polygon: the SWEREF rectangle, its edges densified
 
     def shape(self) -> shapely.Geometry:
         """The area as a shapely geometry (WGS84)."""
         return shapely.from_wkt(self.outline_wkt) if self.outline_wkt else shapely.box(*self.envelope)
 
     def intersects(self, column: Any) -> Any:
-        """SQL: ``column`` (a WGS84 geometry) meets the area; the spatial index applies either way."""
+        """SQL: ``column`` (a WGS84 geometry) meets the area; the spatial index applies either way.
+        The outline is read once per statement, in a subquery: psycopg prepares a statement run
+        five times, and PostgreSQL's generic plan would otherwise parse the WKT again for every
+        candidate row (measured: ~1 s instead of ~45 ms for a 1 km box over 5,000 reports)."""
         if self.outline_wkt:
-            return func.ST_Intersects(column, func.ST_GeomFromText(self.outline_wkt, 4326))
+            outline = select(func.ST_GeomFromText(self.outline_wkt, 4326)).scalar_subquery()
+            return func.ST_Intersects(column, outline)
         return func.ST_Intersects(column, func.ST_MakeEnvelope(*self.envelope, 4326))
 
 
-EDGE_POINTS = 64  # per edge of a SWEREF rectangle: the chords then stay well under a millimetre off its edge
+# A SWEREF rectangle's edges are divided into pieces of at most this many metres (at most
+# EDGE_POINTS_MAX a side): a chord then stays within a few millimetres of the true edge (8 cm
+# for a 1,560 m piece, the bow growing with the square of the length).
+EDGE_PIECE_M = 250.0
+EDGE_POINTS_MIN, EDGE_POINTS_MAX = 16, 1024
 
 
 def parse_bbox(text: str | None, *, crs: str | None, northing_first: bool = False) -> Area | None:
@@ -175,8 +183,10 @@ def parse_bbox(text: str | None, *, crs: str | None, northing_first: bool = Fals
 
 
 def _sweref_area(minx: float, miny: float, maxx: float, maxy: float) -> Area:
-    """A SWEREF 99 TM rectangle as a WGS84 outline (each edge in :data:`EDGE_POINTS` pieces)."""
-    t = np.linspace(0.0, 1.0, EDGE_POINTS, endpoint=False)
+    """A SWEREF 99 TM rectangle as a WGS84 outline (each edge in pieces of at most
+    :data:`EDGE_PIECE_M`)."""
+    pieces = int(np.clip(np.ceil(max(maxx - minx, maxy - miny) / EDGE_PIECE_M), EDGE_POINTS_MIN, EDGE_POINTS_MAX))
+    t = np.linspace(0.0, 1.0, pieces, endpoint=False)
     xs = np.concatenate([minx + (maxx - minx) * t, np.full_like(t, maxx), maxx - (maxx - minx) * t,
                          np.full_like(t, minx)])
     ys = np.concatenate([np.full_like(t, miny), miny + (maxy - miny) * t, np.full_like(t, maxy),

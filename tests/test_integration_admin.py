@@ -83,6 +83,10 @@ def test_a_new_mapping_or_a_corrected_category_survives_replays_until_the_type_c
     assert later["KEEP-2"]["status"] == "updated" and category("KEEP-2") == "brand_byggnad"
     history = client.get(f"/api/v1/reports/{ids['KEEP-2']}/history", headers=auth("coordinator")).json()
     assert "category_id" not in history[-1]["changes"] and history[-1]["changes"]["description"] is True
+    # The same type spelled otherwise ('BRAND I CONTAINER', 'Brand i container ') is the same type.
+    for spelling in ("BRAND I CONTAINER", "brand  i container"):
+        respelled = results_by_id(post_events(client, [event("KEEP-2", event_type=spelling, description="Släckt")]))
+        assert respelled["KEEP-2"]["status"] == "updated" and category("KEEP-2") == "brand_byggnad"
     # The rescue service reclassifies: the new type's mapping applies.
     typed = results_by_id(post_events(client, [event("KEEP-1", event_type="Brand i fordon")]))
     assert typed["KEEP-1"]["status"] == "updated" and category("KEEP-1") == "brand_fordon"

@@ -55,6 +55,11 @@ CREATE TEMP TABLE IF NOT EXISTS feed_event (
 """)
 COPY = f"COPY feed_event ({', '.join((*FIXED, *TEXT))}) FROM STDIN (FORMAT BINARY)"
 
+# An event type as the mapping matches it (app.integrations.service.normalise_event_type, in SQL:
+# Unicode form, case, dashes and the spacing around them): a respelled type is the same type.
+TYPE_KEY = r"""regexp_replace(btrim(regexp_replace(regexp_replace(lower(normalize({0}, NFKC)),
+    '[‐-―−]', '-', 'g'), '\s*([-/])\s*', '\1', 'g')), '\s+', ' ', 'g')"""
+
 # One statement: classify against what is stored, insert the new, update the changed, log the changes.
 APPLY = text("""
 WITH cur AS (
@@ -69,10 +74,11 @@ WITH cur AS (
     ) r ON true
 ), changed AS (
     -- What the source says changed. The category is ours, not the source's: it follows the
-    -- mapping only when the event's type changes, so a replay after the coordinator re-mapped a
-    -- type, or corrected one report's category, is unchanged and keeps the stored category.
-    SELECT *, CASE WHEN old_event_type IS DISTINCT FROM event_type THEN category_id ELSE old_category_id END
-              AS new_category_id
+    -- mapping only when the event's type changes (not its spelling), so a replay after the
+    -- coordinator re-mapped a type, or corrected one report's category, keeps the stored category.
+    SELECT *, CASE WHEN """ + TYPE_KEY.format("old_event_type") + """
+                        IS DISTINCT FROM """ + TYPE_KEY.format("event_type") + """
+                   THEN category_id ELSE old_category_id END AS new_category_id
     FROM cur
     WHERE report_id IS NOT NULL
       AND (old_from, old_to, old_geom, old_description, old_event_type)
