@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
             print(api_key(username=args.user, days=args.days, label=args.label))
         elif args.cmd in COMMANDS:
             COMMANDS[args.cmd](args)
-            sys.stdout.flush()  # here, so that a reader gone early (`| head`) is handled below
+            sys.stdout.flush()  # here, so that a reader gone early (`list | head`) is handled below
         else:
             banner(args.port)
     except DomainError as exc:
@@ -300,9 +300,13 @@ def main(argv: list[str] | None = None) -> int:
     except OperationalError as exc:
         print(f"error: the database is not reachable ({type(exc.orig).__name__}); nothing was changed", file=sys.stderr)
         return 1
-    except BrokenPipeError:  # `list | head`: the reader has what it wanted (anything changed is committed)
+    except BrokenPipeError:  # the reader of the output went away
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
-        return 0
+        if args.cmd == "list":  # `list | head`: the reader has what it wanted
+            return 0
+        print("error: the output was cut off before it was all written; what was made is stored, but a password or "
+              "key printed once may be lost: reset the password, or make a new key", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -142,6 +142,8 @@ def test_hotspot_layer_exports_in_all_formats(client, auth, db):
     fc = export(client, auth, "hotspots", "geojson", resolution=8).json()  # default: the last full cycle
     assert fc["cycle"]["id"] == prev.id and len(fc["features"]) == len(layer["features"])
     assert export(client, auth, "hotspots", "geojson", res=8).json()["resolution"] == 8  # as /hotspots names it
+    both = client.get("/api/v1/exports/hotspots.csv", headers=auth("gis"), params={"res": 8, "resolution": 10})
+    assert both.status_code == 422 and "disagree" in both.json()["detail"]
     props = {f["id"]: f["properties"] for f in fc["features"]}[square]
     assert props["count"] == 9 + (2 if h3.latlng_to_cell(STATION["lat"], STATION["lon"], 8) == square else 0)
     assert props["cycle"] == prev.id and props["cycle_start"].startswith(prev.first_day.isoformat())

@@ -109,6 +109,8 @@ def test_linked_reports_count_once_in_the_hotspot_layer_until_unlinked(client, a
     assert layer_count(client, auth, cycle) == 2
     history = client.get(f"/api/v1/reports/{guard['id']}/history", headers=auth("coordinator")).json()
     assert (history[-1]["action"], history[-1]["by"]) == ("unlink", "coordinator")
+    primary = client.get(f"/api/v1/reports/{fire['id']}/history", headers=auth("coordinator")).json()
+    assert primary[-1]["action"] == "unlink_members" and primary[-1]["changes"]["linked_reports"] == [[guard["id"]], []]
     assert history[-1]["changes"]["incident_of"] == [fire["id"], None]
     assert client.delete(f"/api/v1/reports/{guard['id']}/incident", headers=auth("coordinator")).status_code == 409
     # A replay of the call-out does not link them again.
@@ -125,7 +127,7 @@ def test_unlinking_the_call_out_releases_every_linked_report(client, auth):
     assert all(props(client, auth, g["id"])["incident_of"] is None for g in guards)
     history = client.get(f"/api/v1/reports/{fire['id']}/history", headers=auth("coordinator")).json()
     assert history[-1]["action"] == "unlink_members" and history[-1]["by"] == "coordinator"
-    assert history[-1]["changes"]["linked_reports"] == [sorted(g["id"] for g in guards), None]
+    assert history[-1]["changes"]["linked_reports"] == [sorted(g["id"] for g in guards), []]
     # A second call-out of the same fire does not take them back: the coordinator has judged them.
     second = results_by_id(post_events(client, [event("RTJ-601", at=FIRE_AT + dt.timedelta(minutes=10))]))["RTJ-601"]
     assert second["status"] == "created" and "linked_reports" not in second

@@ -68,6 +68,9 @@ def test_programs_that_send_only_a_user_name_and_password_use_the_key_as_the_pas
 
 
 def test_refusals_say_what_to_do_and_offer_basic_only_to_programs(client, auth):
+    integration = client.get("/api/v1/integrations", headers=auth("coordinator")).json()[0]
+    pushing = client.post(f"/api/v1/integrations/{integration['id']}/keys", headers=auth("coordinator"),
+                          json={"label": "test"}).json()["key"]
     made = make_key(client, auth)
     client.delete(f"/api/v1/reading-keys/{made['id']}", headers=auth("gis"))
     for path in (OGC_ITEMS, "/tiles/hotspots/12/2254/1189.mvt"):
@@ -81,7 +84,7 @@ def test_refusals_say_what_to_do_and_offer_basic_only_to_programs(client, auth):
         token = auth("gis")["Authorization"].removeprefix("Bearer ")
         misplaced = client.get(path, headers={"X-API-Key": token})  # a login token in QGIS's key field
         assert misplaced.status_code == 401 and "looks like a login token" in misplaced.json()["detail"]
-        pushed = client.get(path, headers={"Authorization": f"Bearer {DEMO_API_KEY}"})
+        pushed = client.get(path, headers={"Authorization": f"Bearer {pushing}"})
         assert pushed.status_code == 403 and "may submit reports but not read them" in pushed.json()["detail"]
     key = make_key(client, auth)["key"]
     elsewhere = client.get("/api/v1/reports", headers={"Authorization": f"Bearer {key}"})

@@ -5,7 +5,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 from functools import partial
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPBasic, OAuth2PasswordBearer
@@ -23,7 +23,7 @@ from app.cache import TtlCache
 from app.config import Settings, get_settings
 from app.db import ReadSessionDep, SessionDep
 from app.errors import Forbidden, Unauthenticated
-from app.integrations.service import find_key
+from app.integrations.service import INTEGRATION_KEY_PREFIX, find_key
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
@@ -58,7 +58,7 @@ def read_credentials(authorization: str | None, api_key: str | None) -> Credenti
     scheme, param = get_authorization_scheme_param(authorization)
     sent = bool(authorization and authorization.strip())
     if scheme.lower() == "bearer" and param:
-        if is_reading_key(param) or param.count(".") != 2:  # a login token has three parts; a key is sent so too
+        if is_reading_key(param) or param.startswith(INTEGRATION_KEY_PREFIX):  # some programs send keys so
             return Credentials(key=param, sent_authorization=sent)
         return Credentials(token=param, sent_authorization=sent)
     if api_key:
@@ -75,15 +75,19 @@ def read_credentials(authorization: str | None, api_key: str | None) -> Credenti
     return Credentials(key=(password or name).strip() or None, via_basic=True, sent_authorization=sent)
 
 
-def key_principal(session: Session, credentials: Credentials) -> Principal:
-    """The user behind the request's reading key; 401 (with what to do) for any other key, 403
-    for an integration's: it pushes reports and never reads them."""
+def reading_key_principal(session: Session, credentials: Credentials) -> Principal:
+    """The user behind the request's reading key (``is_reading_key``); 401 when it is unknown,
+    revoked or expired, or its user deactivated."""
+    try:
+        return authenticate_reading_key(session, key=credentials.key)
+    except Unauthenticated as exc:
+        raise credentials.refused(exc.detail) from None
+
+
+def refuse_other_key(session: Session, credentials: Credentials) -> NoReturn:
+    """A key that is not a reading key never reads: 401 with what to do, or 403 for an
+    integration's (it pushes reports)."""
     key = credentials.key
-    if is_reading_key(key):
-        try:
-            return authenticate_reading_key(session, key=key)
-        except Unauthenticated as exc:
-            raise credentials.refused(exc.detail) from None
     refuse_if_old_reading_key(key)
     try:
         _, _, client = find_key(session, key=key)  # an integration's? Its use is not recorded here
@@ -167,7 +171,9 @@ def reading_principal(session: SessionDep, settings: SettingsDep, authorization:
         return get_principal(session, token=credentials.token, settings=settings)
     if not credentials.key:
         raise credentials.refused(_NO_READING_CREDENTIALS)
-    return key_principal(session, credentials)
+    if is_reading_key(credentials.key):
+        return reading_key_principal(session, credentials)
+    refuse_other_key(session, credentials)
 
 
 _NO_READING_CREDENTIALS = ("Send 'Authorization: Bearer <token>' (POST /api/v1/auth/token), or a reading key (POST "
@@ -202,13 +208,13 @@ async def tile_reader(request: Request, session: ReadSessionDep) -> Principal:
     cache = settings.tile_auth_cache_seconds > 0
     if credentials.key and is_reading_key(credentials.key):
         # By the key's digest, so a revoked or expired key also stops within the cache time.
-        key, load = ("key", key_digest(credentials.key)), partial(key_principal, session, credentials)
+        key, load = ("key", key_digest(credentials.key)), partial(reading_key_principal, session, credentials)
     elif credentials.token:
         user_id, version = token_subject(credentials.token, settings=settings)
         key, load = ("user", user_id, version), partial(load_principal, session, user_id=user_id,
                                                          token_version=version)
     elif credentials.key:  # not a reading key: refused, with what to do (401, or 403 for an integration's)
-        return _GIS_READ.check(await run_in_threadpool(key_principal, session, credentials))
+        return await run_in_threadpool(refuse_other_key, session, credentials)  # it never returns
     else:
         raise credentials.refused(_NO_READING_CREDENTIALS)
     principal = principal_cache.peek(key) if cache else None

@@ -11,19 +11,27 @@ from itertools import chain
 from pathlib import Path
 from typing import Annotated, BinaryIO, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from app.auth.deps import GisReader, SettingsDep
 from app.db import SessionDep, StreamSessionDep
 from app.gis import exports, gpkg, service
-from app.hotspots.router import FiltersDep, Resolution
+from app.errors import InvalidInput
+from app.hotspots.router import FiltersDep
 from app.reports import service as reports
-from app.reports.deps import ReportFilterDep, known_query_params
+from app.reports.deps import ReportFilterDep, reject_unknown_query_params
 from app.responses import NOT_STORED
 from app.timeutil import STOCKHOLM, utcnow
 
-router = APIRouter(prefix="/api/v1/exports", tags=["exports"], dependencies=[Depends(known_query_params)])
+OptionalResolution = Annotated[int | None, Query(ge=7, le=10, description="H3 resolution: 7 (~5 km²) … 10 "
+                                                                         "(~0.015 km²); 9 by default")]
+async def _only_known_params(request: Request, _caller: GisReader) -> None:
+    """Unknown query parameters refused, once the caller is known (a 401 comes before a 422)."""
+    reject_unknown_query_params(request)
+
+
+router = APIRouter(prefix="/api/v1/exports", tags=["exports"], dependencies=[Depends(_only_known_params)])
 Format = Literal["geojson", "csv", "gpkg"]
 Crs = Annotated[str | None, Query(description="EPSG:4326 (default; lon/lat) or EPSG:3006 (SWEREF 99 TM, "
                                               "easting/northing in metres)")]
@@ -78,10 +86,13 @@ def export_reports(fmt: Format, principal: GisReader, session: StreamSessionDep,
 def export_hotspots(fmt: Format, principal: GisReader, session: SessionDep, settings: SettingsDep, f: FiltersDep,
                     cycle: Annotated[str, Query(description="'previous' (default: the last full cycle), "
                                                             "'current' or a cycle id (first day)")] = "previous",
-                    resolution: Resolution = 9, crs: Crs = None,
+                    resolution: OptionalResolution = None, crs: Crs = None,
                     res: Annotated[int | None, Query(ge=7, le=10, description="the same as resolution, as the "
                                                                           "tiles and /hotspots name it")] = None):
-    resolution = res if res is not None else resolution
+    if res is not None and resolution is not None and res != resolution:
+        raise InvalidInput(f"res={res} and resolution={resolution} disagree; give one of them",
+                           errors=[{"field": "res", "message": "disagrees with resolution"}])
+    resolution = res or resolution or 9
     out = exports.parse_crs(crs)
     layer, c = service.hotspot_layer(session, principal=principal, query=service.HotspotQuery(
         resolution=resolution, cycle=cycle, categories=tuple(f.category), groups=tuple(f.group),

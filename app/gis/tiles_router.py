@@ -14,7 +14,9 @@ from app.auth.service import Principal
 from app.config import get_settings
 from app.db import ReadSessionDep, SessionDep
 from app.gis import tiles
-from app.hotspots.router import CYCLE_DOC, FILTER_DOCS, CycleRef, Filters, FiltersDep, scope_and_cycle, selection_for
+from app.hotspots.router import (
+    CYCLE_DOC, FILTER_DOCS, STATUS_SCHEMA, CycleRef, Filters, FiltersDep, scope_and_cycle, selection_for,
+)
 from app.responses import gzipped_response
 
 router = APIRouter(tags=["vector tiles"])
@@ -37,7 +39,7 @@ class HotspotTileQuery(BaseModel):
     category: list[str] = Field([], description=FILTER_DOCS["category"])
     group: list[str] = Field([], description=FILTER_DOCS["group"])
     organisation_kind: list[str] = Field([], description=FILTER_DOCS["organisation_kind"])
-    status: list[str] = Field(["verified"], description=FILTER_DOCS["status"])
+    status: list[str] = Field(["verified"], description=FILTER_DOCS["status"], json_schema_extra=STATUS_SCHEMA)
     cycle: str = Field("current", description=CYCLE_DOC)
     res: int | None = Field(None, ge=7, le=10, description=RES_DOC)
 

@@ -35,6 +35,10 @@ def _json(data: Any, media_type: str = "application/json") -> Response:
     return Response(orjson.dumps(data), media_type=media_type)
 
 
+COUNTED_STATUSES = ("verified", "new")
+STATUS_SCHEMA = {"items": {"type": "string", "enum": list(COUNTED_STATUSES)}}  # in the API docs, as a list
+
+
 @dataclass(frozen=True)
 class Filters:
     """The filters every situation-picture route shares, as given in the query string: each
@@ -50,15 +54,14 @@ class Filters:
     def parse(cls, *, category: list[str], group: list[str], organisation_kind: list[str],
               status: list[str]) -> Filters:
         """The query's lists, comma-separated values split; 422 quoting a status that is not one."""
-        def split(values: list[str]) -> list[str]:
-            return [v.strip() for value in values for v in value.split(",") if v.strip()]
+        def split(values: list[str], field: str, allowed: tuple[str, ...] | None = None) -> list[str]:
+            return list(csv_values(",".join(values), field=field, allowed=allowed))
 
-        statuses = list(csv_values(",".join(status), field="status", allowed=COUNTED_STATUSES)) or ["verified"]
-        return cls(category=split(category), group=split(group), organisation_kind=split(organisation_kind),
-                   status=statuses)
+        return cls(category=split(category, "category"), group=split(group, "group"),
+                   organisation_kind=split(organisation_kind, "organisation_kind"),
+                   status=split(status, "status", COUNTED_STATUSES) or ["verified"])
 
 
-COUNTED_STATUSES = ("verified", "new")
 
 
 # The shared filters' documentation (also app.gis.tiles_router.HotspotTileQuery).
@@ -72,7 +75,8 @@ async def filters(
     category: Annotated[list[str], Query(description=FILTER_DOCS["category"])] = [],
     group: Annotated[list[str], Query(description=FILTER_DOCS["group"])] = [],
     organisation_kind: Annotated[list[str], Query(description=FILTER_DOCS["organisation_kind"])] = [],
-    status: Annotated[list[str], Query(description=FILTER_DOCS["status"])] = ["verified"],
+    status: Annotated[list[str], Query(description=FILTER_DOCS["status"],
+                                       json_schema_extra=STATUS_SCHEMA)] = ["verified"],
 ) -> Filters:
     """The shared filters from the query string; async: pure parsing needs no worker thread."""
     return Filters.parse(category=category, group=group, organisation_kind=organisation_kind, status=status)

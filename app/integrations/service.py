@@ -43,6 +43,8 @@ class IntegrationClient:
         return f"integration:{self.name}"
 
 
+INTEGRATION_KEY_PREFIX = "lgb_"  # reading keys start "lbr_" (app.auth.keys)
+
 def authenticate_key(session: Session, *, key: str) -> IntegrationClient:
     """The active integration behind a (non-revoked) API key; records when the key was last
     used (to the minute)."""
@@ -157,7 +159,7 @@ def create_key(session: Session, *, integration_id: int, label: str, principal: 
 
 def add_key(session: Session, *, integration_id: int, label: str, created_by: int | None) -> dict:
     """:func:`create_key` without the permission check (the operator's command, app/manage.py)."""
-    secret = new_secret("lgb_")
+    secret = new_secret(INTEGRATION_KEY_PREFIX)
     key = ApiKey(integration_id=integration_id, key_sha256=key_digest(secret), prefix=secret[:KEY_PREFIX_CHARS],
                  label=label, created_by=created_by, created_at=utcnow())
     session.add(key)

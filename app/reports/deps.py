@@ -59,7 +59,7 @@ def _query_names(dependant: Any) -> set[str]:
     return {p.alias for p in dependant.query_params}.union(*(_query_names(d) for d in dependant.dependencies))
 
 
-async def known_query_params(request: Request) -> None:
+def reject_unknown_query_params(request: Request) -> None:
     """422 naming a query parameter the route does not take: for a file of reports, a typo such
     as ``statuss=verified`` must not quietly give every report."""
     allowed = _query_names(request.scope["route"].dependant)

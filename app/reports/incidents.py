@@ -211,8 +211,8 @@ def _store(session: Session, *, arrivals: Side, others: Side, pushed: bool, a_id
 def unlink(session: Session, *, report: Report, user_id: int) -> list[uuid.UUID]:
     """Undo a link: a linked report leaves its incident; for a primary report, every report
     linked to it does. Logged on each report that leaves ('unlink': it is not linked
-    automatically again) and on the primary ('unlink_members'); returns the ids that were
-    unlinked (409 if none)."""
+    automatically again) and on the primary ('unlink_members': its linked reports before and
+    after); returns the ids that were unlinked (409 if none)."""
     if report.incident_of is not None:
         members = [report]
     else:
@@ -220,11 +220,13 @@ def unlink(session: Session, *, report: Report, user_id: int) -> list[uuid.UUID]
     if not members:
         raise Conflict(f"Report {report.id} is not linked with another report")
     primary = members[0].incident_of
+    before = sorted(str(i) for i in session.scalars(select(Report.id).where(Report.incident_of == primary)))
     for member in members:
         session.add(ReportEvent(report_id=member.id, user_id=user_id, action="unlink",
                                 changes={"incident_of": [str(member.incident_of), None]}))
         member.incident_of = None
+    leaving = {str(m.id) for m in members}
     session.add(ReportEvent(report_id=primary, user_id=user_id, action="unlink_members",
-                            changes={"linked_reports": [sorted(str(m.id) for m in members), None]}))
+                            changes={"linked_reports": [before, [i for i in before if i not in leaving]]}))
     session.flush()
     return [m.id for m in members]

@@ -117,6 +117,8 @@ class ReportProperties(BaseModel):
     h3_r9: str
     attachments: list[str] = []
     event_type: str | None = Field(None, description="An integration's own event type, as sent")
+    external_id: str | None = Field(None, description="An integration's own id of the event (the rescue service's "
+                                                      "call-out number)")
     incident_of: uuid.UUID | None = Field(None, description="The primary report of the incident this report is "
                                                             "linked into (then it is not counted again)")
     linked_reports: list[uuid.UUID] = Field([], description="Reports of other sources linked to this one")
