@@ -330,3 +330,8 @@ def test_the_commands_run_in_production_mode(setup):
     piped = subprocess.run(["bash", "-o", "pipefail", "-c", f"'{sys.executable}' -m app.manage list | true"],
                            env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert piped.returncode == 0 and piped.stderr == "", piped.stderr
+    # A password printed once must not vanish silently into a closed pipe.
+    lost = subprocess.run(["bash", "-o", "pipefail", "-c", f"'{sys.executable}' -m app.manage user --municipality "
+                           f"{CODE} --organisation 'Nyköpings kommun' --username piped.user --role est_member | true"],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert lost.returncode == 1 and "cut off" in lost.stderr and "reset the password" in lost.stderr
