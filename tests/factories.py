@@ -6,7 +6,7 @@ import uuid
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.geo import h3_cells
 from app.hotspots.cycles import Cycle, CycleGrid
@@ -39,3 +39,19 @@ def add_reports(db, *, lat: float, lon: float, at: dt.datetime, n: int = 1, unti
     db.add_all(reports)
     db.flush()
     return reports
+
+
+def fill_a_year_for_the_planner(db, *, source: str | None = None) -> None:
+    """20,000 copies of a stored report, one every 26 minutes back from now (``source``: the
+    copies'), and fresh statistics: on the near-empty test table any plan costs the same, and
+    which one the planner took depended on when autovacuum last analysed it (plan tests failed
+    now and then in the full suite). Rolled back with the test."""
+    db.execute(text("""
+        INSERT INTO report (municipality_id, category_id, occurred_from, occurred_to, reported_at, geom,
+                            h3_r7, h3_r8, h3_r9, h3_r10, source, status, external_id)
+        SELECT r.municipality_id, r.category_id, t, t, t, r.geom, r.h3_r7, r.h3_r8, r.h3_r9, r.h3_r10,
+               coalesce(:source, r.source), r.status, CASE WHEN :source IS NULL THEN NULL ELSE 'plan-' || g END
+        FROM (SELECT * FROM report LIMIT 1) r,
+             LATERAL (SELECT g, now() - g * interval '26 minutes' AS t FROM generate_series(1, 20000) g) t
+    """), {"source": source})
+    db.execute(text("ANALYZE report"))

@@ -34,7 +34,7 @@ from app.integrations.models import ApiKey
 from app.integrations.service import key_digest
 from app.municipalities.models import Municipality
 from app.reports.models import LONG_WINDOW, LONG_WINDOW_SQL
-from tests.factories import add_reports, cycle_back
+from tests.factories import add_reports, cycle_back, fill_a_year_for_the_planner
 from tests.helpers import SQUARE, reading_key
 
 MVT = "application/vnd.mapbox-vector-tile"
@@ -213,18 +213,7 @@ def test_report_tiles_of_an_older_cycle_read_bounded_ranges(client, auth, db):
     assert r.status_code == 200 and len(decode(r.content)["reports"]["features"]) == 2
     (statement, parameters), = statements
     db.execute(text("SET LOCAL enable_seqscan = off"))  # a test table is small enough to scan
-    # A year of reports (rolled back with the test) and statistics of them: on the near-empty test
-    # table any plan costs the same, and which one comes depended on when autovacuum last
-    # analysed it (this test failed now and then in the full suite).
-    db.execute(text("""
-        INSERT INTO report (municipality_id, category_id, occurred_from, occurred_to, reported_at, geom,
-                            h3_r7, h3_r8, h3_r9, h3_r10, source, status)
-        SELECT r.municipality_id, r.category_id, t, t, t, r.geom, r.h3_r7, r.h3_r8, r.h3_r9, r.h3_r10, r.source,
-               r.status
-        FROM (SELECT * FROM report LIMIT 1) r,
-             LATERAL (SELECT now() - g * interval '26 minutes' AS t FROM generate_series(1, 20000) g) t
-    """))
-    db.execute(text("ANALYZE report"))
+    fill_a_year_for_the_planner(db)
     # Without the spatial index (dropped in the test's transaction, which is rolled back): the
     # tile's own bounds are no help for a big tile, and each branch must still be a bounded read.
     db.execute(text("DROP INDEX idx_report_geom"))
