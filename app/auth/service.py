@@ -103,7 +103,8 @@ def load_principal(session: Session, *, user_id: int, token_version: int | None 
         .where(User.id == user_id)
     ).first()
     if row is None or not row[3]:
-        raise Unauthenticated("The user behind this token no longer exists or is deactivated")
+        raise Unauthenticated("The user behind this token or key no longer exists or is deactivated (the "
+                              "operator switches users on again: python -m app.manage user --activate)")
     if token_version is not None and token_version != row[8]:
         raise Unauthenticated("The password was changed after this token was issued; log in again")
     return Principal(user_id=row[0], username=row[1], role=row[2], organisation_id=row[4],
