@@ -141,6 +141,10 @@ def field_errors(raw: Any) -> list[dict[str, Any]]:
         msg = str(err.get("msg", "invalid value"))
         if err.get("type") == "json_invalid":
             msg = "Malformed JSON: " + str(err.get("ctx", {}).get("error", "could not be parsed"))
+        elif err.get("type") in ("too_long", "too_short") and isinstance(err.get("input"), str):
+            # A length limit on validated text: pydantic words it for lists ("items after validation").
+            bound = err.get("ctx", {}).get("max_length" if err["type"] == "too_long" else "min_length")
+            msg = f"Text should have at {'most' if err['type'] == 'too_long' else 'least'} {bound} characters"
         out.append({"field": _field_path(err.get("loc", ())), "message": msg, "type": err.get("type")})
     return out
 

@@ -169,7 +169,7 @@ def test_anonymous_requests_share_the_public_rate_limit(client, db):
     ({**FORM, "attribute[occurred_from]": "yesterday"}, 400, "attribute[occurred_from]"),
     ({**FORM, "attribute[occurred_from]": "2026-01-21T06:00:00", "attribute[occurred_to]": "2026-01-20T06:00:00"},
      400, "before occurred_from"),
-    ({**FORM, "description": "x" * 2001}, 400, "description"),
+    ({**FORM, "description": "x" * 2001}, 400, "description: Text should have at most 2000 characters"),
     ({**FORM, "jurisdiction_id": "9999"}, 404, "jurisdiction_id '9999' was not found"),
     ({**FORM, "api_key": DEMO_API_KEY, "jurisdiction_id": "9999"}, 400, "belongs to jurisdiction_id 0484"),
 ])
