@@ -223,6 +223,11 @@ def test_a_call_out_and_a_guards_report_of_it_export_with_their_ids_and_link(cli
     assert (seen["external_id"], seen["event_type"], seen["incident_of"]) == ("", "", fire["id"])
     feature = client.get(f"/api/v1/reports/{fire['id']}", headers=auth("est")).json()
     assert feature["properties"]["external_id"] == "RTJ-2026-9001"
+    # The coordinator finds the call-out by its number, in the list and in a file.
+    found = client.get("/api/v1/reports", headers=auth("coordinator"), params={"external_id": "RTJ-2026-9001"})
+    assert [f["id"] for f in found.json()["features"]] == [fire["id"]]
+    assert [row["id"] for row in read_csv(export(client, auth, "reports", "csv", external_id="RTJ-2026-9001"))] == [
+        fire["id"]]
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "r.gpkg"
         path.write_bytes(export(client, auth, "reports", "gpkg").content)

@@ -97,6 +97,7 @@ def test_an_external_id_of_the_wrong_kind_says_so(client):
 
 @pytest.mark.parametrize("crs,accepted", [
     ({"type": "EPSG", "properties": {"code": 3006}}, True),  # the pre-2008 form some tools still write
+    ({"type": "EPSG", "properties": {"code": "3006"}}, True),
     ({"type": "name", "properties": {"name": "EPSG:3006"}}, True),
     ({"type": "link", "properties": {"href": "http://example.org/crs"}}, False),
     (3006, False),

@@ -74,6 +74,10 @@ def test_filters(client, auth, sample):
     assert ids("category=narkotika") == {sample[3]}
     typo = client.get("/api/v1/reports?category=klotter,narkotka", headers=auth("est"))
     assert typo.status_code == 422 and "Unknown category 'narkotka'; known: " in typo.json()["detail"]
+    for query in ("statuss=verified", "categroy=klotter", "bboxx=16.5,59.3,16.6,59.4"):  # not silently everything
+        unknown = client.get(f"/api/v1/reports?{query}", headers=auth("est"))
+        assert unknown.status_code == 422 and "Unknown query parameter(s) " + query.split("=")[0] in unknown.json()[
+            "detail"]
     assert ids("category=klotter,narkotika") == {sample[0], sample[2], sample[3], sample[4]}
     # The station, not the square (bbox = minLon,minLat,maxLon,maxLat).
     assert ids("bbox=16.505,59.367,16.507,59.369") == {sample[2], sample[3]}

@@ -120,8 +120,9 @@ def _crs_member(value: Any) -> str | None:
     if isinstance(props, dict):
         if isinstance(props.get("name"), str):
             return props["name"]
-        if value.get("type") == "EPSG" and type(props.get("code")) is int:
-            return f"EPSG:{props['code']}"
+        code = props.get("code")
+        if value.get("type") == "EPSG" and (type(code) is int or (type(code) is str and code.isdigit())):
+            return f"EPSG:{code}"
     shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
     raise InvalidInput(f"The FeatureCollection's crs {shown} is not understood; give \"EPSG:3006\" or "
                        '{"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3006"}}, or leave it out '

@@ -26,6 +26,9 @@ def csv_values(value: str | None, *, field: str, allowed: tuple[str, ...] | None
     return items
 
 
+EXTERNAL_ID_DOC = "an integration's own id of the event, e.g. the rescue service's call-out number"
+
+
 def report_filter(
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy: minLon,minLat,maxLon,maxLat (WGS84), or "
                                                   "metres with bbox-crs=EPSG:3006")] = None,
@@ -38,6 +41,7 @@ def report_filter(
     organisation_kind: Annotated[str | None, Query(description="kommun, polis, vaktare, ... (comma-separated)")] = None,
     mine: Annotated[bool, Query(description="only my own reports")] = False,
     cell: Annotated[str | None, Query(description="only reports in this H3 cell (resolution 7-10)")] = None,
+    external_id: Annotated[str | None, Query(max_length=200, description=EXTERNAL_ID_DOC)] = None,
 ) -> ReportFilter:
     """The filters of GET /api/v1/reports, validated (422 naming the field)."""
     flt = ReportFilter(
@@ -45,7 +49,7 @@ def report_filter(
         start=to_utc(start) if start else None, end=to_utc(end) if end else None,
         statuses=csv_values(status, field="status", allowed=STATUSES),
         organisation_kinds=csv_values(organisation_kind, field="organisation_kind", allowed=ORGANISATION_KINDS),
-        mine=mine, cell=parse_cell_ref(cell) if cell else None)
+        mine=mine, cell=parse_cell_ref(cell) if cell else None, external_id=external_id)
     if flt.start and flt.end and flt.end <= flt.start:
         raise InvalidInput("end must be after start", errors=[{"field": "end", "message": "not after start"}])
     return flt

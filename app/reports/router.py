@@ -15,7 +15,7 @@ from app.middleware import require_json
 from app.pagination import Cursor, clamp_limit
 from app.reports import attachments as attachment_service
 from app.reports import service
-from app.reports.deps import ReportFilterDep
+from app.reports.deps import ReportFilterDep, reject_unknown_query_params
 from app.reports.schemas import (
     AttachmentRead, CategoryRead, ReportCollection, ReportCreate, ReportFeature, ReportHistoryEntry, ReportUpdate,
 )
@@ -66,6 +66,7 @@ def list_reports(
     cursor: Annotated[str | None, Query(description="From the 'next' link")] = None,
     crs: Annotated[str | None, Query(description="EPSG:4326 (default) or EPSG:3006 for the coordinates")] = None,
 ) -> JSONResponse:
+    reject_unknown_query_params(request)  # a typo such as statuss= must not list every report
     out_crs = geo.parse_crs(crs, default=geo.WGS84)
     page_size = clamp_limit(limit, default=settings.list_default_limit, maximum=settings.list_max_limit)
     features, matched, next_cursor = service.list_reports(

@@ -81,6 +81,7 @@ class ReportFilter:
     organisation_kinds: tuple[str, ...] = ()
     mine: bool = False  # only the caller's own reports ("My reports")
     cell: tuple[int, int] | None = None  # (H3 resolution, cell) the report lies in
+    external_id: str | None = None  # an integration's own id of the event (the rescue service's call-out number)
 
 
 def resolve_position(payload: ReportCreate) -> tuple[float, float]:
@@ -305,6 +306,8 @@ def _apply_filter(query: Select, flt: ReportFilter, *, principal: Principal) -> 
         query = query.where(in_cells(res, [cell]))
     if flt.bbox:
         query = query.where(flt.bbox.intersects(Report.geom))
+    if flt.external_id is not None:
+        query = query.where(Report.external_id == flt.external_id)
     if flt.categories:
         query = query.where(Category.code.in_(flt.categories))
     if flt.start:
