@@ -56,7 +56,8 @@ CREATE TEMP TABLE IF NOT EXISTS feed_event (
 COPY = f"COPY feed_event ({', '.join((*FIXED, *TEXT))}) FROM STDIN (FORMAT BINARY)"
 
 # An event type as the mapping matches it (app.integrations.service.normalise_event_type, in SQL:
-# Unicode form, case, dashes and the spacing around them): a respelled type is the same type.
+# Unicode form, case, dashes U+2010-U+2015 and U+2212 as '-', and spacing): a respelled type is the
+# same type.
 TYPE_KEY = r"""regexp_replace(btrim(regexp_replace(regexp_replace(lower(normalize({0}, NFKC)),
     '[‐-―−]', '-', 'g'), '\s*([-/])\s*', '\1', 'g')), '\s+', ' ', 'g')"""
 
