@@ -109,6 +109,12 @@ def _feature_row(feature: Any) -> tuple:
             get("crs"), get("description"), get("confirm_personal_data"), problem)
 
 
+def quoted(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` for a rejection reason, cut to ``limit`` characters: not a megabyte back."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _crs_member(value: Any) -> str | None:
     """The FeatureCollection's ``crs``: a name string, the 2008 form {"type": "name",
     "properties": {"name": ...}}, or the older {"type": "EPSG", "properties": {"code": 3006}};
@@ -123,8 +129,7 @@ def _crs_member(value: Any) -> str | None:
         code = props.get("code")
         if value.get("type") == "EPSG" and (type(code) is int or (type(code) is str and code.isdigit())):
             return f"EPSG:{code}"
-    shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
-    raise InvalidInput(f"The FeatureCollection's crs {shown} is not understood; give \"EPSG:3006\" or "
+    raise InvalidInput(f"The FeatureCollection's crs {quoted(value)} is not understood; give \"EPSG:3006\" or "
                        '{"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3006"}}, or leave it out '
                        "for WGS84", errors=[{"field": "crs", "message": "not understood"}])
 

@@ -19,7 +19,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from app import geo
-from app.integrations.parsing import RawBatch
+from app.integrations.parsing import RawBatch, quoted
 from app.integrations.service import normalise_event_type
 from app.reports import personal_data
 from app.reports.schemas import DESCRIPTION_MAX_CHARS
@@ -227,8 +227,7 @@ def _positions(xs: tuple, ys: tuple, crss: tuple, default_crs: str, shaped: np.n
     for i, c in enumerate(crss):
         crs = default_crs if c is None else names.get(c) if type(c) is str else None
         if crs is None:
-            shown = repr(c) if len(repr(c)) <= 80 else repr(c)[:77] + "..."  # not a megabyte back
-            problems.add(i, f"crs {shown} is not supported; use EPSG:4326 (WGS84) or EPSG:3006 (SWEREF 99 TM)")
+            problems.add(i, f"crs {quoted(c)} is not supported; use EPSG:4326 (WGS84) or EPSG:3006 (SWEREF 99 TM)")
             shaped[i] = False
         sweref[i] = crs == geo.SWEREF99TM
     numbers = np.isfinite(x) & np.isfinite(y) & shaped

@@ -213,14 +213,12 @@ def unlink(session: Session, *, report: Report, user_id: int) -> list[uuid.UUID]
     linked to it does. Logged on each report that leaves ('unlink': it is not linked
     automatically again) and on the primary ('unlink_members': its linked reports before and
     after); returns the ids that were unlinked (409 if none)."""
-    if report.incident_of is not None:
-        members = [report]
-    else:
-        members = list(session.scalars(select(Report).where(Report.incident_of == report.id)))
+    primary = report.incident_of or report.id
+    linked = list(session.scalars(select(Report).where(Report.incident_of == primary)))  # the incident, once
+    members = [report] if report.incident_of is not None else linked
     if not members:
         raise Conflict(f"Report {report.id} is not linked with another report")
-    primary = members[0].incident_of
-    before = sorted(str(i) for i in session.scalars(select(Report.id).where(Report.incident_of == primary)))
+    before = sorted(str(m.id) for m in linked)
     for member in members:
         session.add(ReportEvent(report_id=member.id, user_id=user_id, action="unlink",
                                 changes={"incident_of": [str(member.incident_of), None]}))
