@@ -51,9 +51,20 @@ VARIANTS: dict[str, list[str]] = {
     "SP-GiST instead of GiST on the point": ["DROP INDEX idx_report_geom",
                                              "CREATE INDEX idx_report_geom ON report USING spgist (geom)"],
     "without the spatial index": ["DROP INDEX idx_report_geom"],
+    "foreign keys checked once per batch (the feed)": [],
     "occurrence index without INCLUDE": [
         "DROP INDEX ix_report_municipality_occurred_to",
         "CREATE INDEX ix_report_municipality_occurred_to ON report (municipality_id, occurred_to)"],
+}
+
+# Run before the INSERT in the same transaction, and timed with it: the feed's check of the
+# batch's references (app/integrations/feed.py foreign_keys_checked_per_batch), with the
+# demo rescue service's categories.
+BEFORE_INSERT: dict[str, list[str]] = {
+    "foreign keys checked once per batch (the feed)": [
+        feed.REFERENCED.text.replace(":municipality_id", "%(m)s").replace(":organisation_id", "%(o)s")
+        .replace(":category_ids", "%(categories)s"),
+        "SET LOCAL session_replication_role = replica"],
 }
 
 # The feed's own INSERT (app/integrations/feed.py APPLY, "created"), from a plain table.
@@ -86,8 +97,10 @@ def keep_batch(size: int) -> IntegrationClient:
     return client
 
 
-def timed(conn: psycopg.Connection, params: dict, *, parts: int = 1, part: int = 0) -> float:
+def timed(conn: psycopg.Connection, params: dict, *, parts: int = 1, part: int = 0, before: list[str] = ()) -> float:
     started = time.perf_counter()
+    for statement in before:
+        conn.execute(statement, params)
     conn.execute(INSERT, {**params, "parts": parts, "part": part})
     return time.perf_counter() - started
 
@@ -112,14 +125,16 @@ def main() -> int:
                 for statement in VARIANTS[name]:
                     conn.execute(statement)
                 conn.execute("VACUUM ANALYZE report")
-    params = {"m": client.municipality_id, "o": client.organisation_id, "s": client.source}
+    with psycopg.connect(url) as conn:
+        categories = [row[0] for row in conn.execute("SELECT DISTINCT category_id FROM bench_feed_rows")]
+    params = {"m": client.municipality_id, "o": client.organisation_id, "s": client.source, "categories": categories}
     conns = {name: psycopg.connect(f"{server}/{db}") for name, db in copies.items()}
     halves = [psycopg.connect(f"{server}/{copies['as it is']}") for _ in range(2)]
     times: dict[str, list[float]] = {name: [] for name in [*VARIANTS, "as it is, two halves at once"]}
     try:
         for _ in range(args.rounds):
             for name, conn in conns.items():
-                times[name].append(timed(conn, params))
+                times[name].append(timed(conn, params, before=BEFORE_INSERT.get(name, [])))
                 conn.rollback()
             started = time.perf_counter()
             threads = [threading.Thread(target=timed, args=(conn, params), kwargs={"parts": 2, "part": i})

@@ -8,7 +8,9 @@ import uuid
 import orjson
 import pytest
 from geoalchemy2.shape import to_shape
-from sqlalchemy import func, select
+from psycopg.errors import LockNotAvailable
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 
 from app.geo import sweref_to_wgs84, wgs84_to_sweref
 from app.integrations.models import ApiKey, EventTypeMapping, Integration
@@ -150,6 +152,69 @@ def test_overlapping_batches_never_duplicate(client, db):
     assert {k: v["status"] for k, v in second.items()} == {"RTJ-2": "unchanged", "RTJ-3": "unchanged",
                                                            "RTJ-4": "created"}
     assert feed_reports(db) == before + 4
+
+
+def _locked_against_deletion(engine, table: str, row_id: int) -> bool:
+    """Whether another transaction now fails to lock the row as a deletion would (FOR UPDATE),
+    while it may still lock it for an edit that keeps its key (FOR NO KEY UPDATE)."""
+    with engine.connect() as other:
+        other.execute(text(f"SELECT 1 FROM {table} WHERE id = :i FOR NO KEY UPDATE NOWAIT"), {"i": row_id})
+        other.rollback()
+        try:
+            other.execute(text(f"SELECT 1 FROM {table} WHERE id = :i FOR UPDATE NOWAIT"), {"i": row_id})
+        except OperationalError as exc:
+            assert isinstance(exc.orig, LockNotAvailable), exc
+            return True
+        finally:
+            other.rollback()
+        return False
+
+
+def _rescue_integration(db) -> Integration:
+    return db.scalar(select(Integration).where(Integration.name == "raddningstjanst"))
+
+
+def test_until_a_batch_commits_what_its_reports_refer_to_cannot_be_deleted(client, db, engine):
+    integration = _rescue_integration(db)
+    container, vehicle = (db.scalar(select(Category.id).where(Category.code == code))
+                          for code in ("brand_container", "brand_fordon"))
+    unused = db.scalar(select(Category.id).where(Category.code == "klotter"))
+    results_by_id(post_events(client, [event("RTJ-L1"), event("RTJ-L2", event_type="Brand i fordon")]))
+    # The test's transaction is the request's, still open: the batch's references are locked as
+    # PostgreSQL's foreign-key checks lock them, whether checked per row or once for the batch.
+    for table, row_id in [("municipality", integration.municipality_id), ("organisation", integration.organisation_id),
+                          ("category", container), ("category", vehicle)]:
+        assert _locked_against_deletion(engine, table, row_id), (table, row_id)
+    assert not _locked_against_deletion(engine, "category", unused)
+    assert db.scalar(text("SHOW session_replication_role")) == "origin"  # foreign keys checked again after the batch
+
+
+def test_without_the_right_to_batch_the_checks_the_feed_checks_each_row(client, db, caplog, monkeypatch):
+    """A database role that may not set session_replication_role (not a superuser, no GRANT SET
+    ON PARAMETER) gets the same results, checked by PostgreSQL's per-row triggers, and a log line
+    saying how to make it faster."""
+    from app.integrations import feed
+
+    monkeypatch.setattr(feed, "_told_per_row", False)
+    caplog.set_level(logging.INFO, logger="lagesbild.feed")
+    batch = [event("RTJ-P1"), event("RTJ-P2", event_type="Brand i fordon")]
+    db.execute(text("DROP TABLE IF EXISTS pg_temp.feed_event"))  # the pooled connection's, made by the owner
+    db.execute(text("CREATE ROLE lagesbild_feed_plain NOLOGIN"))  # rolled back with the test
+    db.execute(text("GRANT ALL ON ALL TABLES IN SCHEMA public TO lagesbild_feed_plain"))
+    db.execute(text("GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO lagesbild_feed_plain"))
+    db.execute(text("SET LOCAL ROLE lagesbild_feed_plain"))
+    assert db.scalar(text("SELECT has_parameter_privilege('session_replication_role', 'SET')")) is False
+    plain = results_by_id(post_events(client, batch))
+    assert {k: v["status"] for k, v in plain.items()} == {"RTJ-P1": "created", "RTJ-P2": "created"}
+    assert any("checked row by row" in r.getMessage() and "GRANT SET ON PARAMETER" in r.getMessage()
+               for r in caplog.records)
+    db.execute(text("RESET ROLE"))
+    caplog.clear()
+    again = results_by_id(post_events(client, batch + [event("RTJ-P3")]))
+    assert {k: (v["status"], v.get("id")) for k, v in again.items()} == {
+        "RTJ-P1": ("unchanged", plain["RTJ-P1"]["id"]), "RTJ-P2": ("unchanged", plain["RTJ-P2"]["id"]),
+        "RTJ-P3": ("created", again["RTJ-P3"]["id"])}
+    assert not any("row by row" in r.getMessage() for r in caplog.records)
 
 
 def test_a_changed_event_updates_its_report_and_keeps_the_history(client, auth, db):
