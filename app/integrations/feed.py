@@ -232,12 +232,15 @@ def _apply(session: Session, client: IntegrationClient, events: Events) -> list[
 # incident stay NULL, and a history row refers to the report APPLY has just updated (and locked).
 # An updated event's category is its mapped one (among these) or the one it had.
 REFERENCED = text("""
-SELECT has_parameter_privilege('session_replication_role', 'SET') AS may_switch,
-       (SELECT count(*) FROM (SELECT FROM municipality WHERE id = :municipality_id FOR KEY SHARE) m) = 1
+SELECT (SELECT count(*) FROM (SELECT FROM municipality WHERE id = :municipality_id FOR KEY SHARE) m) = 1
        AND (SELECT count(*) FROM (SELECT FROM organisation WHERE id = :organisation_id FOR KEY SHARE) o) = 1
        AND (SELECT count(*) FROM (SELECT FROM category WHERE id = ANY(:category_ids) FOR KEY SHARE) c)
-           = cardinality(CAST(:category_ids AS int[])) AS all_there
+           = cardinality(CAST(:category_ids AS int[]))
 """)
+# Whether this role may set session_replication_role (the privilege exists from PostgreSQL 15;
+# before, only a superuser may).
+MAY_SWITCH = {True: text("SELECT has_parameter_privilege('session_replication_role', 'SET')"),
+              False: text("SELECT current_setting('is_superuser') = 'on'")}
 _told_per_row = False
 
 
@@ -255,9 +258,10 @@ def foreign_keys_checked_per_batch(session: Session, client: IntegrationClient, 
     triggers check each row as usual. Back on after the block; if the block fails, the
     transaction's end switches it back."""
     global _told_per_row
-    may_switch, all_there = session.execute(REFERENCED, {
-        "municipality_id": client.municipality_id, "organisation_id": client.organisation_id,
-        "category_ids": category_ids}).one()
+    server_version = session.connection().connection.driver_connection.info.server_version
+    may_switch = session.scalar(MAY_SWITCH[server_version >= 150000])
+    all_there = session.scalar(REFERENCED, {"municipality_id": client.municipality_id,
+                                            "organisation_id": client.organisation_id, "category_ids": category_ids})
     if not (may_switch and all_there):
         if not may_switch and not _told_per_row:
             _told_per_row = True
