@@ -46,8 +46,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, workers: int) -> subprocess.Popen:
-    env = {**os.environ, "LAGESBILD_ENV": os.environ.get("LAGESBILD_ENV", "demo"), "LAGESBILD_DB_POOL_SIZE": "20"}
+def start_server(port: int, workers: int, *, database_url: str | None = None) -> subprocess.Popen:
+    env = {**os.environ, "LAGESBILD_ENV": os.environ.get("LAGESBILD_ENV", "demo"), "LAGESBILD_DB_POOL_SIZE": "20",
+           **({"DATABASE_URL": database_url} if database_url else {})}
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port), "--workers",
                              str(workers), "--log-level", "warning", "--no-access-log"], cwd=ROOT, env=env,
                             stderr=subprocess.DEVNULL)

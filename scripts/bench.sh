@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# `make bench [BENCH=intake|hotspots|tiles|events|feed-insert|browser|quality|exports|all]` against a throwaway but durable (fsync on) PostGIS:
+# `make bench [BENCH=intake|hotspots|tiles|events|feed-insert|feed-checks|browser|quality|exports|all]` against a throwaway but durable (fsync on) PostGIS:
 #   intake    POST latency under 50 clients, the 1,000,000-report bulk load (3 runs), POST latency again at that size
 #   hotspots  the hotspot layer with 1,050,000 reports vs the analyst's ST_HexagonGrid count
 #   tiles     vector tiles over the municipality per zoom (same data), over HTTP and the SQL alone
 #   events    the rescue-service feed: 10,000-event batches over HTTP (fresh, replay, update, CSV)
 #   feed-insert  what inserting one feed batch into report costs, by schema variant (not in all)
+#   feed-checks  the feed's foreign keys checked once per batch vs per row, over HTTP, interleaved (not in all)
 #   quality   PAI vs the oracle and calibration on synthetic data (no database needed)
 #   browser   dashboard and report form in headless Chromium with 1,000,000 reports (Slow 4G for the form)
 #   exports   1,000,000 reports as CSV, GeoJSON and GeoPackage through the server: time and peak memory
@@ -14,8 +15,8 @@ export LAGESBILD_ENV=demo
 which=${1:-all}
 case "$which" in
     quality) exec .venv/bin/python bench/quality.py ;;
-    intake|hotspots|browser|tiles|exports|events|feed-insert|all) ;;
-    *) echo "bench: unknown benchmark '$which' (intake, hotspots, tiles, events, feed-insert, browser, quality, exports, all)" >&2; exit 2 ;;
+    intake|hotspots|browser|tiles|exports|events|feed-insert|feed-checks|all) ;;
+    *) echo "bench: unknown benchmark '$which' (intake, hotspots, tiles, events, feed-insert, feed-checks, browser, quality, exports, all)" >&2; exit 2 ;;
 esac
 scripts/with-throwaway-db.sh durable sh -c '
     .venv/bin/python -m app.manage migrate &&
@@ -29,6 +30,7 @@ scripts/with-throwaway-db.sh durable sh -c '
         exports)  .venv/bin/python bench/exports.py --naive ;;
         events)   .venv/bin/python bench/events.py ;;
         feed-insert) .venv/bin/python bench/feed_insert.py ;;
+        feed-checks) .venv/bin/python bench/feed_checks.py ;;
         all)      .venv/bin/python bench/post_load.py && .venv/bin/python bench/bulk_load.py --reports 1000000 --runs 3 &&
                   echo "POST again, with the bulk loads in the database:" && .venv/bin/python bench/post_load.py &&
                   .venv/bin/python bench/hotspots.py && .venv/bin/python bench/tiles.py && .venv/bin/python bench/browser.py &&
