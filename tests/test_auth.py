@@ -25,6 +25,18 @@ def test_missing_and_forged_tokens_are_401(client):
     assert forged.status_code == 401 and forged.json()["detail"] == "The token is not valid"
 
 
+def test_a_key_sent_where_a_login_is_needed_says_where_keys_work(client):
+    from seeds.demo import DEMO_API_KEY
+
+    as_bearer = client.get("/api/v1/reports", headers={"Authorization": f"Bearer {DEMO_API_KEY}"})
+    assert as_bearer.status_code == 401 and as_bearer.headers["content-type"] == "application/problem+json"
+    assert "X-API-Key header" in as_bearer.json()["detail"] and "POST /api/v1/auth/token" in as_bearer.json()["detail"]
+    for key in (DEMO_API_KEY, "lbr_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"):
+        r = client.get("/api/v1/reports", headers={"X-API-Key": key})
+        assert r.status_code == 401 and r.json()["detail"].startswith("An X-API-Key is not a login")
+        assert "/ogc" in r.json()["detail"] and "POST /api/v1/integrations/events" in r.json()["detail"]
+
+
 def test_gis_reader_may_read_but_not_report(client, auth):
     assert client.get("/api/v1/reports", headers=auth("gis")).status_code == 200
     r = client.post("/api/v1/reports", json={"category": "klotter", "lat": 59.37, "lon": 16.51}, headers=auth("gis"))

@@ -126,9 +126,15 @@ SettingsDep = Annotated[Settings, Depends(settings_dependency)]
 BearerToken = Annotated[str | None, Depends(_bearer)]
 
 
-def current_principal(session: SessionDep, settings: SettingsDep, token: BearerToken) -> Principal:
-    """The logged-in caller; 401 without a valid bearer token."""
+def current_principal(request: Request, session: SessionDep, settings: SettingsDep, token: BearerToken) -> Principal:
+    """The logged-in caller; 401 without a valid bearer token (saying where a key sent instead
+    works)."""
     if not token:
+        if request.headers.get("x-api-key"):
+            raise Unauthenticated("An X-API-Key is not a login: a user's reading key works only on the read-only GIS "
+                                  "routes (/ogc, /api/v1/exports, /tiles) and an integration's key only submits "
+                                  "(POST /api/v1/integrations/events, POST /api/v1/reports); log in for this one "
+                                  "(POST /api/v1/auth/token)")
         raise Unauthenticated("Log in first: send 'Authorization: Bearer <token>' from POST /api/v1/auth/token")
     if is_reading_key(token):
         raise Unauthenticated("A reading key works only on the read-only GIS routes (/ogc, /api/v1/exports, /tiles); "

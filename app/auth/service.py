@@ -77,6 +77,10 @@ def get_principal(session: Session, *, token: str, settings: Settings) -> Princi
     return load_principal(session, user_id=user_id, token_version=version)
 
 
+NOT_A_TOKEN = ("'Authorization: Bearer' takes the token that POST /api/v1/auth/token gives, and this is not one; "
+               "an integration's API key goes in the X-API-Key header (POST /api/v1/integrations/events)")
+
+
 def token_subject(token: str, *, settings: Settings) -> tuple[int, int]:
     """The user id and token version in a bearer token whose signature and expiry hold (no
     database); 401 otherwise. Tokens from before versions were counted are version 0."""
@@ -86,6 +90,8 @@ def token_subject(token: str, *, settings: Settings) -> tuple[int, int]:
     except jwt.ExpiredSignatureError:
         raise Unauthenticated("The token has expired; log in again") from None
     except (jwt.PyJWTError, ValueError, TypeError):
+        if token.count(".") != 2:  # not a token at all: most often a key sent the wrong way
+            raise Unauthenticated(NOT_A_TOKEN) from None
         raise Unauthenticated("The token is not valid") from None
     if claims.get("typ") == "api_key":  # the signed reading keys of before migration 0005
         raise Unauthenticated(OLD_READING_KEY)

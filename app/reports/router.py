@@ -29,12 +29,12 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key",
                                                           "same key return the first response")]
 
 
-def current_submitter(session: SessionDep, settings: SettingsDep, token: BearerToken,
+def current_submitter(request: Request, session: SessionDep, settings: SettingsDep, token: BearerToken,
                       api_key: Annotated[str | None, Header(alias="X-API-Key")] = None) -> service.Submitter:
     """Who is submitting: a logged-in user with a reporting role, or an integration's API key."""
     if api_key:
         return service.integration_submitter(authenticate_key(session, key=api_key))
-    principal = current_principal(session, settings, token)
+    principal = current_principal(request, session, settings, token)
     REPORTING(principal)
     return service.Submitter(municipality_id=principal.municipality_id, user_id=principal.user_id,
                              organisation_id=principal.organisation_id, organisation_name=principal.organisation_name,
