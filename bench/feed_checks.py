@@ -35,13 +35,24 @@ from seeds.loader import seed_up_to  # noqa: E402
 ROLE = "lagesbild_bench_row_checks"
 
 
+def may_switch(url: str) -> bool:
+    """Whether this URL's role may switch the per-row checks off (what the feed asks)."""
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        return conn.execute("SELECT has_parameter_privilege('session_replication_role', 'SET')").fetchone()[0]
+
+
+def drop_role(url: str) -> None:
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (ROLE,)).fetchone():
+            conn.execute(f"DROP OWNED BY {ROLE}")
+            conn.execute(f"DROP ROLE {ROLE}")
+
+
 def row_checks_url(url: str) -> str:
     """DATABASE_URL for a role without the right to switch off the per-row checks (made anew)."""
     password = secrets.token_hex(16)
+    drop_role(url)
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
-        conn.execute(f"DROP OWNED BY {ROLE}" if conn.execute(
-            "SELECT 1 FROM pg_roles WHERE rolname = %s", (ROLE,)).fetchone() else "SELECT 1")
-        conn.execute(f"DROP ROLE IF EXISTS {ROLE}")
         conn.execute(f"CREATE ROLE {ROLE} LOGIN PASSWORD '{password}'")
         conn.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {ROLE}")
         conn.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {ROLE}")
@@ -55,12 +66,17 @@ def main() -> int:
     ap.add_argument("--town", type=int, default=50_000, help="reports in the demo town before the feed starts")
     args = ap.parse_args()
     have = seed_up_to(args.town)
-    urls = {"once per batch": os.environ["DATABASE_URL"], "per row (triggers)": row_checks_url(os.environ["DATABASE_URL"])}
+    owner = os.environ["DATABASE_URL"]
+    urls = {"once per batch": owner, "per row (triggers)": row_checks_url(owner)}
+    if [may_switch(url) for url in urls.values()] != [True, False]:
+        drop_role(owner)
+        raise SystemExit("DATABASE_URL's role must be a superuser (or have SET on session_replication_role)")
     ports = {name: free_port() for name in urls}
-    servers = {name: start_server(ports[name], 1, database_url=url) for name, url in urls.items()}
+    servers: dict = {}
     run = uuid.uuid4().hex[:6]
     times: dict[tuple[str, str], list[float]] = {(n, p): [] for p in ("new", "changed") for n in urls}
     try:
+        servers.update({name: start_server(ports[name], 1, database_url=url) for name, url in urls.items()})
         clients = {name: httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) for name, port in ports.items()}
         for name, client in clients.items():  # warm both
             post(client, as_geojson(make_events(200, run=f"{run}w{len(name)}", batch=0, seed_=999)), "application/geo+json")
@@ -81,6 +97,7 @@ def main() -> int:
         for server in servers.values():
             server.terminate()
             server.wait(10)
+        drop_role(owner)  # a login role that may write everything is not left behind
     print(f"machine: {describe()}; {max(have, args.town):,} reports in the town before; {args.rounds} rounds of "
           f"{args.size:,}-event batches, alternating; load average {os.getloadavg()[0]:.1f}")
     for (name, phase), values in times.items():

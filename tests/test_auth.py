@@ -31,6 +31,8 @@ def test_a_key_sent_where_a_login_is_needed_says_where_keys_work(client):
     as_bearer = client.get("/api/v1/reports", headers={"Authorization": f"Bearer {DEMO_API_KEY}"})
     assert as_bearer.status_code == 401 and as_bearer.headers["content-type"] == "application/problem+json"
     assert "X-API-Key header" in as_bearer.json()["detail"] and "POST /api/v1/auth/token" in as_bearer.json()["detail"]
+    on_gis = client.get("/ogc/collections/reports/items", headers={"Authorization": f"Bearer {DEMO_API_KEY}"})
+    assert on_gis.status_code == 401 and "reading key" in on_gis.json()["detail"]
     for key in (DEMO_API_KEY, "lbr_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"):
         r = client.get("/api/v1/reports", headers={"X-API-Key": key})
         assert r.status_code == 401 and r.json()["detail"].startswith("An X-API-Key is not a login")

@@ -189,6 +189,18 @@ def test_until_a_batch_commits_what_its_reports_refer_to_cannot_be_deleted(clien
     assert db.scalar(text("SHOW session_replication_role")) == "origin"  # foreign keys checked again after the batch
 
 
+def test_report_tables_have_no_triggers_or_rules_that_the_feed_would_switch_off(db):
+    """The feed writes with session_replication_role = replica (foreign keys checked once per
+    batch, app.integrations.feed.foreign_keys_checked_per_batch), which silences every ordinary
+    trigger and rule on the tables it writes. If one is ever added (an audit log, NOTIFY), that
+    function must switch it back on or give up the batch check: this test says so."""
+    tables = ("report", "report_event")
+    triggers = db.execute(text("SELECT tgrelid::regclass::text, tgname FROM pg_trigger "
+                               "WHERE NOT tgisinternal AND tgrelid::regclass::text = ANY(:t)"), {"t": list(tables)}).all()
+    rules = db.execute(text("SELECT tablename, rulename FROM pg_rules WHERE tablename = ANY(:t)"), {"t": list(tables)}).all()
+    assert triggers == [] and rules == [], "see app.integrations.feed.foreign_keys_checked_per_batch"
+
+
 def test_without_the_right_to_batch_the_checks_the_feed_checks_each_row(client, db, caplog, monkeypatch):
     """A database role that may not set session_replication_role (not a superuser, no GRANT SET
     ON PARAMETER) gets the same results, checked by PostgreSQL's per-row triggers, and a log line

@@ -2,6 +2,7 @@
 import concurrent.futures
 import datetime as dt
 import os
+import time
 import uuid
 
 import httpx
@@ -13,6 +14,7 @@ from sqlalchemy import delete, func, select, text
 from app.actions.models import AuditEntry, Meeting
 from app.manage import ROOT
 from app.reports.models import IdempotencyRecord, Report
+from tests.feeds import KEY as FEED_KEY, URL as FEED_URL, event
 from tests.helpers import SQUARE
 from tests.live import ROOT, free_port, start_server
 
@@ -118,3 +120,77 @@ def test_database_has_postgis_and_migrations_at_head(engine):
         assert conn.scalar(text("SELECT extname FROM pg_extension WHERE extname = 'postgis'")) == "postgis"
         head = ScriptDirectory.from_config(Config(str(ROOT / "alembic.ini"))).get_current_head()
         assert conn.scalar(text("SELECT version_num FROM alembic_version")) == head
+
+
+def _push(base: str, external_id: str, **props) -> dict:
+    """One rescue-service event, pushed over HTTP; its result."""
+    feature = event(external_id, **props)
+    r = httpx.post(f"{base}{FEED_URL}", json={"type": "FeatureCollection", "features": [feature]}, headers=FEED_KEY,
+                   timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()["results"][0]
+
+
+def _when_waiting_for_a_lock(engine, call):
+    """Run ``call`` in a thread; return its future once its database session waits for a row lock."""
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    future = pool.submit(call)
+    deadline = time.monotonic() + 20
+    with engine.connect() as conn:
+        while not conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                   "AND query LIKE '%feed_event%'")):
+            assert time.monotonic() < deadline and not future.done(), "the feed never waited for the row"
+            conn.rollback()  # pg_stat_activity is read once per transaction
+            time.sleep(0.05)
+    pool.shutdown(wait=False)
+    return future
+
+
+def test_a_report_deleted_while_a_batch_waits_for_it_gets_no_history_and_its_event_is_rejected(server, engine):
+    external_id = f"LIVE-GONE-{uuid.uuid4().hex[:8]}"
+    report_id = _push(server, external_id, description="Container")["id"]
+    try:
+        with engine.connect() as other:
+            other.execute(text("DELETE FROM report WHERE id = :i"), {"i": report_id})  # uncommitted: holds the row
+            changed = _when_waiting_for_a_lock(engine, lambda: _push(server, external_id, description="Släckt"))
+            other.commit()
+        result = changed.result(timeout=30)
+        assert result["status"] == "rejected" and "deleted" in result["reason"] and "send it again" in result["reason"]
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM report_event WHERE report_id = :i"), {"i": report_id}) == 0
+        assert _push(server, external_id, description="Släckt")["status"] == "created"
+    finally:
+        with engine.begin() as conn:  # other tests count reports: leave none behind, passed or failed
+            conn.execute(text("DELETE FROM report_event WHERE report_id = :i"), {"i": report_id})
+            conn.execute(text("DELETE FROM report WHERE external_id = :e"), {"e": external_id})
+
+
+def test_a_category_changed_and_deleted_while_a_batch_waits_is_never_written_back(server, engine):
+    """A coordinator moves the report out of a category and deletes that category while the feed
+    updates the same event: the report keeps the coordinator's category (the feed does not write
+    back the one it read before it waited)."""
+    external_id = f"LIVE-CAT-{uuid.uuid4().hex[:8]}"
+    report_id = _push(server, external_id, description="Container")["id"]
+    with engine.begin() as conn:
+        municipality_id, container = conn.execute(text(
+            "SELECT municipality_id, category_id FROM report WHERE id = :i"), {"i": report_id}).one()
+        scratch = conn.scalar(text(
+            "INSERT INTO category (municipality_id, code, label_sv, label_en, group_code, colour, icon) "
+            "VALUES (:m, :code, 'Tillfällig', 'Temporary', 'brand', '#000000', 'x') RETURNING id"),
+            {"m": municipality_id, "code": f"tmp_{uuid.uuid4().hex[:8]}"})
+        conn.execute(text("UPDATE report SET category_id = :c WHERE id = :i"), {"c": scratch, "i": report_id})
+    try:
+        with engine.connect() as other:
+            other.execute(text("UPDATE report SET category_id = :c WHERE id = :i"), {"c": container, "i": report_id})
+            other.execute(text("DELETE FROM category WHERE id = :c"), {"c": scratch})
+            changed = _when_waiting_for_a_lock(engine, lambda: _push(server, external_id, description="Släckt"))
+            other.commit()
+        assert changed.result(timeout=30)["status"] == "updated"
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT category_id FROM report WHERE id = :i"), {"i": report_id}) == container
+            assert conn.scalar(text("SELECT count(*) FROM report r LEFT JOIN category c ON c.id = r.category_id "
+                                    "WHERE c.id IS NULL")) == 0
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM report WHERE id = :i"), {"i": report_id})
+            conn.execute(text("DELETE FROM category WHERE id = :c"), {"c": scratch})

@@ -133,7 +133,8 @@ def current_principal(request: Request, session: SessionDep, settings: SettingsD
         if request.headers.get("x-api-key"):
             raise Unauthenticated("An X-API-Key is not a login: a user's reading key works only on the read-only GIS "
                                   "routes (/ogc, /api/v1/exports, /tiles) and an integration's key only submits "
-                                  "(POST /api/v1/integrations/events, POST /api/v1/reports); log in for this one "
+                                  "(POST /api/v1/integrations/events, POST /api/v1/reports, Open311's POST "
+                                  "requests.json); log in for this one "
                                   "(POST /api/v1/auth/token)")
         raise Unauthenticated("Log in first: send 'Authorization: Bearer <token>' from POST /api/v1/auth/token")
     if is_reading_key(token):

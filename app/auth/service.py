@@ -77,8 +77,9 @@ def get_principal(session: Session, *, token: str, settings: Settings) -> Princi
     return load_principal(session, user_id=user_id, token_version=version)
 
 
-NOT_A_TOKEN = ("'Authorization: Bearer' takes the token that POST /api/v1/auth/token gives, and this is not one; "
-               "an integration's API key goes in the X-API-Key header (POST /api/v1/integrations/events)")
+NOT_A_TOKEN = ("This is not a token from POST /api/v1/auth/token (nor a user's reading key, which the GIS routes "
+               "also take as a bearer); an integration's API key goes in the X-API-Key header of "
+               "POST /api/v1/integrations/events")
 
 
 def token_subject(token: str, *, settings: Settings) -> tuple[int, int]:

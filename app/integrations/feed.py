@@ -39,6 +39,8 @@ from app.reports import incidents
 from app.timeutil import utcnow
 
 STATUSES = ("created", "updated", "unchanged", "rejected")
+GONE = ("its report was deleted in Lägesbild while this batch was being applied, so nothing was stored for it; "
+        "send it again to file it anew")
 log = logging.getLogger("lagesbild.feed")
 
 FIXED = {"idx": np.dtype(">i4"), "id": bulkcopy.UUID, "category_id": np.dtype(">i4"),
@@ -99,7 +101,10 @@ WITH cur AS (
     -- exact, and a speculative insertion per row cost a quarter of this INSERT (measured).
 ), updated AS (
     UPDATE report r
-    SET category_id = c.new_category_id, occurred_from = c.occurred_from, occurred_to = c.occurred_to,
+    -- A kept category is the row's own, read again here: if someone changed the report while this
+    -- waited for it, theirs stays (only a category just mapped, and locked, is written from the batch)
+    SET category_id = CASE WHEN c.new_category_id = c.old_category_id THEN r.category_id ELSE c.new_category_id END,
+        occurred_from = c.occurred_from, occurred_to = c.occurred_to,
         geom = c.geom, h3_r7 = c.h3_r7, h3_r8 = c.h3_r8, h3_r9 = c.h3_r9, h3_r10 = c.h3_r10,
         description = c.description, event_type = c.event_type, updated_at = now()
     -- = ANY(ARRAY(...)): probe the primary key for the changed rows instead of hashing the table
@@ -119,12 +124,13 @@ WITH cur AS (
                                                 jsonb_build_array(ST_X(c.geom), ST_Y(c.geom))) END,
         -- free text is not copied into the log (it may name people); that it changed is
         'description', CASE WHEN c.old_description <> c.description THEN true END))
-    FROM changed c
+    FROM changed c JOIN updated u ON u.id = c.report_id  -- not for a report deleted while this waited for it
 )
 SELECT c.idx,
-       CASE WHEN c.report_id IS NULL THEN 'created' WHEN u.id IS NULL THEN 'unchanged' ELSE 'updated' END,
+       CASE WHEN c.report_id IS NULL THEN 'created' WHEN u.id IS NOT NULL THEN 'updated'
+            WHEN ch.report_id IS NOT NULL THEN 'gone' ELSE 'unchanged' END,
        coalesce(c.report_id, c.id)
-FROM cur c LEFT JOIN updated u ON u.id = c.report_id
+FROM cur c LEFT JOIN updated u ON u.id = c.report_id LEFT JOIN changed ch ON ch.report_id = c.report_id
 -- (created is not joined: a data-modifying CTE runs whether or not it is referenced)
 """)
 
@@ -230,7 +236,8 @@ def _apply(session: Session, client: IntegrationClient, events: Events) -> list[
 # lock it (FOR KEY SHARE: until we commit, nobody deletes the row or changes its key; others may
 # still read and edit it). APPLY writes no other reference: reporter, moderator, duplicate and
 # incident stay NULL, and a history row refers to the report APPLY has just updated (and locked).
-# An updated event's category is its mapped one (among these) or the one it had.
+# An updated event's category is its mapped one (among these) or the one the row has (APPLY
+# reads it again as it updates the row, so a category deleted meanwhile is never written back).
 REFERENCED = text("""
 SELECT (SELECT count(*) FROM (SELECT FROM municipality WHERE id = :municipality_id FOR KEY SHARE) m) = 1
        AND (SELECT count(*) FROM (SELECT FROM organisation WHERE id = :organisation_id FOR KEY SHARE) o) = 1
@@ -316,7 +323,10 @@ def _ingest(session: Session, *, client: IntegrationClient, body: bytes, content
     for i, reason in rejected.items():
         results[i] = _result(i, raw_ids[i], "rejected", reason=reason)
     for i, status, report_id in applied:
-        results[i] = _result(i, raw_ids[i], status, report_id=report_id, linked=linked_to.get(report_id))
+        if status == "gone":  # changed, but its report was deleted while the batch waited for it
+            results[i] = _result(i, raw_ids[i], "rejected", reason=GONE)
+        else:
+            results[i] = _result(i, raw_ids[i], status, report_id=report_id, linked=linked_to.get(report_id))
     counts = Counter(r["status"] for r in results)
     summary = {s: counts.get(s, 0) for s in STATUSES} | {"total": batch.n, "linked": len(links)}
     return {"summary": summary, "results": results}
