@@ -132,6 +132,7 @@ def test_a_gzipped_batch_is_read_as_sent(client, db):
 
 @pytest.mark.parametrize("body,encoding,status,needle", [
     (gzip.compress(b" " * (32 * 1024 * 1024 + 1)), "gzip", 413, "once unzipped"),  # 32 kB that inflate past the limit
+    (gzip.compress(b"", mtime=0) * (8 * 1024 * 1024 // 20 + 1), "gzip", 413, "gzipped body is at most 8,388,608"),
     (gzip.compress(b'{"type": "FeatureCollection", "features": []}')[:-6], "gzip", 400, "cut short"),
     (b'{"type": "FeatureCollection", "features": []}', "gzip", 400, "not valid gzip"),
     (b'{"type": "FeatureCollection", "features": []}', "br", 415, "Content-Encoding 'br' is not supported"),
