@@ -274,7 +274,7 @@ def foreign_keys_checked_per_batch(session: Session, client: IntegrationClient, 
             _told_per_row = True
             log.info("feed: foreign keys are checked row by row, which makes a batch about a third slower: the "
                      "database role may not set session_replication_role (GRANT SET ON PARAMETER "
-                     "session_replication_role TO <the app's role>, PostgreSQL 15)")
+                     "session_replication_role TO <the app's role>, PostgreSQL 15 or later)")
         yield
         return
     session.execute(text("SET LOCAL session_replication_role = replica"))
