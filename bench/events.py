@@ -12,7 +12,10 @@ cores, anything above 2 means other work took turns with this one):
 - replay: the same batches again (every event unchanged);
 - update: the same events with a later time and another description (every event updated,
   with its history logged);
-- fresh CSV: new events as CSV with SWEREF 99 TM positions.
+- fresh CSV: new events as CSV with SWEREF 99 TM positions;
+- two at once: two integrations of the town (the demo one and one made for the run) each send
+  new batches at the same time, against uvicorn with two workers: the aggregate rate (each
+  integration's batches are applied one at a time; two systems' batches can share the cores).
 
 Time per batch is from sending the request to having read the whole response (one result per
 event) with the server's transaction committed. Prints median and p95 per phase and events/s
@@ -25,6 +28,7 @@ import datetime as dt
 import os
 import statistics
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -43,7 +47,7 @@ from app import geo  # noqa: E402
 from app.config import get_settings  # noqa: E402
 from app.db import get_engine  # noqa: E402
 from app.integrations import feed  # noqa: E402
-from app.integrations.service import authenticate_key  # noqa: E402
+from app.integrations.service import authenticate_key, create_integration  # noqa: E402
 from app.integrations.validation import validate  # noqa: E402
 from app.reports.taxonomy import RESCUE_EVENT_TYPES  # noqa: E402
 from app.timeutil import STOCKHOLM  # noqa: E402
@@ -91,9 +95,9 @@ def as_csv(events: dict[str, list]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def post(client: httpx.Client, body: bytes, content_type: str) -> tuple[float, dict]:
+def post(client: httpx.Client, body: bytes, content_type: str, *, key: str = DEMO_API_KEY) -> tuple[float, dict]:
     started = time.perf_counter()
-    r = client.post(URL, content=body, headers={"X-API-Key": DEMO_API_KEY, "Content-Type": content_type})
+    r = client.post(URL, content=body, headers={"X-API-Key": key, "Content-Type": content_type})
     data = r.json()
     elapsed = time.perf_counter() - started
     if r.status_code != 200:
@@ -113,6 +117,49 @@ def phase(client: httpx.Client, name: str, bodies: list[bytes], content_type: st
           f"  -> {size / median:9,.0f} events/s (mean {size * len(times) / sum(times):,.0f}/s)"
           f"  load average {os.getloadavg()[0]:.1f}")
     return size / median
+
+
+def second_integration(run: str) -> str:
+    """A second integration of the demo town for this run (the demo one's organisation and
+    rescue-service mapping); its key."""
+    with Session(get_engine()) as session, session.begin():
+        demo = authenticate_key(session, key=DEMO_API_KEY)
+        _, key = create_integration(session, municipality_id=demo.municipality_id, organisation_id=demo.organisation_id,
+                                    name=f"bench-{run}", initial_status=demo.initial_status, event_types=RESCUE_EVENT_TYPES)
+    return key["key"]
+
+
+def two_at_once(base_url: str, keys: list[str], bodies: list[list[bytes]], size: int) -> float:
+    """Each key's batches sent one after the other, the keys at the same time; the aggregate rate."""
+    def send(key: str, batches: list[bytes], times: list[float]) -> None:
+        with httpx.Client(base_url=base_url, timeout=120) as client:
+            for body in batches:
+                elapsed, summary = post(client, body, "application/geo+json", key=key)
+                if summary["created"] != size:
+                    raise SystemExit(f"two at once: expected {size} created, got {summary}")
+                times.append(elapsed)
+
+    for i, key in enumerate(keys):  # warm both workers (imports, connections, caches), twice each
+        with httpx.Client(base_url=base_url, timeout=120) as client:
+            for w in range(2):
+                post(client, as_geojson(make_events(200, run=f"warm{uuid.uuid4().hex[:6]}", batch=w, seed_=i)),
+                     "application/geo+json", key=key)
+    times: list[list[float]] = [[] for _ in keys]
+    threads = [threading.Thread(target=send, args=(k, b, t)) for k, b, t in zip(keys, bodies, times)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    total = size * sum(len(b) for b in bodies)
+    if sum(map(len, times)) * size != total:
+        raise SystemExit("two at once: a sender failed (see above)")
+    every = [x for t in times for x in t]
+    print(f"{'two at once':12s} {len(keys)} x {len(bodies[0])} batches of {size:,}: {total:,} events in {elapsed:.2f} s"
+          f"  -> {total / elapsed:9,.0f} events/s together (median batch {statistics.median(every) * 1000:.1f} ms)"
+          f"  load average {os.getloadavg()[0]:.1f}")
+    return total / elapsed
 
 
 def breakdown(events: dict[str, list], size: int) -> None:
@@ -169,6 +216,16 @@ def main() -> int:
             phase(client, "update", [as_geojson(e, shift_minutes=5, note=" (uppdaterad)") for e in events],
                   "application/geo+json", "updated", args.size)
             phase(client, "fresh CSV", [as_csv(e) for e in csv_events], "text/csv", "created", args.size)
+    finally:
+        server.terminate()
+        server.wait(10)
+    keys = [DEMO_API_KEY, second_integration(run)]
+    parallel = [[as_geojson(make_events(args.size, run=f"{run}p{k}", batch=b, seed_=200 + 10 * k + b))
+                 for b in range(args.batches)] for k in range(len(keys))]
+    port = free_port()
+    server = start_server(port, 2)
+    try:
+        two_at_once(f"http://127.0.0.1:{port}", keys, parallel, args.size)
     finally:
         server.terminate()
         server.wait(10)
