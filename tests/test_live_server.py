@@ -131,15 +131,16 @@ def _push(base: str, external_id: str, **props) -> dict:
     return r.json()["results"][0]
 
 
-def _when_waiting_for_a_lock(engine, call):
-    """Run ``call`` in a thread; return its future once its database session waits for a row lock."""
+def _when_waiting_for_a_lock(engine, call, statement_part: str = "feed_event"):
+    """Run ``call`` in a thread; return its future once its database session waits for a row
+    lock in a statement containing ``statement_part``."""
     pool = concurrent.futures.ThreadPoolExecutor(1)
     future = pool.submit(call)
     deadline = time.monotonic() + 20
     with engine.connect() as conn:
         while not conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                   "AND query LIKE '%feed_event%'")):
-            assert time.monotonic() < deadline and not future.done(), "the feed never waited for the row"
+                                   "AND query LIKE :part"), {"part": f"%{statement_part}%"}):
+            assert time.monotonic() < deadline and not future.done(), "the request never waited for the row"
             conn.rollback()  # pg_stat_activity is read once per transaction
             time.sleep(0.05)
     pool.shutdown(wait=False)
@@ -194,3 +195,50 @@ def test_a_category_changed_and_deleted_while_a_batch_waits_is_never_written_bac
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM report WHERE id = :i"), {"i": report_id})
             conn.execute(text("DELETE FROM category WHERE id = :c"), {"c": scratch})
+
+
+@pytest.mark.parametrize("meanwhile", ["UPDATE report SET status = 'rejected' WHERE id = :i",
+                                       "DELETE FROM report WHERE id = :i"])
+def test_a_call_out_rejected_or_deleted_while_a_guard_report_joins_it_takes_no_report(server, engine, meanwhile):
+    """The guard's report stays counted on its own (not linked to a call-out that no longer
+    counts), and never fails (a 500 before: the link's foreign key to a deleted call-out)."""
+    external_id = f"LIVE-LINK-{uuid.uuid4().hex[:8]}"
+    call_out = _push(server, external_id, at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=30))["id"]
+    try:
+        with engine.connect() as other:
+            other.execute(text(meanwhile), {"i": call_out})  # uncommitted: holds the call-out's row
+            headers = _token(server, "reporter")
+            posted = _when_waiting_for_a_lock(engine, lambda: httpx.post(
+                f"{server}/api/v1/reports", headers=headers, timeout=30,
+                json={"category": "brand_container", **SQUARE, "description": f"Brinner {external_id}"}), "unnest(")
+            other.commit()
+        r = posted.result(timeout=30)
+        assert r.status_code == 201, r.text
+        assert r.json()["properties"]["incident_of"] is None
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT incident_of FROM report WHERE id = :i"), {"i": r.json()["id"]}) is None
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM report WHERE id = :i OR description = :d"),  # passed or failed
+                         {"i": call_out, "d": f"Brinner {external_id}"})
+
+
+def test_a_moderation_logs_as_old_what_it_replaced_even_when_the_feed_changed_it_meanwhile(server, engine):
+    external_id = f"LIVE-MOD-{uuid.uuid4().hex[:8]}"
+    report_id = _push(server, external_id)["id"]  # Brand i container -> brand_container
+    try:
+        with engine.connect() as other:  # the feed, or another coordinator, moving it to brand_fordon, uncommitted
+            other.execute(text("UPDATE report SET category_id = (SELECT id FROM category WHERE code = 'brand_fordon' "
+                               "AND municipality_id = report.municipality_id) WHERE id = :i"), {"i": report_id})
+            headers = _token(server, "coordinator")
+            patched = _when_waiting_for_a_lock(engine, lambda: httpx.patch(
+                f"{server}/api/v1/reports/{report_id}", json={"category": "brand_byggnad"}, headers=headers,
+                timeout=30), "FOR NO KEY UPDATE")
+            other.commit()
+        assert patched.result(timeout=30).status_code == 200
+        history = httpx.get(f"{server}/api/v1/reports/{report_id}/history", headers=headers).json()
+        assert [e["changes"]["category"] for e in history if e["action"] == "moderate"] == [
+            ["brand_fordon", "brand_byggnad"]]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM report WHERE id = :i"), {"i": report_id})

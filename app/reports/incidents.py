@@ -128,12 +128,23 @@ _TO_BOUND = "\n  AND o.occurred_to BETWEEN :lo AND CAST(:hi AS timestamptz) + CA
 OTHERS = {True: text(_OTHERS.format(side="o.source NOT LIKE 'integration:%'", bound="")),  # for arriving events
           False: text(_OTHERS.format(side="o.source LIKE 'integration:%'", bound=_TO_BOUND))}  # for people's reports
 
+# The pairs were found in the statement's snapshot; the rows may have changed since. Each
+# primary is locked FOR SHARE (it can be neither deleted nor moderated until this commits; one
+# being changed is waited for and read again), and only one still counted and not linked itself
+# takes reports; a secondary is linked only if it is still counted and unlinked when its row is
+# updated (PostgreSQL re-checks the UPDATE's conditions on a row that changed meanwhile).
 LINK = text("""
 WITH link AS (
     SELECT * FROM unnest(:secondary, :primary_id, :metres, :gap_s) AS l(secondary, primary_id, metres, gap_s)
+), primaries AS (
+    SELECT p.id FROM report p
+    WHERE p.id = ANY(ARRAY(SELECT DISTINCT primary_id FROM link))
+      AND p.status IN ('new', 'verified') AND p.incident_of IS NULL
+    FOR SHARE
 ), linked AS (
     UPDATE report s SET incident_of = l.primary_id
-    FROM link l WHERE s.id = l.secondary AND s.incident_of IS NULL
+    FROM link l JOIN primaries p ON p.id = l.primary_id
+    WHERE s.id = l.secondary AND s.incident_of IS NULL AND s.status IN ('new', 'verified')
     RETURNING s.id, l.primary_id, l.metres, l.gap_s
 ), logged AS (
     INSERT INTO report_event (report_id, action, changes)

@@ -273,8 +273,14 @@ def visible_to(principal: Principal):
     return clause
 
 
-def _get_visible(session: Session, *, report_id: uuid.UUID, principal: Principal) -> Report:
-    report = session.scalar(select(Report).where(Report.id == report_id, visible_to(principal)))
+def _get_visible(session: Session, *, report_id: uuid.UUID, principal: Principal, for_update: bool = False) -> Report:
+    """The report if the principal may see it; ``for_update`` locks its row first (FOR NO KEY
+    UPDATE), so that what a change logs as the old values is what it replaces, also when the
+    feed or another coordinator changes the report at the same moment."""
+    query = select(Report).where(Report.id == report_id, visible_to(principal))
+    if for_update:
+        query = query.with_for_update(of=Report, key_share=True)
+    report = session.scalar(query)
     if report is None:
         # The same answer for "does not exist" and "not yours": existence is not leaked.
         raise NotFound(f"No report {report_id} that you may see")
@@ -378,7 +384,7 @@ def stream_reports(session: Session, *, principal: Principal, flt: ReportFilter,
 def update_report(session: Session, *, report_id: uuid.UUID, changes: ReportUpdate,
                   principal: Principal) -> dict[str, Any]:
     """Moderate a report (coordinator): status, category, note; every change is logged."""
-    report = _get_visible(session, report_id=report_id, principal=principal)
+    report = _get_visible(session, report_id=report_id, principal=principal, for_update=True)
     diff: dict[str, Any] = {}
     fields = changes.model_dump(exclude_unset=True)
     if "category" in fields and fields["category"] is not None:
@@ -422,7 +428,7 @@ def update_report(session: Session, *, report_id: uuid.UUID, changes: ReportUpda
 
 def unlink_report(session: Session, *, report_id: uuid.UUID, principal: Principal) -> dict[str, Any]:
     """Undo an incident link (coordinator): see :func:`app.reports.incidents.unlink`."""
-    report = _get_visible(session, report_id=report_id, principal=principal)
+    report = _get_visible(session, report_id=report_id, principal=principal, for_update=True)
     incidents.unlink(session, report=report, user_id=principal.user_id)
     return get_report(session, report_id=report.id, principal=principal)
 
