@@ -17,6 +17,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("lagesbild.errors")
+# PostgreSQL gave up this transaction for another one's sake (deadlock detected, serialization
+# failure): nothing was stored, and the same request sent again succeeds.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+RETRY_DETAIL = ("Another request changed the same reports at the same moment, and the database stopped this one to "
+                "let the other finish; nothing was stored. Send it again.")
 
 
 class DomainError(Exception):
@@ -210,6 +215,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
     async def _database_down(request: Request, exc: Exception) -> Response:
+        if getattr(getattr(exc, "orig", None), "sqlstate", None) in RETRYABLE_SQLSTATES:
+            log.warning("%s on %s %s: rolled back, the client may retry", type(exc.orig).__name__, request.method,
+                        request.url.path)
+            return error_response(request.url.path, 409, "Conflict", RETRY_DETAIL, type_slug="conflict",
+                                  headers={"Retry-After": "1"})
         log.error("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
         return error_response(request.url.path, 503, "Service unavailable",
                               "The database is not reachable right now; nothing was stored. Please retry shortly.",

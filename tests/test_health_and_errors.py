@@ -1,4 +1,5 @@
 """Probes, and the shape every error has (RFC 9457 problem+json)."""
+import pytest
 
 
 def test_healthz_and_readyz_answer_without_login(client):
@@ -37,6 +38,25 @@ def test_database_outage_is_503_problem_not_500(client, auth):
     r = client.post("/api/v1/reports", headers=headers, json={"category": "klotter", "lat": 59.37, "lon": 16.51})
     assert r.status_code == 503 and r.headers["retry-after"] == "5"
     assert "nothing was stored" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("error", ["DeadlockDetected", "SerializationFailure"])
+def test_a_transaction_the_database_gave_up_is_409_send_it_again(client, auth, error):
+    import psycopg.errors
+    from sqlalchemy.exc import OperationalError
+
+    from app.db import get_session
+    from app.main import app
+
+    def _given_up():
+        raise OperationalError("UPDATE report ...", {}, getattr(psycopg.errors, error)("deadlock detected"))
+        yield  # pragma: no cover
+
+    headers = auth("reporter")
+    app.dependency_overrides[get_session] = _given_up
+    r = client.post("/api/v1/reports", headers=headers, json={"category": "klotter", "lat": 59.37, "lon": 16.51})
+    assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"
+    assert "nothing was stored" in r.json()["detail"] and "Send it again" in r.json()["detail"]
 
 
 def test_logs_carry_no_personal_data(client, auth, caplog):

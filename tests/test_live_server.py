@@ -204,6 +204,7 @@ def test_a_call_out_rejected_or_deleted_while_a_guard_report_joins_it_takes_no_r
     counts), and never fails (a 500 before: the link's foreign key to a deleted call-out)."""
     external_id = f"LIVE-LINK-{uuid.uuid4().hex[:8]}"
     call_out = _push(server, external_id, at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=30))["id"]
+    posted = None
     try:
         with engine.connect() as other:
             other.execute(text(meanwhile), {"i": call_out})  # uncommitted: holds the call-out's row
@@ -218,6 +219,8 @@ def test_a_call_out_rejected_or_deleted_while_a_guard_report_joins_it_takes_no_r
         with engine.connect() as conn:
             assert conn.scalar(text("SELECT incident_of FROM report WHERE id = :i"), {"i": r.json()["id"]}) is None
     finally:
+        if posted is not None:  # the request finished, whatever happened, before its report is removed
+            concurrent.futures.wait([posted], timeout=30)
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM report WHERE id = :i OR description = :d"),  # passed or failed
                          {"i": call_out, "d": f"Brinner {external_id}"})
@@ -242,3 +245,42 @@ def test_a_moderation_logs_as_old_what_it_replaced_even_when_the_feed_changed_it
     finally:
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM report WHERE id = :i"), {"i": report_id})
+
+
+def test_a_report_and_its_whole_incident_unlinked_at_once_are_logged_once(server, engine):
+    """Two coordinators: one takes a guard's report out of an incident, the other unlinks the
+    whole incident at the same moment. Every report leaves once, with one 'unlink' in its history."""
+    from sqlalchemy.orm import Session
+
+    from app.reports import incidents
+
+    external_id = f"LIVE-UNL-{uuid.uuid4().hex[:8]}"
+    call_out = uuid.UUID(_push(server, external_id, at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=30))["id"])
+    headers = _token(server, "reporter")
+    guards = [uuid.UUID(httpx.post(f"{server}/api/v1/reports", headers=headers, timeout=30, json={
+        "category": "brand_container", **SQUARE, "description": f"Brinner {external_id}"}).json()["id"])
+        for _ in range(2)]
+    try:
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM report WHERE incident_of = :c"), {"c": call_out}) == 2
+            user_id = conn.scalar(text("SELECT id FROM \"user\" WHERE username = 'coordinator'"))
+        with Session(engine) as first, Session(engine) as second:
+            incidents.unlink(first, report=first.get(Report, guards[0]), user_id=user_id)  # not committed yet
+            pool = concurrent.futures.ThreadPoolExecutor(1)
+            whole = pool.submit(lambda: (incidents.unlink(second, report=second.get(Report, call_out), user_id=user_id),
+                                         second.commit()))
+            time.sleep(0.5)  # the whole-incident unlink is waiting for the first (or, before the fix, went ahead)
+            first.commit()
+            whole.result(timeout=30)
+            pool.shutdown()
+        with engine.connect() as conn:
+            unlinks = dict(conn.execute(text("SELECT report_id, count(*) FROM report_event WHERE action = 'unlink' "
+                                             "AND report_id = ANY(:g) GROUP BY report_id"), {"g": guards}).all())
+            members = conn.execute(text("SELECT changes FROM report_event WHERE action = 'unlink_members' "
+                                        "AND report_id = :c ORDER BY id"), {"c": call_out}).scalars().all()
+        assert unlinks == {guards[0]: 1, guards[1]: 1}
+        assert [sorted(m["linked_reports"][0]) for m in members] == [sorted(map(str, guards)), [str(guards[1])]]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM report WHERE id = :c OR description = :d"),
+                         {"c": call_out, "d": f"Brinner {external_id}"})

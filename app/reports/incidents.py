@@ -130,9 +130,11 @@ OTHERS = {True: text(_OTHERS.format(side="o.source NOT LIKE 'integration:%'", bo
 
 # The pairs were found in the statement's snapshot; the rows may have changed since. Each
 # primary is locked FOR SHARE (it can be neither deleted nor moderated until this commits; one
-# being changed is waited for and read again), and only one still counted and not linked itself
-# takes reports; a secondary is linked only if it is still counted and unlinked when its row is
-# updated (PostgreSQL re-checks the UPDATE's conditions on a row that changed meanwhile).
+# being changed is waited for and read again — so a person's report may wait for a feed batch
+# that is updating its call-out), and only one still counted and not linked itself takes reports.
+# The secondaries are locked in id order before they are updated (two batches linking the same
+# people's reports would otherwise lock them in opposite orders and deadlock), and only those
+# still counted and unlinked, read again after any wait, are linked.
 LINK = text("""
 WITH link AS (
     SELECT * FROM unnest(:secondary, :primary_id, :metres, :gap_s) AS l(secondary, primary_id, metres, gap_s)
@@ -141,9 +143,14 @@ WITH link AS (
     WHERE p.id = ANY(ARRAY(SELECT DISTINCT primary_id FROM link))
       AND p.status IN ('new', 'verified') AND p.incident_of IS NULL
     FOR SHARE
+), secondaries AS (
+    SELECT s.id FROM report s
+    WHERE s.id = ANY(ARRAY(SELECT secondary FROM link)) AND s.status IN ('new', 'verified') AND s.incident_of IS NULL
+    ORDER BY s.id
+    FOR NO KEY UPDATE
 ), linked AS (
     UPDATE report s SET incident_of = l.primary_id
-    FROM link l JOIN primaries p ON p.id = l.primary_id
+    FROM link l JOIN primaries p ON p.id = l.primary_id JOIN secondaries x ON x.id = l.secondary
     WHERE s.id = l.secondary AND s.incident_of IS NULL AND s.status IN ('new', 'verified')
     RETURNING s.id, l.primary_id, l.metres, l.gap_s
 ), logged AS (
@@ -224,8 +231,15 @@ def unlink(session: Session, *, report: Report, user_id: int) -> list[uuid.UUID]
     linked to it does. Logged on each report that leaves ('unlink': it is not linked
     automatically again) and on the primary ('unlink_members': its linked reports before and
     after); returns the ids that were unlinked (409 if none)."""
+    # The call-out first, then its reports — the order every unlink locks in, so two at once
+    # (a report alone, and its whole incident) wait for each other instead of deadlocking — and
+    # everything read again after the locks: the other may have unlinked some meanwhile.
+    session.execute(select(Report.id).where(Report.id == (report.incident_of or report.id))
+                    .with_for_update(key_share=True))
+    session.refresh(report, with_for_update={"key_share": True})
     primary = report.incident_of or report.id
-    linked = list(session.scalars(select(Report).where(Report.incident_of == primary)))  # the incident, once
+    linked = list(session.scalars(select(Report).where(Report.incident_of == primary)  # the incident, once
+                                  .with_for_update(key_share=True).execution_options(populate_existing=True)))
     members = [report] if report.incident_of is not None else linked
     if not members:
         raise Conflict(f"Report {report.id} is not linked with another report")

@@ -278,8 +278,8 @@ def _get_visible(session: Session, *, report_id: uuid.UUID, principal: Principal
     UPDATE), so that what a change logs as the old values is what it replaces, also when the
     feed or another coordinator changes the report at the same moment."""
     query = select(Report).where(Report.id == report_id, visible_to(principal))
-    if for_update:
-        query = query.with_for_update(of=Report, key_share=True)
+    if for_update:  # and read it as it is once locked, also if the session holds an older copy
+        query = query.with_for_update(of=Report, key_share=True).execution_options(populate_existing=True)
     report = session.scalar(query)
     if report is None:
         # The same answer for "does not exist" and "not yours": existence is not leaked.
@@ -427,8 +427,8 @@ def update_report(session: Session, *, report_id: uuid.UUID, changes: ReportUpda
 
 
 def unlink_report(session: Session, *, report_id: uuid.UUID, principal: Principal) -> dict[str, Any]:
-    """Undo an incident link (coordinator): see :func:`app.reports.incidents.unlink`."""
-    report = _get_visible(session, report_id=report_id, principal=principal, for_update=True)
+    """Undo an incident link (coordinator): see :func:`app.reports.incidents.unlink` (which locks)."""
+    report = _get_visible(session, report_id=report_id, principal=principal)
     incidents.unlink(session, report=report, user_id=principal.user_id)
     return get_report(session, report_id=report.id, principal=principal)
 
