@@ -35,14 +35,19 @@ from seeds.loader import seed_up_to  # noqa: E402
 ROLE = "lagesbild_bench_row_checks"
 
 
+def _connect(url: str, **kwargs) -> psycopg.Connection:
+    """psycopg on a SQLAlchemy DATABASE_URL."""
+    return psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), **kwargs)
+
+
 def may_switch(url: str) -> bool:
     """Whether this URL's role may switch the per-row checks off (what the feed asks)."""
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+    with _connect(url) as conn:
         return conn.execute("SELECT has_parameter_privilege('session_replication_role', 'SET')").fetchone()[0]
 
 
 def drop_role(url: str) -> None:
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+    with _connect(url, autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (ROLE,)).fetchone():
             conn.execute(f"DROP OWNED BY {ROLE}")
             conn.execute(f"DROP ROLE {ROLE}")
@@ -52,7 +57,7 @@ def row_checks_url(url: str) -> str:
     """DATABASE_URL for a role without the right to switch off the per-row checks (made anew)."""
     password = secrets.token_hex(16)
     drop_role(url)
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+    with _connect(url, autocommit=True) as conn:
         conn.execute(f"CREATE ROLE {ROLE} LOGIN PASSWORD '{password}'")
         conn.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {ROLE}")
         conn.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {ROLE}")

@@ -124,6 +124,7 @@ SettingsDep = Annotated[Settings, Depends(settings_dependency)]
 
 
 BearerToken = Annotated[str | None, Depends(_bearer)]
+GIS_ROUTES = "/ogc, /api/v1/exports, /tiles"  # where a reading key reads
 
 
 def current_principal(request: Request, session: SessionDep, settings: SettingsDep, token: BearerToken) -> Principal:
@@ -131,14 +132,14 @@ def current_principal(request: Request, session: SessionDep, settings: SettingsD
     works)."""
     if not token:
         if request.headers.get("x-api-key"):
-            raise Unauthenticated("An X-API-Key is not a login: a user's reading key works only on the read-only GIS "
-                                  "routes (/ogc, /api/v1/exports, /tiles) and an integration's key only submits "
+            raise Unauthenticated(f"An X-API-Key is not a login: a user's reading key works only on the read-only GIS "
+                                  f"routes ({GIS_ROUTES}) and an integration's key only submits "
                                   "(POST /api/v1/integrations/events, POST /api/v1/reports, Open311's POST "
                                   "requests.json); log in for this one "
                                   "(POST /api/v1/auth/token)")
         raise Unauthenticated("Log in first: send 'Authorization: Bearer <token>' from POST /api/v1/auth/token")
     if is_reading_key(token):
-        raise Unauthenticated("A reading key works only on the read-only GIS routes (/ogc, /api/v1/exports, /tiles); "
+        raise Unauthenticated(f"A reading key works only on the read-only GIS routes ({GIS_ROUTES}); "
                               "log in for this one (POST /api/v1/auth/token)")
     return get_principal(session, token=token, settings=settings)
 
