@@ -51,7 +51,7 @@ from app.integrations.service import authenticate_key, create_integration  # noq
 from app.integrations.validation import validate  # noqa: E402
 from app.reports.taxonomy import RESCUE_EVENT_TYPES  # noqa: E402
 from app.timeutil import STOCKHOLM  # noqa: E402
-from bench.machine import describe, p95  # noqa: E402
+from bench.machine import CpuMeter, describe, p95  # noqa: E402
 from bench.post_load import free_port, start_server  # noqa: E402
 from seeds.demo import BOUNDARY, DEMO_API_KEY  # noqa: E402
 from seeds.loader import seed_up_to  # noqa: E402
@@ -105,7 +105,22 @@ def post(client: httpx.Client, body: bytes, content_type: str, *, key: str = DEM
     return elapsed, data["summary"]
 
 
-def phase(client: httpx.Client, name: str, bodies: list[bytes], content_type: str, expect: str, size: int) -> float:
+def postmaster_pid() -> int:
+    """The PostgreSQL server's main process (its backends are its children)."""
+    with Session(get_engine()) as session:
+        data = session.execute(text("SELECT setting FROM pg_settings WHERE name = 'data_directory'")).scalar_one()
+    return int((Path(data) / "postmaster.pid").read_text().split()[0])
+
+
+def cpu_line(meter: CpuMeter, batches: int) -> str:
+    """CPU per batch since the meter's last reading, by process group."""
+    spent = meter.lap()
+    return "CPU per batch: " + ", ".join(f"{name} {seconds / batches * 1000:.0f} ms" for name, seconds in spent.items())
+
+
+def phase(client: httpx.Client, name: str, bodies: list[bytes], content_type: str, expect: str, size: int,
+          meter: CpuMeter) -> float:
+    meter.lap()
     times = []
     for body in bodies:
         elapsed, summary = post(client, body, content_type)
@@ -116,6 +131,7 @@ def phase(client: httpx.Client, name: str, bodies: list[bytes], content_type: st
     print(f"{name:12s} {len(bodies)} batches of {size:,}: median {median * 1000:7.1f} ms, p95 {p95(times) * 1000:7.1f} ms"
           f"  -> {size / median:9,.0f} events/s (mean {size * len(times) / sum(times):,.0f}/s)"
           f"  load average {os.getloadavg()[0]:.1f}")
+    print(f"{'':12s} {cpu_line(meter, len(bodies))}")
     return size / median
 
 
@@ -129,7 +145,7 @@ def second_integration(run: str) -> str:
     return key["key"]
 
 
-def two_at_once(base_url: str, keys: list[str], bodies: list[list[bytes]], size: int) -> float:
+def two_at_once(base_url: str, keys: list[str], bodies: list[list[bytes]], size: int, meter: CpuMeter) -> float:
     """Each key's batches sent one after the other, the keys at the same time; the aggregate rate."""
     def send(key: str, batches: list[bytes], times: list[float]) -> None:
         with httpx.Client(base_url=base_url, timeout=120) as client:
@@ -145,6 +161,7 @@ def two_at_once(base_url: str, keys: list[str], bodies: list[list[bytes]], size:
                 post(client, as_geojson(make_events(200, run=f"warm{uuid.uuid4().hex[:6]}", batch=w, seed_=i)),
                      "application/geo+json", key=key)
     times: list[list[float]] = [[] for _ in keys]
+    meter.lap()
     threads = [threading.Thread(target=send, args=(k, b, t)) for k, b, t in zip(keys, bodies, times)]
     started = time.perf_counter()
     for t in threads:
@@ -159,6 +176,7 @@ def two_at_once(base_url: str, keys: list[str], bodies: list[list[bytes]], size:
     print(f"{'two at once':12s} {len(keys)} x {len(bodies[0])} batches of {size:,}: {total:,} events in {elapsed:.2f} s"
           f"  -> {total / elapsed:9,.0f} events/s together (median batch {statistics.median(every) * 1000:.1f} ms)"
           f"  load average {os.getloadavg()[0]:.1f}")
+    print(f"{'':12s} {cpu_line(meter, sum(map(len, bodies)))}")
     return total / elapsed
 
 
@@ -207,15 +225,18 @@ def main() -> int:
     server = start_server(port, 1)
     print(f"machine: {describe()}; PostgreSQL {pg}, fsync={fsync}; uvicorn workers=1; "
           f"{max(have, args.town):,} reports in the town before")
+    database = postmaster_pid()
     try:
+        meter = CpuMeter({"server": server.pid, "database": database}, {"client": os.getpid()})
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
             warm = make_events(200, run=run + "w", batch=0, seed_=999)
             post(client, as_geojson(warm), "application/geo+json")
-            phase(client, "fresh", [as_geojson(e) for e in events], "application/geo+json", "created", args.size)
-            phase(client, "replay", [as_geojson(e) for e in events], "application/geo+json", "unchanged", args.size)
+            phase(client, "fresh", [as_geojson(e) for e in events], "application/geo+json", "created", args.size, meter)
+            phase(client, "replay", [as_geojson(e) for e in events], "application/geo+json", "unchanged", args.size,
+                  meter)
             phase(client, "update", [as_geojson(e, shift_minutes=5, note=" (uppdaterad)") for e in events],
-                  "application/geo+json", "updated", args.size)
-            phase(client, "fresh CSV", [as_csv(e) for e in csv_events], "text/csv", "created", args.size)
+                  "application/geo+json", "updated", args.size, meter)
+            phase(client, "fresh CSV", [as_csv(e) for e in csv_events], "text/csv", "created", args.size, meter)
     finally:
         server.terminate()
         server.wait(10)
@@ -225,7 +246,8 @@ def main() -> int:
     port = free_port()
     server = start_server(port, 2)
     try:
-        two_at_once(f"http://127.0.0.1:{port}", keys, parallel, args.size)
+        two_at_once(f"http://127.0.0.1:{port}", keys, parallel, args.size,
+                    CpuMeter({"server": server.pid, "database": database}, {"client": os.getpid()}))
     finally:
         server.terminate()
         server.wait(10)
