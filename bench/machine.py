@@ -60,21 +60,23 @@ class CpuMeter:
     """CPU time spent by groups of processes between two readings: on shared, noisy cores the
     CPU a piece of work needs varies far less than the wall time it takes.
 
-    ``trees`` maps a name to the root process of a tree (its descendants are counted too, as
-    they are when the reading is taken: a process that ends in between loses its share);
-    ``alone`` maps a name to one process without its descendants."""
+    ``trees`` maps a name to the root process of a tree (its descendants are counted too);
+    ``alone`` maps a name to one process without its descendants. Counted per process: one
+    that starts in between counts whole, one that ends in between (PostgreSQL's autovacuum
+    workers) loses what it spent since the last reading."""
 
     def __init__(self, trees: dict[str, int], alone: dict[str, int] | None = None):
         self.trees, self.alone = trees, alone or {}
         self.last = self.read()
 
-    def read(self) -> dict[str, float]:
-        return ({name: sum(_cpu_seconds(p) for p in _children(root)) for name, root in self.trees.items()}
-                | {name: _cpu_seconds(pid) for name, pid in self.alone.items()})
+    def read(self) -> dict[str, dict[int, float]]:
+        return ({name: {p: _cpu_seconds(p) for p in _children(root)} for name, root in self.trees.items()}
+                | {name: {pid: _cpu_seconds(pid)} for name, pid in self.alone.items()})
 
     def lap(self) -> dict[str, float]:
         """CPU seconds per group since the last reading."""
         now = self.read()
-        spent = {name: now[name] - self.last.get(name, 0.0) for name in now}
+        spent = {name: sum(max(0.0, t - self.last.get(name, {}).get(p, 0.0)) for p, t in procs.items())
+                 for name, procs in now.items()}
         self.last = now
         return spent
