@@ -59,24 +59,29 @@ def local_iso_array(epoch_s: np.ndarray, *, spreadsheet: bool = False) -> list[s
     return out
 
 
-def stockholm_wall_to_utc_us(wall_us: np.ndarray) -> np.ndarray:
-    """Swedish wall-clock times (microseconds since 1970 as if the clock read UTC) -> UTC
-    microseconds, vectorised: the offset is looked up once per calendar day, and only times on
-    a day the clocks change go through :func:`to_utc` one by one (an hour that occurs twice is
-    its first occurrence, a skipped hour is read with the offset before the change, as
-    Python's ``fold=0``)."""
-    wall_us = np.asarray(wall_us, dtype=np.int64)
-    days, inverse = np.unique(wall_us // DAY_US, return_inverse=True)
-    epoch = dt.datetime(1970, 1, 1)
-
-    def offset_us(day: int, hour: int) -> int:
-        local = (epoch + dt.timedelta(days=int(day), hours=hour)).replace(tzinfo=STOCKHOLM)
+@lru_cache(maxsize=100_000)
+def _wall_day_offsets_us(day: int) -> tuple[int, int]:
+    """Europe/Stockholm's UTC offset at 00:00 and at 23:00 wall-clock time on day ``day``
+    (since 1970) in microseconds: equal unless the clocks change that day."""
+    def offset_us(hour: int) -> int:
+        local = (dt.datetime(1970, 1, 1) + dt.timedelta(days=day, hours=hour)).replace(tzinfo=STOCKHOLM)
         return local.utcoffset() // dt.timedelta(microseconds=1)
 
-    first = np.array([offset_us(d, 0) for d in days], dtype=np.int64)
-    last = np.array([offset_us(d, 23) for d in days], dtype=np.int64)
+    return offset_us(0), offset_us(23)
+
+
+def stockholm_wall_to_utc_us(wall_us: np.ndarray) -> np.ndarray:
+    """Swedish wall-clock times (microseconds since 1970 as if the clock read UTC) -> UTC
+    microseconds, vectorised: the offset is looked up once per calendar day (and remembered:
+    a feed sends the same days again and again), and only times on a day the clocks change go
+    through :func:`to_utc` one by one (an hour that occurs twice is its first occurrence, a
+    skipped hour is read with the offset before the change, as Python's ``fold=0``)."""
+    wall_us = np.asarray(wall_us, dtype=np.int64)
+    days, inverse = np.unique(wall_us // DAY_US, return_inverse=True)
+    offsets = np.array([_wall_day_offsets_us(d) for d in days.tolist()], dtype=np.int64).reshape(-1, 2)
+    first, last = offsets[:, 0], offsets[:, 1]
     utc = wall_us - first[inverse]
     for i in np.flatnonzero((first != last)[inverse]):  # a day with a clock change
-        local = epoch + dt.timedelta(microseconds=int(wall_us[i]))
+        local = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=int(wall_us[i]))
         utc[i] = (to_utc(local) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
     return utc

@@ -460,3 +460,44 @@ def test_same_named_integrations_of_two_municipalities_keep_their_events_apart(c
     again = results_by_id(post_events(client, [event("RT-1", description="Grannby")],
                                       headers={"X-API-Key": "grannby-key"}))["RT-1"]
     assert again["status"] == "unchanged" and again["id"] == there["id"]
+
+
+def test_times_in_the_usual_shapes_are_read_at_once_exactly_as_one_by_one():
+    """A batch whose times are all 2026-11-20T22:15:00, ...Z or ...+01:00 is read as arrays;
+    the values must be exactly what reading each alone gives, and any other shape, or an
+    invalid date, sends the whole batch down the one-by-one path (which words the reasons)."""
+    import random
+
+    from app.integrations.validation import _instant_us, _instants_at_once
+
+    rng = random.Random(5)
+    values = []
+    for _ in range(5_000):
+        t = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=rng.randrange(0, 130 * 365 * 86_400))
+        values.append(t.isoformat() + rng.choice(["", "Z", "+01:00", "+02:00", "-05:30", "+00:00", "+13:45"]))
+    values += ["2024-02-29T23:59:59", "2026-03-29T02:30:00", "2026-10-25T02:30:00"]  # leap day, clock changes
+    at_once, local = _instants_at_once(tuple(values))
+    one_by_one = [_instant_us(v) for v in values]
+    assert at_once.tolist() == [us for us, _ in one_by_one]
+    assert local.tolist() == [is_local for _, is_local in one_by_one]
+    for odd in ["2026-02-29T10:00:00", "2026-11-20T24:00:00", "2101-01-01T00:00:00", "1969-12-31T23:59:59",
+                "2026-11-20T22:15:00+24:00", "2026-11-20 22:15:00", "2026-11-20T22:15:00.5", "2026-11-20T22:15",
+                "2026-11-20T22:15:00\x00", "2026-11-20T22:15:0x", 1_795_212_900]:
+        assert _instants_at_once(("2026-11-20T22:15:00", odd)) is None, odd
+
+
+def test_a_batch_of_usual_times_has_the_same_results_as_a_mixed_one(client, db):
+    """The same events, once with times all in one shape (read at once) and once mixed with a
+    window (read one by one), are stored at the same instants; a Swedish time without an
+    offset is Swedish time on both paths, summer and winter."""
+    times = ["2026-07-01T12:00:00", "2026-11-20T22:15:00", "2026-11-20T21:15:00Z", "2026-11-20T22:15:00+01:00"]
+    run = uuid.uuid4().hex[:6]
+    first = results_by_id(post_events(client, [event(f"{run}-A{i}", at=t) for i, t in enumerate(times)]))
+    mixed = [event(f"{run}-B{i}", at=t) for i, t in enumerate(times)]
+    mixed.append(event(f"{run}-B-window", at=None, occurred_from="2026-11-20T21:00:00", occurred_to="2026-11-20T21:30:00"))
+    second = results_by_id(post_events(client, mixed))
+    stored = {r.external_id: r.occurred_from for r in db.scalars(select(Report).where(Report.external_id.like(f"{run}-%")))}
+    expected = [dt.datetime(2026, 7, 1, 10, tzinfo=dt.UTC)] + [dt.datetime(2026, 11, 20, 21, 15, tzinfo=dt.UTC)] * 3
+    assert [stored[f"{run}-A{i}"] for i in range(4)] == expected
+    assert [stored[f"{run}-B{i}"] for i in range(4)] == expected
+    assert all(r["status"] == "created" for r in [*first.values(), *second.values()])

@@ -16,7 +16,6 @@ import gc
 import logging
 import threading
 import time
-from collections import Counter
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
@@ -327,8 +326,8 @@ def _ingest(session: Session, *, client: IntegrationClient, body: bytes, content
             results[i] = _result(i, raw_ids[i], "rejected", reason=GONE)
         else:
             results[i] = _result(i, raw_ids[i], status, report_id=report_id, linked=linked_to.get(report_id))
-    counts = Counter(r["status"] for r in results)
-    summary = {s: counts.get(s, 0) for s in STATUSES} | {"total": batch.n, "linked": len(links)}
+    statuses = [r["status"] for r in results]
+    summary = {s: statuses.count(s) for s in STATUSES} | {"total": batch.n, "linked": len(links)}
     return {"summary": summary, "results": results}
 
 

@@ -176,6 +176,29 @@ def _times(at: tuple, start: tuple, end: tuple, rules: Rules, problems: _Problem
     """Each item's window in UTC microseconds; times without an offset are converted from
     Swedish time all at once (:func:`app.timeutil.stockholm_wall_to_utc_us`)."""
     n = len(at)
+    at_once = _instants_at_once(at) if start.count(None) == n and end.count(None) == n else None
+    if at_once is not None:  # the usual batch: occurred_at only, in one of the usual shapes
+        starts, local = at_once
+        ends, local_ends = starts.copy(), local
+        last_field = ["occurred_at"] * n
+        ok = np.ones(n, dtype=bool)
+    else:
+        starts, local, ends, local_ends, last_field, ok = _times_one_by_one(at, start, end, problems)
+    for values, is_local in ((starts, local), (ends, local_ends)):
+        if is_local.any():
+            values[is_local] = stockholm_wall_to_utc_us(values[is_local])
+    latest = (rules.now + dt.timedelta(seconds=rules.skew_s) - UNIX_EPOCH) // ONE_US
+    for i in np.flatnonzero(ok & (ends < starts)):
+        problems.add(int(i), "occurred_to is before occurred_from")
+    for i in np.flatnonzero(ok & (ends >= starts) & (ends > latest)):
+        problems.add(int(i), f"{last_field[i]} is in the future")
+    return starts, ends
+
+
+def _times_one_by_one(at: tuple, start: tuple, end: tuple, problems: _Problems) -> tuple:
+    """(starts, starts are local, ends, ends are local, the field each item's time came from
+    last, which items have a time): any mix of fields and shapes, each item parsed alone."""
+    n = len(at)
     parsed = [(0, False, 0, False)] * n  # (start, start is local, end, end is local)
     last_field = ["occurred_at"] * n
     ok = np.zeros(n, dtype=bool)
@@ -202,16 +225,63 @@ def _times(at: tuple, start: tuple, end: tuple, rules: Rules, problems: _Problem
             last_field[i] = "occurred_to" if e is not None else "occurred_from"
         ok[i] = True
     cols = [np.array(c) for c in zip(*parsed)] if n else [np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)] * 2
-    starts, ends = cols[0].astype(np.int64), cols[2].astype(np.int64)
-    for values, local in ((starts, cols[1].astype(bool)), (ends, cols[3].astype(bool))):
-        if local.any():
-            values[local] = stockholm_wall_to_utc_us(values[local])
-    latest = (rules.now + dt.timedelta(seconds=rules.skew_s) - UNIX_EPOCH) // ONE_US
-    for i in np.flatnonzero(ok & (ends < starts)):
-        problems.add(int(i), "occurred_to is before occurred_from")
-    for i in np.flatnonzero(ok & (ends >= starts) & (ends > latest)):
-        problems.add(int(i), f"{last_field[i]} is in the future")
-    return starts, ends
+    return (cols[0].astype(np.int64), cols[1].astype(bool), cols[2].astype(np.int64), cols[3].astype(bool),
+            last_field, ok)
+
+
+# The shapes nearly every system sends, read at once: 2026-11-20T22:15:00 (Swedish time),
+# 2026-11-20T21:15:00Z, 2026-11-20T22:15:00+01:00. Anything else goes one by one (same results).
+_DIGITS_19 = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
+_SEPARATORS_19 = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":"}
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def _instants_at_once(values: tuple) -> tuple[np.ndarray, np.ndarray] | None:
+    """(microseconds since 1970, which are Swedish wall-clock times) when every value is a
+    string in one of the usual shapes with a valid date and time between 1970 and 2100, as
+    :func:`_instant_us` would read it; None otherwise (the batch is then read one by one, which
+    also words the reasons)."""
+    if not values or any(type(v) is not str for v in values):
+        return None
+    text = np.array(values)
+    width = text.dtype.itemsize // 4
+    if not 19 <= width <= 25:
+        return None
+    codes = text.view(np.uint32).reshape(len(values), width).astype(np.int64)
+    lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    if not np.array_equal(lengths, np.count_nonzero(codes, axis=1)):  # a NUL inside (NumPy drops trailing ones)
+        return None
+    shape_ok = np.all((codes[:, _DIGITS_19] >= 48) & (codes[:, _DIGITS_19] <= 57), axis=1)
+    for col, sep in _SEPARATORS_19.items():
+        shape_ok &= codes[:, col] == ord(sep)
+    local = lengths == 19
+    zulu = (lengths == 20) & (codes[:, 19] == ord("Z")) if width >= 20 else np.zeros(len(values), dtype=bool)
+    offset = np.zeros(len(values), dtype=np.int64)
+    if width == 25:
+        signed = (lengths == 25) & ((codes[:, 19] == ord("+")) | (codes[:, 19] == ord("-"))) & (codes[:, 22] == ord(":"))
+        signed &= np.all((codes[:, [20, 21, 23, 24]] >= 48) & (codes[:, [20, 21, 23, 24]] <= 57), axis=1)
+        d = codes[:, [20, 21, 23, 24]] - 48
+        hours, minutes = d[:, 0] * 10 + d[:, 1], d[:, 2] * 10 + d[:, 3]
+        signed &= (hours <= 23) & (minutes <= 59)
+        offset = np.where(signed, np.where(codes[:, 19] == ord("-"), -1, 1) * (hours * 60 + minutes) * 60_000_000, 0)
+    else:
+        signed = np.zeros(len(values), dtype=bool)
+    if not np.all(shape_ok & (local | zulu | signed)):
+        return None
+    d = codes[:, _DIGITS_19] - 48
+    year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
+    month, day = d[:, 4] * 10 + d[:, 5], d[:, 6] * 10 + d[:, 7]
+    hour, minute, second = d[:, 8] * 10 + d[:, 9], d[:, 10] * 10 + d[:, 11], d[:, 12] * 10 + d[:, 13]
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_ok = (month >= 1) & (month <= 12)
+    days_in_month = _DAYS_IN_MONTH[np.where(month_ok, month, 0)] + (leap & (month == 2))
+    if not np.all((year >= 1970) & (year <= 2100) & month_ok & (day >= 1) & (day <= days_in_month)
+                  & (hour <= 23) & (minute <= 59) & (second <= 59)):
+        return None
+    dates = ((year - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (month - 1).astype("timedelta64[M]")
+             ).astype("datetime64[D]") + (day - 1).astype("timedelta64[D]")
+    us = dates.astype(np.int64) * 86_400_000_000 + ((hour * 60 + minute) * 60 + second) * 1_000_000 - offset
+    return us, local
 
 
 def _positions(xs: tuple, ys: tuple, crss: tuple, default_crs: str, shaped: np.ndarray, rules: Rules,
@@ -275,7 +345,8 @@ def _descriptions(values: tuple[Any, ...], confirmed: tuple[Any, ...], problems:
         elif len(text) > DESCRIPTION_MAX_CHARS or "\x00" in text:
             problems.add(i, f"description must be at most {DESCRIPTION_MAX_CHARS} characters, without NUL")
             out[i] = ""
-        elif text and (kinds := personal_data.personal_data_kinds(text)) and confirmed[i] is not True:
+    for i in sorted(personal_data.may_contain(out)):
+        if (kinds := personal_data.personal_data_kinds(out[i])) and confirmed[i] is not True:
             problems.add(i, f"the description seems to contain {personal_data.describe(kinds)}; reports are read by "
                             "several organisations: remove it, or send the event with confirm_personal_data: true "
                             "if it must stay")

@@ -16,6 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import numpy as np
+
 _PNR = re.compile(r"(?<![\d-])((?:19|20)?\d{6})[-+ ]?(\d{4})(?![\d-])")
 # Both need seven digits in a row, give or take a separator: text without them is passed at once.
 _CANDIDATE = re.compile(r"\d(?:[ ()+-]{0,2}\d){6}")
@@ -54,6 +56,16 @@ def looks_like_personnummer(text: str) -> bool:
 def looks_like_phone_number(text: str) -> bool:
     """True when ``text`` contains something shaped like a Swedish phone number."""
     return _PHONE.search(text) is not None
+
+
+def may_contain(texts: list[str]) -> set[int]:
+    """Which of many texts may contain personal data at all (the quick test of
+    :func:`personal_data_kinds`, run once over them all): only these need the full test."""
+    joined = "\n".join(texts)  # the candidate pattern never spans a line break
+    if not _CANDIDATE.search(joined):
+        return set()
+    starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
+    return {int(i) for i in np.searchsorted(starts, [m.start() for m in _CANDIDATE.finditer(joined)], side="right") - 1}
 
 
 def personal_data_kinds(text: str) -> list[str]:
