@@ -149,6 +149,13 @@ def test_a_phone_number_in_the_description_is_asked_about_first(client, db):
     assert kept.status_code == 201
 
 
+def test_a_phone_number_in_the_address_string_is_asked_about_too(client, db):
+    before = report_count(db)
+    r = post(client, {**FORM, "address_string": "Anna Svensson, tel 070-123 45 67"})
+    assert r.status_code == 400 and "place seems to contain a phone number" in error_of(r)[0]["description"]
+    assert report_count(db) == before
+
+
 def test_anonymous_requests_share_the_public_rate_limit(client, db):
     client.post("/api/v1/public/reports", json={"category": "klotter", **SQUARE})
     codes = [post(client, FORM).status_code for _ in range(10)]

@@ -51,6 +51,26 @@ def test_a_phone_number_in_the_description_must_be_confirmed(client, auth, db):
     assert r.status_code == 201 and report_count(db) == before + 1
 
 
+def test_a_place_that_names_someone_must_be_confirmed_too(client, auth, db):
+    """The place is shown to the EST group and to GIS as the description is (an Open311 app
+    fills it from its free-text address): the same question, naming the field."""
+    before = report_count(db)
+    body = {"category": "klotter", **SQUARE, "place": "Hos Anna, 811218-9876", "description": "Ring 070-123 45 67"}
+    r = client.post("/api/v1/reports", json=body, headers=auth("reporter"))
+    assert r.status_code == 422 and r.json()["type"].endswith("/personal-data")
+    problem = r.json()
+    assert problem["detail"].startswith("The description and the place seem to contain a personal identity number "
+                                        "(personnummer) and a phone number")
+    assert problem["errors"] == [{"field": "description", "message": "looks like personal data", "code": "phone"},
+                                 {"field": "place", "message": "looks like personal data", "code": "personnummer"}]
+    assert "9876" not in problem["detail"]
+    only_place = client.post("/api/v1/reports", json={**body, "description": ""}, headers=auth("reporter"))
+    assert only_place.status_code == 422 and only_place.json()["detail"].startswith("The place seems to contain")
+    assert report_count(db) == before
+    r = client.post("/api/v1/reports", json={**body, "confirm_personal_data": True}, headers=auth("reporter"))
+    assert r.status_code == 201 and report_count(db) == before + 1
+
+
 def test_citizens_get_the_same_question(client, db):
     body = {"category": "klotter", **SQUARE, "description": "Det var 811218-9876 som gjorde det"}
     r = client.post("/api/v1/public/reports", json=body)

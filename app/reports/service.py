@@ -129,15 +129,20 @@ def resolve_window(payload: ReportCreate, *, now: dt.datetime, skew_s: int) -> t
 
 
 def check_personal_data(payload: ReportCreate) -> None:
-    """Ask the reporter to confirm a description that looks like it names someone (422 personal-data)."""
-    kinds = personal_data.personal_data_kinds(payload.description)
-    if not kinds or payload.confirm_personal_data:
+    """Ask the reporter to confirm a description or place that looks like it names someone
+    (422 personal-data). Both are shown to several organisations; an Open311 app fills the
+    place from its free-text address."""
+    found = {field: kinds for field, text in (("description", payload.description), ("place", payload.place or ""))
+             if (kinds := personal_data.personal_data_kinds(text))}
+    if not found or payload.confirm_personal_data:
         return
-    what = personal_data.describe(kinds)
+    what = personal_data.describe(sorted({k for kinds in found.values() for k in kinds}))
+    fields = " and the ".join(found)
     raise PersonalDataSuspected(
-        f"The description seems to contain {what}. Reports are read by several organisations: remove it, "
-        "or send the report again with confirm_personal_data=true if it must stay",
-        errors=[{"field": "description", "message": "looks like personal data", "code": k} for k in kinds])
+        f"The {fields} seem{'s' if len(found) == 1 else ''} to contain {what}. Reports are read by several "
+        "organisations: remove it, or send the report again with confirm_personal_data=true if it must stay",
+        errors=[{"field": field, "message": "looks like personal data", "code": k}
+                for field, kinds in found.items() for k in kinds])
 
 
 def create_report(session: Session, *, payload: ReportCreate, by: Submitter, skew_s: int) -> dict[str, Any]:
