@@ -48,15 +48,16 @@ def normalise_crs(crs: str) -> str:
     raise ValueError(f"unsupported CRS {crs!r}; use EPSG:4326 (WGS84) or EPSG:3006 (SWEREF 99 TM)")
 
 
-def parse_crs(crs: str | None, *, default: str | None, error: type[DomainError] = InvalidInput) -> str | None:
-    """:func:`normalise_crs` for a request's ``crs`` field: ``default`` when absent, an
+def parse_crs(crs: str | None, *, default: str | None, error: type[DomainError] = InvalidInput,
+              field: str = "crs") -> str | None:
+    """:func:`normalise_crs` for a request's ``crs`` (or ``field``): ``default`` when absent, an
     ``error`` problem naming the field when unsupported (422; the exports answer 400)."""
     if not crs:
         return default
     try:
         return normalise_crs(crs)
     except ValueError as exc:
-        raise error(str(exc), errors=[{"field": "crs", "message": "unsupported CRS"}]) from None
+        raise error(f"{field}: {exc}", errors=[{"field": field, "message": "unsupported CRS"}]) from None
 
 
 def sweref_to_wgs84(x: float, y: float) -> tuple[float, float]:
@@ -173,7 +174,7 @@ def parse_bbox(text: str | None, *, crs: str | None, northing_first: bool = Fals
         minx, miny, maxx, maxy = values
     if minx > maxx or miny > maxy:
         raise bad("is inverted (min must not exceed max)")
-    if parse_crs(crs, default=WGS84) == SWEREF99TM:
+    if parse_crs(crs, default=WGS84, field="bbox-crs") == SWEREF99TM:
         if not (SWEREF_E[0] <= minx and maxx <= SWEREF_E[1] and SWEREF_N[0] <= miny and maxy <= SWEREF_N[1]):
             raise bad("is outside SWEREF 99 TM's area (Sweden)")
         return _sweref_area(minx, miny, maxx, maxy)

@@ -160,11 +160,13 @@ def test_hotspot_layer_exports_in_all_formats(client, auth, db):
         assert "Geometry: Polygon" in info and "rank: Integer64" in info
 
 
-@pytest.mark.parametrize("what", ["reports", "hotspots"])
-def test_unknown_crs_is_400_naming_the_supported_ones(client, auth, what):
-    r = client.get(f"/api/v1/exports/{what}.csv", headers=auth("gis"), params={"crs": "EPSG:3021"})
+@pytest.mark.parametrize("what, param", [("reports", "crs"), ("hotspots", "crs"), ("reports", "bbox-crs")])
+def test_unknown_crs_is_400_naming_the_supported_ones(client, auth, what, param):
+    params = {param: "EPSG:3021", **({"bbox": "580000,6575000,590000,6585000"} if param == "bbox-crs" else {})}
+    r = client.get(f"/api/v1/exports/{what}.csv", headers=auth("gis"), params=params)
     assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
     assert "EPSG:4326" in r.json()["detail"] and "EPSG:3006" in r.json()["detail"]
+    assert r.json()["errors"] == [{"field": param, "message": "unsupported CRS"}]
 
 
 def test_who_may_export(client, auth):

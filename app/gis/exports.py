@@ -62,9 +62,9 @@ HOTSPOT_FIELDS = (
 )
 
 
-def parse_crs(value: str | None) -> str:
-    """``crs`` of an export: EPSG:4326 (default) or EPSG:3006; 400 naming them otherwise."""
-    return geo.parse_crs(value, default=geo.WGS84, error=BadRequest)
+def parse_crs(value: str | None, *, field: str = "crs") -> str:
+    """``crs`` (or ``bbox-crs``) of an export: EPSG:4326 (default) or EPSG:3006; 400 naming them otherwise."""
+    return geo.parse_crs(value, default=geo.WGS84, error=BadRequest, field=field)
 
 
 @dataclass

@@ -71,9 +71,15 @@ def _read(handle: BinaryIO) -> Iterator[bytes]:
             yield block
 
 
+def bbox_crs_checked(bbox_crs: Annotated[str | None, Query(alias="bbox-crs", include_in_schema=False)] = None) -> None:
+    """An export's ``bbox-crs``, checked before the list's filters read it: 400 when unknown,
+    as for ``crs`` (the report list itself answers 422)."""
+    exports.parse_crs(bbox_crs, field="bbox-crs")
+
+
 @router.get("/reports.{fmt}", summary="All reports matching the list's filters, as a file (streamed)")
 def export_reports(fmt: Format, principal: GisReader, session: StreamSessionDep, settings: SettingsDep,
-                   flt: ReportFilterDep, crs: Crs = None):
+                   _: Annotated[None, Depends(bbox_crs_checked)], flt: ReportFilterDep, crs: Crs = None):
     out = exports.parse_crs(crs)
     partitions = _primed(reports.stream_reports(session, principal=principal, flt=flt,
                                                 batch=settings.export_batch_rows))
