@@ -158,6 +158,12 @@ def test_hotspot_layer_exports_in_all_formats(client, auth, db):
         info = ogrinfo(path, "hotspots_r8")
         assert f"Feature Count: {len(layer['features'])}" in info and 'ID["EPSG",4326]' in info
         assert "Geometry: Polygon" in info and "rank: Integer64" in info
+    empty = export(client, auth, "hotspots", "csv", resolution=8, cycle="2020-01-01").content.decode("utf-8-sig")
+    assert empty.split("\r\n")[0] == csv_header(rows[0]) and empty.split("\r\n")[1:] == [""]  # the same columns
+
+
+def csv_header(row: dict[str, str]) -> str:
+    return ";".join(row)
 
 
 @pytest.mark.parametrize("what, param", [("reports", "crs"), ("hotspots", "crs"), ("reports", "bbox-crs")])

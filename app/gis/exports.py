@@ -176,18 +176,13 @@ def _csv_column(field: Field, values: list[Any]) -> list[str]:
     return ["" if not v else "'" + v if v[0] in _FORMULA_START else v for v in values]
 
 
-def csv_chunks(batches: Iterable[Batch], *, fields: Sequence[Field], crs: str) -> Iterator[bytes]:
-    """The CSV dialect above; points as ``x;y`` (lon/lat or easting/northing), hexagons as the
-    centre's ``x;y`` and the outline as ``wkt``, in ``crs``."""
+def csv_chunks(batches: Iterable[Batch], *, fields: Sequence[Field], crs: str, polygons: bool) -> Iterator[bytes]:
+    """The CSV dialect above; points as ``x;y`` (lon/lat or easting/northing), hexagons
+    (``polygons``) as the centre's ``x;y`` and the outline as ``wkt``, in ``crs``. The header
+    is the same whether or not any row follows (an empty cycle's file too)."""
     decimals = 7 if crs == geo.WGS84 else 2
-    polygons = None
-    header = [f.name for f in fields] + ["x", "y"]
-    first = True
+    yield BOM + _csv_rows([[f.name for f in fields] + ["x", "y"] + (["wkt"] if polygons else [])])
     for batch in batches:
-        if first:
-            polygons = batch.rings is not None
-            yield BOM + _csv_rows([header + (["wkt"] if polygons else [])])
-            first = False
         columns = [_csv_column(f, batch.columns[f.name]) for f in fields]
         if polygons:
             shapes = batch.shapes()
@@ -197,8 +192,6 @@ def csv_chunks(batches: Iterable[Batch], *, fields: Sequence[Field], crs: str) -
         else:
             columns += [_coordinates(batch.points[:, 0], decimals), _coordinates(batch.points[:, 1], decimals)]
         yield _csv_rows(zip(*columns))
-    if first:
-        yield BOM + _csv_rows([header])
 
 
 def _csv_rows(rows: Iterable[Sequence[str]]) -> bytes:

@@ -48,7 +48,8 @@ def _file(fmt: str, batches: Iterator[exports.Batch], *, fields, crs: str, id_fi
           geometry_type: str, name: str, about: dict | None = None):
     disposition = {"Content-Disposition": f'attachment; filename="{name}"', **NOT_STORED}
     if fmt == "csv":
-        return StreamingResponse(exports.csv_chunks(batches, fields=fields, crs=crs),
+        return StreamingResponse(exports.csv_chunks(batches, fields=fields, crs=crs,
+                                                    polygons=geometry_type == "Polygon"),
                                  media_type=exports.MEDIA_TYPES["csv"], headers=disposition)
     if fmt == "geojson":
         return StreamingResponse(exports.geojson_chunks(batches, fields=fields, crs=crs, id_field=id_field, about=about),
