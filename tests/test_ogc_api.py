@@ -83,13 +83,37 @@ def test_collections_are_reports_and_a_hotspot_layer_per_resolution_with_crs_and
     reports = by_id["reports"]
     assert reports["crs"][:2] == [CRS84, SWEREF] and reports["storageCrs"] == CRS84
     bounds = to_shape(db.scalar(select(Municipality.boundary))).bounds
-    assert reports["extent"]["spatial"]["bbox"] == [[round(v, 6) for v in bounds]]
+    (box,) = reports["extent"]["spatial"]["bbox"]
+    assert box[:2] <= list(bounds[:2]) and box[2:] >= list(bounds[2:])  # rounded outward, to 6 decimals
+    assert all(abs(a - b) < 1e-6 for a, b in zip(box, bounds))
     assert reports["extent"]["temporal"]["interval"] == [["2026-10-05T12:00:00Z", None]]
     assert {x["rel"]: x["type"] for x in reports["links"]}["items"] == "application/geo+json"
     one = get(client, auth, "/ogc/collections/hotspots-r9").json()
     assert one["id"] == "hotspots-r9" and "previous" in one["description"]
     # a hexagon's time is its cycle: the extent starts with the first report's cycle
     assert one["extent"]["temporal"]["interval"][0][0] <= "2026-10-05T12:00:00Z"
+
+
+def test_a_hexagon_layers_extent_holds_its_edge_hexagons(client, auth, db):
+    """Hexagons of reports at the municipality's edge reach past its boundary: the layer's
+    extent must hold them, or "zoom to layer" in QGIS cuts them off."""
+    prev = cycle_back(db, 1)
+    boundary = to_shape(db.scalar(select(Municipality.boundary)))
+    centre = boundary.centroid
+    ring = shapely.get_coordinates(boundary.boundary)
+    for index in (ring[:, 0].argmin(), ring[:, 0].argmax(), ring[:, 1].argmin(), ring[:, 1].argmax()):
+        lon, lat = ring[index]
+        edge = shapely.Point(lon + (centre.x - lon) * 1e-4, lat + (centre.y - lat) * 1e-4)  # just inside
+        assert boundary.contains(edge)
+        add_reports(db, lat=edge.y, lon=edge.x, at=prev.start + dt.timedelta(days=2))
+    for res in (7, 10):
+        (box,) = get(client, auth, f"/ogc/collections/hotspots-r{res}").json()["extent"]["spatial"]["bbox"]
+        features = get(client, auth, f"/ogc/collections/hotspots-r{res}/items", limit=1000).json()["features"]
+        corners = [xy for f in features for xy in f["geometry"]["coordinates"][0]]
+        assert len(features) >= 4
+        assert min(x for x, _ in corners) >= box[0] and min(y for _, y in corners) >= box[1]
+        assert max(x for x, _ in corners) <= box[2] and max(y for _, y in corners) <= box[3]
+        assert min(x for x, _ in corners) < boundary.bounds[0]  # the edge hexagons do reach past the boundary
 
 
 def test_reports_page_through_next_and_prev_links(client, auth, db):

@@ -7,10 +7,12 @@ visibility rule) and hexagons from :func:`app.hotspots.service.get_layer`.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import h3
 import numpy as np
 import shapely
 from geoalchemy2.shape import to_shape
@@ -75,13 +77,27 @@ def get_collection(collection_id: str) -> Collection:
         raise NotFound(f"No collection {collection_id!r}; there are {', '.join(COLLECTIONS)}") from None
 
 
+def extent(bounds: tuple[float, float, float, float], resolution: int | None) -> list[float]:
+    """A collection's bounding box (lon/lat, 6 decimals, rounded outward): the municipality's
+    for the reports; for hexagons, widened by twice the resolution's mean edge (a hexagon of
+    an edge report reaches past the boundary by at most its circumradius, its edge's length,
+    and cells vary in size), so that "zoom to layer" shows the whole layer."""
+    minx, miny, maxx, maxy = bounds
+    if resolution is not None:
+        metres = 2 * h3.average_hexagon_edge_length(resolution, unit="m")
+        dlat = metres / 111_320
+        dlon = metres / (111_320 * math.cos(math.radians(max(abs(miny), abs(maxy)))))
+        minx, miny, maxx, maxy = minx - dlon, miny - dlat, maxx + dlon, maxy + dlat
+    return [math.floor(minx * 1e6) / 1e6, math.floor(miny * 1e6) / 1e6,
+            math.ceil(maxx * 1e6) / 1e6, math.ceil(maxy * 1e6) / 1e6]
+
+
 def collection_docs(session: Session, *, principal: Principal, collections: list[Collection],
                     base: str) -> list[dict[str, Any]]:
     """The collections' descriptions: links, extent (the municipality's bounding box; time from
     the first report, or its cycle, to an open end), and the CRSs offered (Part 2)."""
     scope = hotspots.get_scope(session, municipality_id=principal.municipality_id)
-    minx, miny, maxx, maxy = to_shape(scope.municipality.boundary).bounds
-    bbox = [[round(minx, 6), round(miny, 6), round(maxx, 6), round(maxy, 6)]]
+    bounds = to_shape(scope.municipality.boundary).bounds
     first = reports.first_occurrence(session, principal=principal)
     first_cycle = None if first is None else scope.grid.cycle(scope.grid.index_at(first)).start
     out = []
@@ -92,7 +108,7 @@ def collection_docs(session: Session, *, principal: Principal, collections: list
             "links": [{"href": href, "rel": "self", "type": "application/json", "title": "this collection"},
                       {"href": f"{href}/items", "rel": "items", "type": "application/geo+json",
                        "title": "its features"}],
-            "extent": {"spatial": {"bbox": bbox, "crs": CRS84},
+            "extent": {"spatial": {"bbox": [extent(bounds, c.resolution)], "crs": CRS84},
                        "temporal": {"interval": [[_rfc3339(first if c.is_reports else first_cycle), None]],
                                     "trs": GREGORIAN}},
             "crs": SUPPORTED_CRS,
