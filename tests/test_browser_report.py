@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+import time
 
 import httpx
 import pytest
-from sqlalchemy import select
+from PIL import Image
+from sqlalchemy import select, text
 
 from app.auth.models import User
 from app.reports.personal_data import personal_data_kinds
@@ -133,7 +136,8 @@ def test_server_refusal_is_shown_next_to_the_field_and_can_be_confirmed(phone, l
     page.wait_for_selector('#position-status[data-how="gps"]')
     word = marker()
     submit(page, "hot_vald", f"Ring mig på 070-123 45 67 {word}")
-    error = page.wait_for_selector('.field-error[data-field="description"]:has-text("phone number")')
+    error = page.wait_for_selector('.field-error[data-field="description"]:has-text("Beskrivningen verkar innehålla '
+                                   'ett telefonnummer")')
     assert error.is_visible()
     assert reports_with(live_server.engine, word) == []
     page.click("#confirm-personal")
@@ -208,3 +212,188 @@ def test_the_marker_words_of_the_browser_tests_never_look_like_personal_data():
     words = [marker() for _ in range(2000)]
     assert len(set(words)) == len(words)
     assert [w for w in words if personal_data_kinds(f"Containerbrand {w}") or any(c.isdigit() for c in w)] == []
+
+
+def _photo() -> dict:
+    out = io.BytesIO()
+    Image.new("RGB", (320, 240), (40, 120, 200)).save(out, format="JPEG")
+    return {"name": "foto.jpg", "mimeType": "image/jpeg", "buffer": out.getvalue()}
+
+
+def _stored(engine, word: str) -> list:
+    """(reporter's username or None, source, occurred_from, occurred_to, reported_at, attachments) per report."""
+    with engine.connect() as conn:
+        return conn.execute(text("""
+            SELECT u.username, r.source, r.occurred_from, r.occurred_to, r.reported_at,
+                   (SELECT count(*) FROM attachment a WHERE a.report_id = r.id)
+            FROM report r LEFT JOIN "user" u ON u.id = r.reporter_id WHERE r.description LIKE :w"""),
+            {"w": f"%{word}%"}).all()
+
+
+def _eventually_stored(engine, word: str, n: int = 1, timeout_s: float = 15.0) -> list:
+    """The reports with ``word`` once there are ``n`` of them (the page sends in the background)."""
+    deadline = time.monotonic() + timeout_s
+    while len(rows := _stored(engine, word)) < n and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return rows
+
+
+def _outbox_holds(page, n: int, timeout_s: float = 15.0) -> bool:
+    """Whether the phone's outbox comes to hold ``n`` items (page.evaluate waits for the promise;
+    wait_for_function would take the promise itself as true)."""
+    deadline = time.monotonic() + timeout_s
+    while page.evaluate("LB.outbox.all().then(items => items.length)") != n:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _waiting(page) -> list[dict]:
+    return page.evaluate("LB.outbox.all().then(items => items.map(i => ({owner: i.owner, mode: i.mode, "
+                         "error: i.error || null, photo: !!i.photo})))")
+
+
+def test_a_login_that_runs_out_while_the_form_is_open_keeps_the_report_the_guards(phone, live_server):
+    """The page knew the login: the report (and its photo) waits for the login as the guard's,
+    never goes in as an anonymous citizen's."""
+    page = phone()
+    login(page, "reporter")
+    page.wait_for_selector('#position-status[data-how="gps"]')
+    page.set_input_files("#photo", _photo())
+    page.wait_for_selector("#photo-preview:not([hidden])")
+    page.evaluate("""() => { const a = JSON.parse(localStorage.getItem('lb.auth'));
+                             a.expiresAt = Date.now() - 1000; localStorage.setItem('lb.auth', JSON.stringify(a)); }""")
+    word = marker()
+    submit(page, "klotter", f"Tagg på elskåpet {word}")
+    page.wait_for_selector("#toast:has-text('Inloggningen har gått ut')")
+    page.wait_for_selector("#login-form", state="visible")
+    assert _waiting(page) == [{"owner": "reporter", "mode": "user", "error": None, "photo": True}]
+    assert _stored(live_server.engine, word) == []
+    login(page, "reporter")
+    _eventually_stored(live_server.engine, word)
+    assert _outbox_holds(page, 0)  # the photo too
+    ((who, source, *_, photos),) = _stored(live_server.engine, word)
+    assert (who, source, photos) == ("reporter", "web", 1)
+
+
+def test_a_report_that_waited_offline_keeps_the_time_it_was_made(phone, live_server):
+    page = phone()
+    login(page, "reporter")
+    page.wait_for_selector('#position-status[data-how="gps"]')
+    page.evaluate("navigator.serviceWorker.ready")
+    page.context.set_offline(True)
+    word = marker()
+    made = dt.datetime.now(dt.UTC)
+    submit(page, "nedskrapning", f"Nu {word}")
+    page.wait_for_selector("#toast:has-text('Ingen täckning')")
+    page.click('input[name="when"][value="window"]')  # a window with only its earliest time: until it was made
+    page.fill("#occurred-from", "2026-01-10T22:00")
+    submit(page, "skadegorelse", f"Fönster {word}")
+    page.wait_for_timeout(2500)  # sent well after it was made
+    page.context.set_offline(False)
+    assert len(_eventually_stored(live_server.engine, word, n=2)) == 2
+    now_report = next(r for r in _stored(live_server.engine, f"Nu {word}"))
+    window_report = next(r for r in _stored(live_server.engine, f"Fönster {word}"))
+    _, _, start, end, reported, _ = now_report
+    assert start == end and abs((start - made).total_seconds()) < 2 and (reported - start).total_seconds() > 2
+    _, _, start, end, reported, _ = window_report
+    assert start == dt.datetime(2026, 1, 10, 21, 0, tzinfo=dt.UTC)  # 22:00 Swedish time
+    assert abs((end - made).total_seconds()) < 4 and (reported - end).total_seconds() > 1
+
+
+def test_a_phones_outbox_belongs_to_the_login_that_made_each_report(phone, live_server):
+    """Guard A queues a report and logs out: a citizen on the phone does not see it, the next
+    login does not send it as theirs; it goes when A logs in again."""
+    page = phone()
+    login(page, "reporter")
+    page.wait_for_selector('#position-status[data-how="gps"]')
+    page.evaluate("navigator.serviceWorker.ready")
+    page.context.set_offline(True)
+    word = marker()
+    submit(page, "klotter", f"Vakt A {word}")
+    page.wait_for_selector("#outbox-status:has-text('Väntar på att skickas (1)')")
+    page.click("#logout")
+    page.click("#citizen-mode")
+    page.wait_for_selector("#report-form", state="visible")
+    assert word not in page.inner_text("#mine-list") and page.is_hidden("#outbox-status")
+    page.click("#citizen-login")
+    page.context.set_offline(False)
+    login(page, "coordinator")
+    page.wait_for_selector("#toast:has-text('från en annan inloggning väntar')")
+    page.evaluate("LB.outbox.flush()")
+    assert word not in page.inner_text("#mine-list")
+    assert _stored(live_server.engine, word) == []
+    page.click("#logout")
+    login(page, "reporter")
+    ((who, *_),) = _eventually_stored(live_server.engine, word)
+    assert who == "reporter"
+
+
+def test_a_report_is_kept_on_the_phone_while_it_is_being_sent(phone, live_server):
+    """Weak coverage the phone takes for a connection: the request hangs. The report is in the
+    outbox from the moment it is sent, so a closed tab loses nothing; it goes once later."""
+    page = phone()
+    login(page, "reporter")
+    page.wait_for_selector('#position-status[data-how="gps"]')
+    hanging = []
+    page.route("**/api/v1/reports", lambda route: hanging.append(route) if route.request.method == "POST"
+               else route.continue_())
+    word = marker()
+    submit(page, "klotter", f"Hänger {word}")
+    assert _outbox_holds(page, 1, timeout_s=3) and page.is_disabled("#submit") and len(hanging) == 1
+    hanging[0].abort("internetdisconnected")
+    page.wait_for_selector("#toast:has-text('Ingen täckning')")
+    page.unroute("**/api/v1/reports")
+    page.evaluate("LB.outbox.flush()")
+    assert len(_eventually_stored(live_server.engine, word)) == 1
+
+
+def test_a_refused_photo_says_the_report_itself_arrived(phone, live_server):
+    page = phone()
+    login(page, "reporter")
+    page.wait_for_selector('#position-status[data-how="gps"]')
+    page.route("**/attachments", lambda route: route.fulfill(
+        status=413, content_type="application/problem+json",
+        body='{"type": "https://lagesbild.se/problems/payload-too-large", "title": "Payload too large", '
+             '"status": 413, "detail": "The file is 12.3 MB"}'))
+    page.set_input_files("#photo", _photo())
+    page.wait_for_selector("#photo-preview:not([hidden])")
+    word = marker()
+    submit(page, "klotter", f"Med bild {word}")
+    item = page.wait_for_selector(f"#mine-list li.refused:has-text('{word}')")
+    assert "Rapporten kom fram, men bilden togs inte emot" in item.inner_text()
+    assert "Filen är för stor" in item.inner_text()
+    assert len(_stored(live_server.engine, word)) == 1
+
+
+def test_a_waiting_report_refused_for_personal_data_can_still_be_confirmed(phone, live_server):
+    page = phone()
+    login(page, "reporter")
+    page.wait_for_selector('#position-status[data-how="gps"]')
+    page.evaluate("navigator.serviceWorker.ready")
+    page.context.set_offline(True)
+    word = marker()
+    submit(page, "hot_vald", f"Vittnet nås på 070-123 45 67 {word}")
+    page.wait_for_selector("#toast:has-text('Ingen täckning')")
+    page.context.set_offline(False)
+    item = page.wait_for_selector(f"#mine-list li.refused:has-text('{word}')", timeout=15000)
+    assert "verkar innehålla ett telefonnummer" in item.inner_text()
+    assert _stored(live_server.engine, word) == []
+    item.query_selector("button.send-anyway").click()
+    assert len(_eventually_stored(live_server.engine, word)) == 1
+
+
+def test_without_a_pointer_the_place_can_be_the_maps_centre(phone, live_server):
+    page = phone(permissions=[])
+    login(page, "reporter")
+    page.wait_for_selector('#position-status[data-how="failed"]')
+    page.wait_for_selector("#map.leaflet-container")
+    page.focus("#use-centre")
+    page.keyboard.press("Enter")
+    assert "kartans mittpunkt" in page.inner_text("#position-status")
+    word = marker()
+    submit(page, "skadegorelse", word)
+    page.wait_for_selector("#toast:has-text('Rapporten är skickad')")
+    assert len(reports_with(live_server.engine, word)) == 1
+    assert page.get_attribute("#description", "aria-labelledby") == "description-legend"

@@ -72,6 +72,11 @@
       const a = this.get();
       return !!(a && a.token && a.expiresAt > Date.now() + 5000);
     },
+    /* Who is (or was, if the login has run out) logged in on this page; null if nobody. */
+    username() {
+      const a = this.get();
+      return (a && a.token && a.username) || null;
+    },
     save(username, resp) {
       localStorage.setItem("lb.auth", JSON.stringify({
         token: resp.access_token, role: resp.role, username,
@@ -108,16 +113,20 @@
       headers["Content-Type"] = "application/json";
       body = JSON.stringify(o.json);
     }
-    let resp;
+    // A request that hangs (weak coverage that the phone takes for a connection) counts as no
+    // connection after a while: what waits in the outbox is then sent again later.
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), o.timeoutMs || 30000);
+    let resp, data = null;
     try {
-      resp = await fetch(path, { method: o.method || "GET", headers, body });
+      resp = await fetch(path, { method: o.method || "GET", headers, body, signal: abort.signal });
+      if (resp.ok && !o.raw && resp.status !== 204) data = await resp.json();  // the whole answer, in time
     } catch (e) {
       throw new NetworkError(String(e));
+    } finally {
+      clearTimeout(timer);
     }
-    if (resp.ok) {
-      if (o.raw) return resp;
-      return resp.status === 204 ? null : resp.json();
-    }
+    if (resp.ok) return o.raw ? resp : data;
     let problem = null;
     try { problem = await resp.json(); } catch (e) { problem = null; }
     if (resp.status === 401 && o.auth !== false) {
@@ -125,6 +134,26 @@
       window.dispatchEvent(new CustomEvent("lb:logout"));
     }
     throw new ApiError(resp.status, problem);
+  };
+
+  /* What a refusal says, in the page's language where the problem is one we know (by its type
+   * and its errors' fields, messages and codes); otherwise the server's own words. */
+  LB.problemText = function (e) {
+    const errors = e.errors || [];
+    if (((e.problem && e.problem.type) || "").endsWith("/personal-data")) {
+      const and = (parts) => parts.join(LB.t("problem.and"));
+      const where = and([...new Set(errors.map((x) => LB.t("problem.field." + x.field)))]);
+      const what = and([...new Set(errors.map((x) => LB.t("problem.kind." + x.code)))]);
+      const text = LB.t("problem.personalData", { where, what });
+      return text.charAt(0).toUpperCase() + text.slice(1);
+    }
+    const known = { "in the future": "problem.future", "outside the municipality": "problem.outside",
+                    "must not be before occurred_from": "problem.toBeforeFrom",
+                    "unknown or inactive category": "problem.category" };
+    const key = errors.length ? known[errors[0].message] : null;
+    if (key) return LB.t(key);
+    if (e.status === 413) return LB.t("problem.tooLarge");
+    return e.message;
   };
 
   LB.login = async function (username, password) {

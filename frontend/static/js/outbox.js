@@ -1,10 +1,16 @@
-/* The outbox: reports made without coverage wait in IndexedDB and are sent when the connection
- * returns. Each keeps the Idempotency-Key it was given when the reporter pressed "send", so a
- * retry after a lost answer returns the first report instead of creating a second one.
+/* The outbox: every report is kept here (IndexedDB) from the moment the reporter presses
+ * "send" until the server has taken it, so that no coverage, a request that hangs or a closed
+ * tab loses nothing. Each keeps the Idempotency-Key it was given then, so a retry after a lost
+ * answer returns the first report instead of creating a second one.
  *
- * Item: {key, mode: "user"|"public", body, photo: Blob|null, createdAt, reportId, error}
+ * Item: {key, mode: "user"|"public", owner, body, photo: Blob|null, createdAt, reportId, error,
+ *        errorType, photoRefused}
+ *  - owner         -> the username of a "user" item: only that login sends it, and only that
+ *                     login (or nobody, for a citizen's "public" item) sees it on this phone
  *  - reportId set  -> the report is stored; only the photo is still to upload
- *  - error set     -> the server refused it (problem detail shown; the reporter can delete it)
+ *  - error set     -> the server refused it (problem detail shown; the reporter can delete it,
+ *                     or confirm personal data and send it again); with photoRefused, only the
+ *                     photo was refused and the report itself is stored
  */
 "use strict";
 (function () {
@@ -34,17 +40,33 @@
     });
   }
 
+  /* Whether an item belongs to whoever uses the page now: a login's own items (items from
+   * before owners were kept go to any login), or a citizen's anonymous ones. */
+  function ours(item) {
+    const who = LB.auth.username();
+    if (item.mode === "public") return !who;
+    return !!who && (!item.owner || item.owner === who);
+  }
+
+  const inFlight = new Set();  // items the form is sending right now (a flush leaves them alone)
+
   const outbox = {
     put: (item) => tx("readwrite", (s) => s.put(item)),
     remove: (key) => tx("readwrite", (s) => s.delete(key)),
     all: async () => ((await tx("readonly", (s) => s.getAll())) || []).sort((a, b) => a.createdAt - b.createdAt),
-    waiting: async () => (await outbox.all()).filter((i) => !i.error).length,
+    /* The items of whoever uses the page now, oldest first. */
+    mine: async () => (await outbox.all()).filter(ours),
+    waiting: async () => (await outbox.mine()).filter((i) => !i.error).length,
+    /* Another login's items still waiting on this phone (they are sent when that login returns). */
+    othersWaiting: async () => (await outbox.all()).filter((i) => !i.error && !ours(i)).length,
+    sending: (key, busy) => { if (busy) inFlight.add(key); else inFlight.delete(key); },
   };
 
   let flushing = null;
 
-  /* Send what waits, oldest first. Stops at the first network failure (still offline) or 401
-   * (login expired; the item stays for after the login). Returns {sent, waiting}. */
+  /* Send what waits, oldest first: a login's items only while that login is valid, a citizen's
+   * without one. Stops at the first network failure (still offline) or 401 (login expired; the
+   * item stays for after the login). Returns {sent, waiting}. */
   outbox.flush = function () {
     if (!flushing) flushing = doFlush().finally(() => { flushing = null; });
     return flushing;
@@ -52,8 +74,10 @@
 
   async function doFlush() {
     let sent = 0;
+    const who = LB.auth.valid() ? LB.auth.username() : null;
     for (const item of await outbox.all()) {
-      if (item.error) continue;
+      if (item.error || inFlight.has(item.key)) continue;
+      if (item.mode !== "public" && !(who && (!item.owner || item.owner === who))) continue;
       try {
         if (!item.reportId) {
           const path = item.mode === "public" ? "/api/v1/public/reports" : "/api/v1/reports";
@@ -65,14 +89,17 @@
         if (item.photo) {
           const form = new FormData();
           form.append("file", item.photo, "photo.jpg");
-          await LB.api(`/api/v1/reports/${item.reportId}/attachments`, { method: "POST", body: form });
+          await LB.api(`/api/v1/reports/${item.reportId}/attachments`, { method: "POST", body: form,
+                                                                         timeoutMs: 120000 });
         }
         await outbox.remove(item.key);
         sent += 1;
       } catch (e) {
         if (e instanceof LB.NetworkError || e.status === 401 || e.status === 429 || e.status >= 500) break;
-        item.error = e.message;  // refused for a reason the reporter must see (problem detail)
+        item.error = LB.problemText ? LB.problemText(e) : e.message;  // a reason the reporter must see
+        item.errorType = (e.problem && e.problem.type) || null;
         item.errorField = e.field ? e.field() : null;
+        item.photoRefused = !!item.reportId;  // the report is stored; only its photo was refused
         await outbox.put(item);
       }
     }

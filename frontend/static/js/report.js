@@ -1,4 +1,4 @@
-/* /report: the field reporting app (phone first, works offline). See frontend/README.md. */
+/* /report: the field reporting app (phone first, works offline; README "The report form"). */
 "use strict";
 (function () {
   const { h, $, t } = LB;
@@ -31,6 +31,7 @@
       renderMine();
       renderFeedback();
       LB.outbox.flush();
+      LB.outbox.othersWaiting().then((n) => { if (n) toast("toast.othersWaiting", { n }); });
       if (!state.position && !state.located) { state.located = true; locate(); }
     }
   }
@@ -74,6 +75,7 @@
     status.dataset.how = how;
     if (how === "gps") status.textContent = t("position.gps", { m: Math.round(accuracy) });
     else if (how === "drag") status.textContent = t("position.moved");
+    else if (how === "centre") status.textContent = t("position.centre");
     else status.textContent = t("position.tapped");
     if (!state.map) return;
     const ll = [lat, lon];
@@ -156,9 +158,12 @@
   }
 
   /* ---------------- submit: online now, or into the outbox ---------------- */
-  function buildBody() {
+  /* The report as sent, now or later from the outbox: its times are the moment it was made
+   * ("Nu"), or the window given, up to that moment when no latest time is given. */
+  function buildBody(createdAt) {
+    const made = new Date(createdAt).toISOString();
     const body = { category: state.category, lat: state.position.lat, lon: state.position.lon,
-                   description: $("#description").value.trim() };
+                   description: $("#description").value.trim(), occurred_from: made, occurred_to: made };
     if (document.querySelector('input[name="when"]:checked').value === "window") {
       const from = $("#occurred-from").value, to = $("#occurred-to").value;
       if (from) body.occurred_from = new Date(from).toISOString();
@@ -182,34 +187,44 @@
     if (ev) ev.preventDefault();
     clearErrors();
     if (!validate()) return;
-    const item = { key: LB.uuid(), mode: LB.auth.valid() ? "user" : "public", body: buildBody(),
-                   photo: LB.auth.valid() ? state.photo : null, createdAt: Date.now() };
+    // Who reports is who logged in on this page, even if the login has run out meanwhile (the
+    // report then waits for the login); anonymous only when the page shows citizen mode.
+    const who = citizen() && !LB.auth.valid() ? null : LB.auth.username();
+    const createdAt = Date.now();
+    const item = { key: LB.uuid(), mode: who ? "user" : "public", owner: who, body: buildBody(createdAt),
+                   photo: who ? state.photo : null, createdAt };
     const button = $("#submit");
     button.disabled = true;
+    LB.outbox.sending(item.key, true);
     try {
+      await LB.outbox.put(item);  // on the phone before anything is sent: a closed tab loses nothing
+      if (who && !LB.auth.valid()) throw new LB.ApiError(401, null);
       if (!navigator.onLine) throw new LB.NetworkError("offline");
       const path = item.mode === "public" ? "/api/v1/public/reports" : "/api/v1/reports";
       const report = await LB.api(path, { method: "POST", json: item.body, auth: item.mode !== "public",
                                           headers: { "Idempotency-Key": item.key } });
       item.reportId = report.id;
-      if (item.photo) {
-        await LB.outbox.put(item);  // the photo goes through the outbox, so a lost upload is retried
-        await LB.outbox.flush();
-      }
+      if (item.photo) await LB.outbox.put(item);  // the photo goes through the outbox: a lost upload is retried
+      else await LB.outbox.remove(item.key);
       toast("toast.sent");
       resetForm();
     } catch (e) {
       if (e instanceof LB.NetworkError || e.status === 401 || e.status === 429 || e.status >= 500) {
-        await LB.outbox.put(item);  // kept: sent when the connection (or the login) is back
-        toast(e.status === 401 ? "toast.loginExpired" : "toast.queued");
+        // kept in the outbox: sent when the connection, the server or the login is back
+        toast(e.status === 401 ? "toast.loginExpired" : e instanceof LB.NetworkError ? "toast.queued"
+          : "toast.serverBusy");
         resetForm();
+        if (e.status === 401) show();
       } else {
+        await LB.outbox.remove(item.key);  // refused: the reporter corrects the form and sends again
         const field = FIELD_OF[e.field()] || "form";
-        showError(field, e.message);
+        showError(field, LB.problemText(e));
         if ((e.problem.type || "").endsWith("/personal-data")) $("#confirm-personal").hidden = false;
       }
     } finally {
+      LB.outbox.sending(item.key, false);
       button.disabled = false;
+      if (item.photo && item.reportId) await LB.outbox.flush();
       renderMine();
     }
   }
@@ -228,7 +243,7 @@
 
   /* ---------------- my reports (server) + what waits in the outbox ---------------- */
   async function renderMine() {
-    const waiting = await LB.outbox.all();
+    const waiting = await LB.outbox.mine();
     const badge = $("#outbox-status");
     const n = waiting.filter((i) => !i.error).length;
     badge.hidden = n === 0;
@@ -237,9 +252,17 @@
     const items = waiting.map((i) => h("li", { class: i.error ? "mine-item refused" : "mine-item waiting" },
       h("strong", {}, labels[i.body.category] || i.body.category),
       h("span", { class: "when" }, LB.fmtTime(i.createdAt)),
-      h("span", { class: "state" }, i.error ? t("outbox.refused") : t("outbox.pending")),
+      h("span", { class: "state" }, !i.error ? t("outbox.pending")
+        : i.photoRefused ? t("outbox.photoRefused") : t("outbox.refused")),
       i.body.description ? h("span", { class: "text" }, i.body.description) : null,
       i.error ? h("span", { class: "error" }, i.error) : null,
+      // refused for personal data while it waited: the reporter may still confirm it must stay
+      i.error && !i.photoRefused && (i.errorType || "").endsWith("/personal-data")
+        ? h("button", { type: "button", class: "link send-anyway", onclick: async () => {
+          i.body.confirm_personal_data = true;
+          delete i.error; delete i.errorType; delete i.errorField;
+          await LB.outbox.put(i); await LB.outbox.flush(); renderMine();
+        } }, t("outbox.sendAnyway")) : null,
       i.error ? h("button", { type: "button", class: "link", onclick: async () => {
         await LB.outbox.remove(i.key); renderMine();
       } }, t("outbox.delete")) : null));
@@ -286,6 +309,9 @@
   $("#citizen-mode").addEventListener("click", () => { localStorage.setItem("lb.citizen", "1"); show(); });
   $("#citizen-login").addEventListener("click", () => { localStorage.removeItem("lb.citizen"); show(); });
   $("#logout").addEventListener("click", () => { LB.auth.clear(); show(); });
+  $("#use-centre").addEventListener("click", () => {  // the keyboard's way to set the place
+    if (state.map) { const c = state.map.getCenter(); setPosition(c.lat, c.lng, "centre"); }
+  });
   $("#report-form").addEventListener("submit", submit);
   $("#locate").addEventListener("click", locate);
   $("#photo").addEventListener("change", onPhoto);
