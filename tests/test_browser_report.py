@@ -37,6 +37,21 @@ def phone(browser, live_server):
     delete_test_reports(live_server.engine)
 
 
+@pytest.fixture
+def reporter(phone):
+    """The reporter logged in on the phone, with the GPS position found; ``offline=True``: the
+    service worker ready, then without coverage."""
+    def _open(offline: bool = False):
+        page = phone()
+        login(page, "reporter")
+        page.wait_for_selector('#position-status[data-how="gps"]')
+        if offline:
+            page.evaluate("navigator.serviceWorker.ready")
+            page.context.set_offline(True)
+        return page
+    return _open
+
+
 def submit(page, category: str, description: str) -> None:
     page.click(f'#categories [data-code="{category}"]')
     page.fill("#description", description)
@@ -254,12 +269,10 @@ def _waiting(page) -> list[dict]:
                          "error: i.error || null, photo: !!i.photo})))")
 
 
-def test_a_login_that_runs_out_while_the_form_is_open_keeps_the_report_the_guards(phone, live_server):
+def test_a_login_that_runs_out_while_the_form_is_open_keeps_the_report_the_guards(reporter, live_server):
     """The page knew the login: the report (and its photo) waits for the login as the guard's,
     never goes in as an anonymous citizen's."""
-    page = phone()
-    login(page, "reporter")
-    page.wait_for_selector('#position-status[data-how="gps"]')
+    page = reporter()
     page.set_input_files("#photo", _photo())
     page.wait_for_selector("#photo-preview:not([hidden])")
     page.evaluate("""() => { const a = JSON.parse(localStorage.getItem('lb.auth'));
@@ -277,12 +290,8 @@ def test_a_login_that_runs_out_while_the_form_is_open_keeps_the_report_the_guard
     assert (who, source, photos) == ("reporter", "web", 1)
 
 
-def test_a_report_that_waited_offline_keeps_the_time_it_was_made(phone, live_server):
-    page = phone()
-    login(page, "reporter")
-    page.wait_for_selector('#position-status[data-how="gps"]')
-    page.evaluate("navigator.serviceWorker.ready")
-    page.context.set_offline(True)
+def test_a_report_that_waited_offline_keeps_the_time_it_was_made(reporter, live_server):
+    page = reporter(offline=True)
     word = marker()
     made = dt.datetime.now(dt.UTC)
     submit(page, "nedskrapning", f"Nu {word}")
@@ -302,14 +311,10 @@ def test_a_report_that_waited_offline_keeps_the_time_it_was_made(phone, live_ser
     assert abs((end - made).total_seconds()) < 4 and (reported - end).total_seconds() > 1
 
 
-def test_a_phones_outbox_belongs_to_the_login_that_made_each_report(phone, live_server):
+def test_a_phones_outbox_belongs_to_the_login_that_made_each_report(reporter, live_server):
     """Guard A queues a report and logs out: a citizen on the phone does not see it, the next
     login does not send it as theirs; it goes when A logs in again."""
-    page = phone()
-    login(page, "reporter")
-    page.wait_for_selector('#position-status[data-how="gps"]')
-    page.evaluate("navigator.serviceWorker.ready")
-    page.context.set_offline(True)
+    page = reporter(offline=True)
     word = marker()
     submit(page, "klotter", f"Vakt A {word}")
     page.wait_for_selector("#outbox-status:has-text('Väntar på att skickas (1)')")
@@ -330,12 +335,10 @@ def test_a_phones_outbox_belongs_to_the_login_that_made_each_report(phone, live_
     assert who == "reporter"
 
 
-def test_a_report_is_kept_on_the_phone_while_it_is_being_sent(phone, live_server):
+def test_a_report_is_kept_on_the_phone_while_it_is_being_sent(reporter, live_server):
     """Weak coverage the phone takes for a connection: the request hangs. The report is in the
     outbox from the moment it is sent, so a closed tab loses nothing; it goes once later."""
-    page = phone()
-    login(page, "reporter")
-    page.wait_for_selector('#position-status[data-how="gps"]')
+    page = reporter()
     hanging = []
     page.route("**/api/v1/reports", lambda route: hanging.append(route) if route.request.method == "POST"
                else route.continue_())
@@ -349,10 +352,8 @@ def test_a_report_is_kept_on_the_phone_while_it_is_being_sent(phone, live_server
     assert len(_eventually_stored(live_server.engine, word)) == 1
 
 
-def test_a_refused_photo_says_the_report_itself_arrived(phone, live_server):
-    page = phone()
-    login(page, "reporter")
-    page.wait_for_selector('#position-status[data-how="gps"]')
+def test_a_refused_photo_says_the_report_itself_arrived(reporter, live_server):
+    page = reporter()
     page.route("**/attachments", lambda route: route.fulfill(
         status=413, content_type="application/problem+json",
         body='{"type": "https://lagesbild.se/problems/payload-too-large", "title": "Payload too large", '
@@ -367,12 +368,8 @@ def test_a_refused_photo_says_the_report_itself_arrived(phone, live_server):
     assert len(_stored(live_server.engine, word)) == 1
 
 
-def test_a_waiting_report_refused_for_personal_data_can_still_be_confirmed(phone, live_server):
-    page = phone()
-    login(page, "reporter")
-    page.wait_for_selector('#position-status[data-how="gps"]')
-    page.evaluate("navigator.serviceWorker.ready")
-    page.context.set_offline(True)
+def test_a_waiting_report_refused_for_personal_data_can_still_be_confirmed(reporter, live_server):
+    page = reporter(offline=True)
     word = marker()
     submit(page, "hot_vald", f"Vittnet nås på 070-123 45 67 {word}")
     page.wait_for_selector("#toast:has-text('Ingen täckning')")
