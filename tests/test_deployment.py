@@ -22,3 +22,23 @@ def test_the_server_image_installs_what_weasyprint_needs_for_the_pdfs():
     assert {"libpango-1.0-0", "fonts-dejavu-core"} <= needed
     missing = needed - _apt_packages((ROOT / "Dockerfile").read_text())
     assert not missing, f"Dockerfile does not install {sorted(missing)} (scripts/os-deps.sh does, for WeasyPrint)"
+
+
+def test_behind_the_hosts_https_proxy_the_links_say_https():
+    """docker-compose publishes the port on the host's loopback only and lets uvicorn take the
+    scheme from the proxy's X-Forwarded-Proto: otherwise GDAL and QGIS follow http:// links
+    (OGC items and next) and send the reading key in clear text."""
+    compose = (ROOT / "docker-compose.yml").read_text()
+    assert re.search(r'^\s+- "127\.0\.0\.1:8000:8000"$', compose, re.M)
+    assert re.search(r'^\s+FORWARDED_ALLOW_IPS: "\*"$', compose, re.M)
+    assert "--proxy-headers" in (ROOT / "Dockerfile").read_text()
+
+
+def test_the_links_follow_the_scheme_the_request_came_in_with(client, auth):
+    """What --proxy-headers sets (the scheme and host of the request) is what the links are made of."""
+    base = "https://lagesbild.example.se"
+    page = client.get(f"{base}/ogc/collections/reports/items", params={"limit": 1}, headers=auth("gis")).json()
+    landing = client.get(f"{base}/ogc", headers=auth("gis")).json()
+    discovery = client.get(f"{base}/open311/v2/discovery.json").json()
+    hrefs = [link["href"] for link in page["links"] + landing["links"]] + [e["url"] for e in discovery["endpoints"]]
+    assert len(hrefs) > 5 and all(h.startswith(f"{base}/") for h in hrefs), hrefs
