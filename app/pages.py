@@ -30,11 +30,13 @@ from app.auth.service import ALL_REPORTS_ROLES, MODERATOR_ROLES
 from app.config import Settings
 from app.db import SessionDep
 from app.errors import DomainError
+from app.hotspots import service as hotspots
 from app.municipalities.models import ORGANISATION_KINDS
 from app.municipalities.service import resolve_public_municipality
 from app.reports import service as reports
 from app.reports.router import category_read
 from app.static import FRONTEND_DIR, VENDOR
+from app.timeutil import utcnow
 
 router = APIRouter(include_in_schema=False)
 PAGES = FRONTEND_DIR / "pages"
@@ -138,8 +140,12 @@ def _page_config(session, settings: Settings) -> dict[str, Any]:
     except DomainError:
         return config  # no or several municipalities: the page asks after login
     centre = to_shape(muni.boundary).centroid
+    current = hotspots.get_scope(session, municipality_id=muni.id).grid.current()
     config.update(centre=[round(centre.y, 6), round(centre.x, 6)], zoom=13, municipality=muni.code,
                   municipalityName=muni.name,
+                  # the dashboard opens on the cycle the meeting looks at (the page decides again)
+                  meetingCycle="previous" if utcnow() < current.start + (current.end - current.start) / 2
+                  else "current",
                   categories=[category_read(c).model_dump()
                               for c in reports.list_categories(session, municipality_id=muni.id)])
     return config

@@ -75,13 +75,33 @@ def test_cycle_switch_changes_the_layer(desktop):
     page.select_option("#cycle", options[3])
     page.wait_for_function(f"document.body.dataset.layerReady === '{options[3]}'")
     after = layer(page)
-    assert before["layerCycle"] == options[0] and after["layerCycle"] == options[3]
+    assert before["layerCycle"] in options[:2] and after["layerCycle"] == options[3]
     assert (after["layerCells"], after["layerTotal"]) != (before["layerCells"], before["layerTotal"])
     assert options[3][:4] in page.inner_text("#layer-status") or "v." in page.inner_text("#layer-status")
 
     page.check("#compare")
     page.wait_for_selector("path.hex-previous")
     assert "Förra cykelns hotspots" in page.inner_text("#legend")
+
+
+@pytest.mark.parametrize("days_in, opens_on", [(0.1, "previous"), (3, "previous"), (8, "current"), (13.9, "current")])
+def test_the_map_opens_on_the_cycle_the_meeting_looks_at(browser, live_server, days_in, opens_on):
+    """On meeting day a new cycle has just begun: the map opens on the one before, until the
+    new one is half over (the browser's clock set to that day)."""
+    cycles = httpx.get(f"{live_server.url}/api/v1/cycles", params={"n": 3}, headers=live_server.headers("est")).json()
+    current, previous = cycles["cycles"][0], cycles["cycles"][1]
+    moment = dt.datetime.fromisoformat(current["start"]) + dt.timedelta(days=days_in)
+    context = browser.new_context(**DESKTOP)
+    try:
+        page = context.new_page()
+        page.clock.install(time=moment)
+        page.goto(f"{live_server.url}/dashboard")
+        login(page, "est")
+        page.wait_for_selector("body[data-layer-ready]")
+        expected = {"current": current, "previous": previous}[opens_on]
+        assert layer(page)["layerCycle"] == expected["id"] == page.input_value("#cycle")
+    finally:
+        context.close()
 
 
 def test_colour_modes_and_filters(desktop):
@@ -134,7 +154,8 @@ def test_report_text_in_the_cell_list_is_text_not_html(desktop, live_server):
     cell = h3.latlng_to_cell(SQUARE["lat"], SQUARE["lon"], 9)
     page = desktop("est")
     dialogs = DialogWatch(page)
-    page.goto(f"{live_server.url}/dashboard#cell={cell}")  # a link to one cell, as in the minutes
+    current = httpx.get(f"{live_server.url}/api/v1/cycles/current", headers=live_server.headers("est")).json()
+    page.goto(f"{live_server.url}/dashboard#cycle={current['id']}&cell={cell}")  # a link to one cell, as in the minutes
     assert_shown_as_text(page, dialogs, item_selector=f"#cell-reports li:has-text('{word}')", scope="#detail",
                          evil=evil)
 

@@ -120,7 +120,8 @@
     try {
       const early = state.prefetch;  // the first layer, asked for together with the cycle list
       state.prefetch = null;
-      data = early && cycle.current && res === early.res && !filterParams().toString() ? await early.data
+      data = early && cycle === state.cycles[early.which === "current" ? 0 : 1] && res === early.res
+        && !filterParams().toString() ? await early.data
         : await LB.api("/api/v1/hotspots?" + params);
     } catch (e) {
       if (request === state.request) $("#layer-status").textContent = e.message;
@@ -409,10 +410,11 @@
     state.map.invalidateSize();
     if (!state.cycles.length) {
       const res = resForZoom(state.map.getZoom());
-      const path = `/api/v1/hotspots?cycle=current&res=${res}`;
+      const which = LBEarly.meetingCycle();
+      const path = `/api/v1/hotspots?cycle=${which}&res=${res}`;
       const early = LBEarly.layer;  // asked for while the scripts loaded (prefetch.js)
       LBEarly.layer = null;
-      state.prefetch = { res, data: early && early.path === path && early.token === LB.auth.get().token
+      state.prefetch = { res, which, data: early && early.path === path && early.token === LB.auth.get().token
         ? early.response.then((r) => (r.ok ? r.json() : LB.api(path)), () => LB.api(path))
         : LB.api(path) };
       state.prefetch.data.catch(() => {});  // a failure is reported when loadLayer awaits it
@@ -421,6 +423,11 @@
     state.cycles = cycles.cycles;
     state.categories = categories;
     fillSelect($("#cycle"), state.cycles.map((c) => [c.id, c.current ? t("dash.cycleCurrent", { label: c.label }) : c.label]));
+    // The cycle the meeting looks at: on meeting day a new cycle has just begun and is nearly
+    // empty, so the one before, until the new one is half over (or the cycle a link names).
+    const [current, before] = state.cycles;
+    const half = current && (Date.parse(current.start) + Date.parse(current.end)) / 2;
+    if (before && Date.now() < half) $("#cycle").value = before.id;
     const linkedCycle = new URLSearchParams(location.hash.slice(1)).get("cycle");
     if (linkedCycle && cycleById(linkedCycle)) $("#cycle").value = linkedCycle;
     fillFilters();

@@ -7,6 +7,12 @@
   const early = (window.LBEarly = {
     // The H3 resolution for a map zoom (dashboard.js uses the same, from here).
     resForZoom: (z) => (z <= 11 ? 7 : z === 12 ? 8 : z <= 14 ? 9 : 10),
+    // The cycle the map opens on, as the server worked it out for the page ('previous' until
+    // the cycle in progress is half over; dashboard.js decides again from the cycle list).
+    meetingCycle: () => {
+      try { return JSON.parse(document.getElementById("config").textContent).meetingCycle || "current"; }
+      catch (e) { return "current"; }
+    },
     layer: null,
   });
   try {
@@ -14,7 +20,7 @@
     const config = JSON.parse(document.getElementById("config").textContent);
     if (!LB.auth.valid() || !config.analystRoles.includes(auth.role)) return;
     const res = early.resForZoom(config.zoom);
-    const path = `/api/v1/hotspots?cycle=current&res=${res}`;
+    const path = `/api/v1/hotspots?cycle=${early.meetingCycle()}&res=${res}`;
     const response = fetch(path, { headers: { Accept: "application/json", Authorization: "Bearer " + auth.token } });
     response.catch(() => {});  // dashboard.js asks again, and reports what goes wrong
     early.layer = { res, path, token: auth.token, response };  // only for this login (dashboard.js checks)
