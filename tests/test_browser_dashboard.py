@@ -112,6 +112,8 @@ def test_colour_modes_and_filters(desktop):
     assert "Intensifierande" in page.inner_text("#legend")
     page.select_option("#colour-by", "change")
     assert "Oförändrat" in page.inner_text("#legend")
+    # a change of exactly +3 or -3 is in the outer classes, on both sides alike, as the legend says
+    assert "Ökat med 3 eller mer" in page.inner_text("#legend") and "Minskat med 3 eller mer" in page.inner_text("#legend")
     page.select_option("#group", "brand")
     page.wait_for_function(f"Number(document.querySelector('#map').dataset.layerTotal) < {all_total}")
 

@@ -63,6 +63,13 @@ def test_place_action_and_follow_up_from_the_map(est_page, live_server, artifact
     proposal = page.wait_for_selector("#place-panel .proposal")
     proposed = page.eval_on_selector("#place-panel .light-choice", "s => s.value")
     assert proposed in ("green", "yellow", "red") and "Förslag" in proposal.inner_text()
+    assert page.get_attribute("#place-panel .light-choice", "aria-label") == "Bedömning"
+    other = next(light for light in ("green", "yellow", "red") if light != proposed)
+    page.select_option("#place-panel .light-choice", other)  # overriding the proposal needs a comment
+    page.click("#place-panel .confirm button.primary")
+    refusal = page.wait_for_selector("#place-panel .confirm .error:not(:empty)")
+    assert refusal.inner_text() == "Att välja en annan färg än förslaget kräver en kommentar om varför."
+    page.select_option("#place-panel .light-choice", proposed)
     page.click("#place-panel .confirm button.primary")
     page.wait_for_selector("#place-panel .saved")
     with live_server.engine.connect() as conn:
@@ -86,4 +93,4 @@ def test_the_action_form_shows_the_servers_refusal(est_page):
     form.locator("[name=due_date]").fill("2026-11-01")  # before the start
     form.locator("button[type=submit]").click()
     error = page.wait_for_selector("#action-error:not(:empty)")
-    assert "due" in error.inner_text().lower()
+    assert error.inner_text() == "”Klar senast” ligger före startdatum."  # in Swedish, not the API's words

@@ -149,8 +149,13 @@
     }
     const known = { "in the future": "problem.future", "outside the municipality": "problem.outside",
                     "must not be before occurred_from": "problem.toBeforeFrom",
-                    "unknown or inactive category": "problem.category" };
-    const key = errors.length ? known[errors[0].message] : null;
+                    "unknown or inactive category": "problem.category",
+                    "start in the future": "problem.followUpNotStarted",
+                    "no full cycle after the start yet": "problem.followUpTooEarly",
+                    "required when overriding": "problem.overrideNeedsComment" };
+    const knownFields = { due_date: "problem.dueBeforeStart" };  // its message carries the dates
+    const first = errors[0] || {};
+    const key = known[first.message] || knownFields[first.field] || null;
     if (key) return LB.t(key);
     if (e.status === 413) return LB.t("problem.tooLarge");
     return e.message;

@@ -8,9 +8,10 @@
                           diminishing: "#f4a582", sporadic: "#fee090", oscillating: "#abd9e9", historical: "#74add1",
                           none: "#e0e0e0" };
   const COUNT_COLOURS = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"];
-  const CHANGE_CLASSES = [  // [upper bound of change, colour, legend key]
-    [-3, "#2166ac", "dash.change.muchLess"], [-0.5, "#92c5de", "dash.change.less"], [0.5, "#f7f7f7", "dash.change.same"],
-    [3, "#f4a582", "dash.change.more"], [Infinity, "#b2182b", "dash.change.muchMore"]];
+  const CHANGE_CLASSES = [  // [is the change in it, colour, legend key]: symmetric, ±3 in the outer classes
+    [(d) => d <= -3, "#2166ac", "dash.change.muchLess"], [(d) => d <= -0.5, "#92c5de", "dash.change.less"],
+    [(d) => d < 0.5, "#f7f7f7", "dash.change.same"], [(d) => d < 3, "#f4a582", "dash.change.more"],
+    [() => true, "#b2182b", "dash.change.muchMore"]];
   const HOT_OUTLINE = "#5c0011";
 
   const state = { map: null, layer: null, previous: null, points: null, cycles: [], data: null,
@@ -49,7 +50,7 @@
     if (i < 0) i = state.breaks.length;
     return COUNT_COLOURS[Math.round((i * (COUNT_COLOURS.length - 1)) / Math.max(1, state.breaks.length))];
   }
-  function changeColour(d) { return CHANGE_CLASSES.find(([upper]) => d < upper)[1]; }
+  function changeColour(d) { return CHANGE_CLASSES.find(([within]) => within(d))[1]; }
 
   function style(feature) {
     const p = feature.properties, mode = $("#colour-by").value, hot = p.hotspot === "hot";

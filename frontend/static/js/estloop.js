@@ -67,7 +67,7 @@
       await loadPlaces();
       openPlace(place.id);
     } catch (e) {
-      error.textContent = e.message;
+      error.textContent = LB.problemText(e);
     }
   }
 
@@ -125,7 +125,7 @@
     try {
       f = await LB.api(`/api/v1/actions/${actionId}/follow-up`);
     } catch (e) {
-      box.replaceChildren(h("p", { class: "error" }, e.message));
+      box.replaceChildren(h("p", { class: "error" }, LB.problemText(e)));
       return;
     }
     const [t0, t1] = f.counts.target, ratio = f.rate_ratio || {};
@@ -138,9 +138,9 @@
       [t("follow.p"), LB.fmtNumber(f.test.p_decrease, 3)],
     ];
     const proposal = f.proposal || { light: "red", reason: "" };
-    const choice = h("select", { class: "light-choice" },
+    const choice = h("select", { class: "light-choice", "aria-label": t("follow.lightLabel") },
       ...["green", "yellow", "red"].map((l) => h("option", { value: l, selected: l === proposal.light }, t("light." + l))));
-    const comment = h("input", { class: "light-comment", placeholder: t("follow.comment") });
+    const comment = h("input", { class: "light-comment", placeholder: t("follow.comment"), "aria-label": t("follow.comment") });
     const error = h("p", { class: "error" });
     const save = h("button", { type: "button", class: "primary small", onclick: async () => {
       error.textContent = "";
@@ -150,7 +150,7 @@
         box.replaceChildren(h("p", { class: "saved" }, dot(stored.light), " ",
           t(stored.overridden ? "follow.overridden" : "follow.confirmed", { light: t("light." + stored.light) })));
         loadPlaces();
-      } catch (e) { error.textContent = e.message; }
+      } catch (e) { error.textContent = LB.problemText(e); }
     } }, t("follow.save"));
     box.replaceChildren(
       h("table", { class: "counts" }, ...rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, v)))),
@@ -160,7 +160,7 @@
   }
 
   function actionForm(placeId, baseline) {
-    const today = new Date().toISOString().slice(0, 10);
+    const today = new Date().toLocaleDateString("sv-SE", { timeZone: "Europe/Stockholm" });  // YYYY-MM-DD, Swedish day
     const field = (key, input) => h("label", {}, h("span", {}, t(key)), input);
     const form = h("form", { class: "action-form", id: "action-form" },
       h("h4", {}, t("action.new")),
@@ -188,7 +188,7 @@
         await loadPlaces();
         openPlace(placeId);
       } catch (e) {
-        $("#action-error").textContent = e.message;
+        $("#action-error").textContent = LB.problemText(e);
       }
     });
     return form;
