@@ -148,6 +148,31 @@ def test_points_only_for_roles_that_may_see_them(desktop, live_server):
     assert r.status_code == 403
 
 
+def test_a_cells_report_list_follows_the_maps_filters(desktop, live_server):
+    """With the map filtered to one category group, a cell lists the reports its count is made of."""
+    word = marker()
+    ids = []
+    for category, text in (("klotter", f"Tagg {word}"), ("nedskrapning", f"Skräp {word}")):
+        r = httpx.post(f"{live_server.url}/api/v1/reports", headers=live_server.headers("reporter"),
+                       json={"category": category, **SQUARE, "description": text})
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    with live_server.engine.begin() as conn:
+        conn.execute(update(Report).where(Report.id.in_(ids)).values(status="verified"))
+    current = httpx.get(f"{live_server.url}/api/v1/cycles/current", headers=live_server.headers("est")).json()
+    cell = h3.latlng_to_cell(SQUARE["lat"], SQUARE["lon"], 9)
+    page = desktop("est")
+    page.goto(f"{live_server.url}/dashboard#cycle={current['id']}&cell={cell}")
+    page.wait_for_selector(f"#cell-reports li:has-text('Tagg {word}')")
+    litter = page.locator("#cell-reports li", has_text=f"Skräp {word}")
+    assert litter.count() == 1
+    page.select_option("#group", "miljo")
+    page.wait_for_function("performance.getEntriesByType('resource').some(e => e.name.includes('category=nedskrapning'))")
+    page.wait_for_selector(f"#cell-reports li:has-text('Tagg {word}')", state="detached")
+    litter.wait_for()  # the list as the filtered map counts it
+    assert page.locator("#cell-reports li", has_text=f"Tagg {word}").count() == 0
+
+
 def test_report_text_in_the_cell_list_is_text_not_html(desktop, live_server):
     word, evil = post_markup_report(live_server)
     # Verified and in the current cycle, so the hexagon on the square lists it.

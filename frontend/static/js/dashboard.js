@@ -31,6 +31,15 @@
     return p;
   }
 
+  /* The same filters for the report list and the points (which know categories, not groups):
+   * what is listed or drawn in a cell is what its count is made of. */
+  function reportFilterParams(p) {
+    const group = $("#group").value, kind = $("#org-kind").value;
+    if (group) p.set("category", state.categories.filter((c) => c.group === group).map((c) => c.code).join(","));
+    if (kind) p.set("organisation_kind", kind);
+    return p;
+  }
+
   /* ---------------- colours and legend ---------------- */
   /* Five classes on a log scale from 1 to the largest count: a town centre with 80 reports and
    * a suburb with 2 both stay readable (counts are heavily skewed). */
@@ -300,7 +309,8 @@
   }
 
   async function loadCellReports(h3, cycle) {
-    const p = new URLSearchParams({ cell: h3, start: cycle.start, end: cycle.end, limit: "50", status: "new,verified" });
+    const p = reportFilterParams(new URLSearchParams({ cell: h3, start: cycle.start, end: cycle.end, limit: "50",
+                                                       status: "new,verified" }));
     const list = $("#cell-reports");
     try {
       const data = await LB.api("/api/v1/reports?" + p);
@@ -355,8 +365,8 @@
     if (state.points) { state.points.remove(); state.points = null; }
     if (!canSeePoints() || !$("#points").checked) return;
     const cycle = selectedCycle(), b = state.map.getBounds();
-    const p = new URLSearchParams({ start: cycle.start, end: cycle.end, limit: "1000", status: "new,verified",
-      bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(6)).join(",") });
+    const p = reportFilterParams(new URLSearchParams({ start: cycle.start, end: cycle.end, limit: "1000",
+      status: "new,verified", bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(6)).join(",") }));
     const data = await LB.api("/api/v1/reports?" + p);
     if (state.points) state.points.remove();
     state.points = L.markerClusterGroup({ disableClusteringAtZoom: 17, showCoverageOnHover: false });
@@ -445,7 +455,13 @@
   $("#login-slot").append(LB.loginForm(start));
   $("#logout").addEventListener("click", () => { LB.auth.clear(); location.reload(); });
   $("#cycle").addEventListener("change", () => { loadLayer(); loadPoints(); });
-  for (const id of ["#group", "#org-kind"]) $(id).addEventListener("change", loadLayer);
+  for (const id of ["#group", "#org-kind"]) {
+    $(id).addEventListener("change", () => {
+      loadLayer();
+      loadPoints();
+      if (state.selected && canSeePoints()) loadCellReports(state.selected, selectedCycle());
+    });
+  }
   $("#compare").addEventListener("change", () => { renderLegend(); loadPrevious(selectedCycle(), resForZoom(state.map.getZoom())); });
   $("#colour-by").addEventListener("change", () => { if (state.layer) state.layer.setStyle(style); renderLegend(); });
   $("#points").addEventListener("change", loadPoints);
