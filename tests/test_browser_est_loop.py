@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import delete, select
 
-from app.actions.models import Action, FollowUp, Place
+from app.actions.models import Action, AnalysisNote, FollowUp, Place
 from tests.browser import DESKTOP, login, marker
 
 
@@ -42,6 +42,14 @@ def test_place_action_and_follow_up_from_the_map(est_page, live_server, artifact
     assert len(place.cells) == 2 and place.resolution == 9
     assert page.locator(f"#places button:has-text('{name}')").count() == 1
 
+    # the cause analysis, written where the place is discussed
+    page.select_option("#place-panel .note-form [name=kind]", "hypothesis")
+    page.fill("#place-panel .note-form [name=text]", "Mörkret vid gångtunneln drar dit grupper")
+    page.click("#place-panel .note-form button[type=submit]")
+    page.wait_for_selector("#place-panel .notes li:has-text('Hypotes: Mörkret vid gångtunneln')")
+    with live_server.engine.connect() as conn:
+        assert conn.scalar(select(AnalysisNote.kind).where(AnalysisNote.place_id == place.id)) == "hypothesis"
+
     assert "Utgångsläge:" in page.inner_text("#action-form .baseline")
     start = dt.date.today() - dt.timedelta(days=70)  # five cycles ago: there is an "after" to measure
     form = page.locator("#action-form")
@@ -58,6 +66,13 @@ def test_place_action_and_follow_up_from_the_map(est_page, live_server, artifact
         action = conn.execute(select(Action.id, Action.owner_organisation, Action.status)
                               .where(Action.place_id == place.id)).one()
     assert (action.owner_organisation, action.status) == ("Kommunens gatuenhet", "done")
+    # the status changes where the meeting decides it
+    page.select_option("#place-panel li[data-action] .action-status", "in_progress")
+    page.wait_for_selector("#place-panel li[data-action]:has-text('pågår')")
+    with live_server.engine.connect() as conn:
+        assert conn.scalar(select(Action.status).where(Action.id == action.id)) == "in_progress"
+    page.select_option("#place-panel li[data-action] .action-status", "done")
+    page.wait_for_selector("#place-panel li[data-action] .hint:has-text('genomförd')")
 
     page.click("#place-panel .follow-up-button")
     proposal = page.wait_for_selector("#place-panel .proposal")

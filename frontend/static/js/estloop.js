@@ -103,17 +103,57 @@
       h("h4", {}, t("place.analysis")),
       h("ul", { class: "plain notes" }, ...(place.analysis || []).map((n) =>
         h("li", {}, h("strong", {}, t("note." + n.kind) + ": "), n.text))),
+      ctx.canWrite ? noteForm(id) : null,
       h("h4", {}, t("place.actions")),
-      h("ul", { class: "actions" }, ...actions.map((a) => actionItem(a))),
+      h("ul", { class: "actions" }, ...actions.map((a) => actionItem(a, id))),
       ctx.canWrite ? actionForm(id, place.baseline) : null);
   }
 
-  function actionItem(a) {
+  /* A cause-analysis note (situation, target/victim, offender, or a hypothesis to test). */
+  function noteForm(placeId) {
+    const kind = h("select", { name: "kind", "aria-label": t("note.kindLabel") },
+      ...["situation", "target_victim", "offender", "hypothesis"].map((k) => h("option", { value: k }, t("note." + k))));
+    const text = h("input", { name: "text", required: true, "aria-label": t("note.text"), placeholder: t("note.text") });
+    const error = h("p", { class: "error" });
+    const form = h("form", { class: "note-form" }, kind, text, h("button", { type: "submit", class: "secondary small" },
+      t("note.add")), error);
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      error.textContent = "";
+      try {
+        await LB.api(`/api/v1/places/${placeId}/analysis`, { method: "POST",
+          json: { kind: kind.value, text: text.value.trim() } });
+        openPlace(placeId);
+      } catch (e) { error.textContent = LB.problemText(e); }
+    });
+    return form;
+  }
+
+  /* An action's status, changed where the meeting decides it (planned, in progress, done, cancelled). */
+  function statusChoice(a, placeId) {
+    const select = h("select", { class: "action-status", "aria-label": t("action.statusLabel") },
+      ...["planned", "in_progress", "done", "cancelled"].map((s) =>
+        h("option", { value: s, selected: s === a.status }, t("action.status." + s))));
+    select.addEventListener("change", async () => {
+      try {
+        await LB.api(`/api/v1/actions/${a.id}`, { method: "PATCH", json: { status: select.value } });
+        await loadPlaces();
+        openPlace(placeId);
+      } catch (e) {
+        select.value = a.status;
+        select.after(h("p", { class: "error" }, LB.problemText(e)));
+      }
+    });
+    return select;
+  }
+
+  function actionItem(a, placeId) {
     const result = h("div", { class: "follow-up" });
     return h("li", { dataset: { action: a.id } },
       h("strong", {}, a.what), " ",
       h("span", { class: "hint" }, t("action.line", { owner: a.owner_organisation, due: a.due_date,
                                                       status: t("action.status." + a.status) })),
+      ctx.canWrite ? statusChoice(a, placeId) : null,
       h("div", {}, h("button", { type: "button", class: "secondary small follow-up-button",
                                  onclick: () => followUp(a.id, result) }, t("action.followUp"))),
       result);
