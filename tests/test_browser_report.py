@@ -394,3 +394,25 @@ def test_without_a_pointer_the_place_can_be_the_maps_centre(phone, live_server):
     page.wait_for_selector("#toast:has-text('Rapporten är skickad')")
     assert len(reports_with(live_server.engine, word)) == 1
     assert page.get_attribute("#description", "aria-labelledby") == "description-legend"
+
+
+def test_a_waiting_report_refused_can_be_corrected_in_the_form(reporter, live_server):
+    """A report refused after waiting goes back into the form with what it said and when it
+    happened; corrected, it is sent once."""
+    page = reporter(offline=True)
+    word = marker()
+    made = dt.datetime.now(dt.UTC)
+    submit(page, "hot_vald", f"Vittnet nås på 070-123 45 67 {word}")
+    page.wait_for_selector("#toast:has-text('Ingen täckning')")
+    page.context.set_offline(False)
+    item = page.wait_for_selector(f"#mine-list li.refused:has-text('{word}')", timeout=15000)
+    item.query_selector("button.edit").click()
+    assert page.input_value("#description") == f"Vittnet nås på 070-123 45 67 {word}"
+    assert page.get_attribute('#categories [data-code="hot_vald"]', "aria-checked") == "true"
+    assert "telefonnummer" in page.inner_text('.field-error[data-field="description"]')
+    assert _outbox_holds(page, 0)
+    page.fill("#description", f"Ett vittne finns {word}")
+    page.click("#submit")
+    page.wait_for_selector("#toast:has-text('Rapporten är skickad')")
+    ((who, _, start, end, _, _),) = _eventually_stored(live_server.engine, word)
+    assert who == "reporter" and abs((start - made).total_seconds()) < 61 and start == end  # the minute it was made

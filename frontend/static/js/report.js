@@ -229,6 +229,34 @@
     }
   }
 
+  /* A refused report back into the form to correct it: its category, place, text, photo and
+   * the time it happened (as a window, to the minute); sent again as a new report. */
+  async function edit(item) {
+    const b = item.body;
+    const local = (iso) => {  // what a datetime-local field shows for an instant, in the phone's time
+      const d = new Date(iso), pad = (n) => String(n).padStart(2, "0");
+      return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+    };
+    state.category = b.category;
+    renderCategories();
+    setPosition(b.lat, b.lon, "tap");
+    $("#description").value = b.description || "";
+    document.querySelector('input[name="when"][value="window"]').checked = true;
+    $("#window-fields").hidden = false;
+    $("#occurred-from").value = local(b.occurred_from || item.createdAt);
+    $("#occurred-to").value = local(b.occurred_to || item.createdAt);
+    if (item.photo) {
+      state.photo = item.photo;
+      $("#photo-preview").src = URL.createObjectURL(item.photo);
+      $("#photo-preview").hidden = false;
+    }
+    await LB.outbox.remove(item.key);
+    renderMine();
+    clearErrors();
+    showError(FIELD_OF[item.errorField] || "form", item.error);
+    if ((item.errorType || "").endsWith("/personal-data")) $("#confirm-personal").hidden = false;
+  }
+
   function resetForm() {
     state.category = null;
     state.photo = null;
@@ -263,6 +291,8 @@
           delete i.error; delete i.errorType; delete i.errorField;
           await LB.outbox.put(i); await LB.outbox.flush(); renderMine();
         } }, t("outbox.sendAnyway")) : null,
+      i.error && !i.photoRefused ? h("button", { type: "button", class: "link edit", onclick: () => edit(i) },
+        t("outbox.edit")) : null,
       i.error ? h("button", { type: "button", class: "link", onclick: async () => {
         await LB.outbox.remove(i.key); renderMine();
       } }, t("outbox.delete")) : null));
