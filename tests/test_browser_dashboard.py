@@ -118,6 +118,20 @@ def test_colour_modes_and_filters(desktop):
     page.wait_for_function(f"Number(document.querySelector('#map').dataset.layerTotal) < {all_total}")
 
 
+def test_in_english_the_agenda_names_categories_in_english(desktop):
+    from app.reports.taxonomy import CATEGORIES
+
+    page = desktop("est")
+    page.wait_for_selector("#agenda li .agenda-item")
+    swedish = page.eval_on_selector_all("#agenda .agenda-item strong", "els => els.map(e => e.textContent).join('|')")
+    page.click('[data-lang="en"]')
+    page.wait_for_function("""swedish => [...document.querySelectorAll('#agenda .agenda-item strong')]
+                                          .map(e => e.textContent).join('|') !== swedish""", arg=swedish)
+    shown = page.eval_on_selector_all("#agenda .agenda-item strong", "els => els.map(e => e.textContent)")
+    english = {label_en for _, _, label_en, *_ in CATEGORIES}
+    assert shown and all(label in english or re.fullmatch(r"[0-9a-f]{15}", label) for label in shown), shown
+
+
 def test_resolution_follows_zoom(desktop):
     page = desktop("est")
     page.wait_for_selector("body[data-layer-ready]")

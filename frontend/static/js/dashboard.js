@@ -31,6 +31,12 @@
     return p;
   }
 
+  /* A category the API names by code and Swedish label, in the page's language. */
+  function categoryLabel(c) {
+    const known = state.categories.find((x) => x.code === c.code);
+    return known ? LB.categoryLabel(known) : c.label;
+  }
+
   /* The same filters for the report list and the points (which know categories, not groups):
    * what is listed or drawn in a cell is what its count is made of. */
   function reportFilterParams(p) {
@@ -195,7 +201,7 @@
       const top = await LB.api("/api/v1/hotspots/top?" + p);
       if (selectedCycle() !== cycle) return;
       box.replaceChildren(...top.items.map((item) => {
-        const what = item.categories.length ? item.categories[0].label : "";
+        const what = item.categories.length ? categoryLabel(item.categories[0]) : "";
         const change = item.change > 0 ? `+${LB.fmtNumber(item.change)}` : LB.fmtNumber(item.change);
         return h("li", { class: item.hotspot === "hot" ? "hot" : "" }, h("button", {
           type: "button", class: "agenda-item", dataset: { h3: item.h3 },
@@ -262,7 +268,7 @@
     if (!(cell instanceof Error)) {
       $("#sparkline").replaceChildren(sparkline(cell.series));
       $("#cell-categories").replaceChildren(...cell.categories.map((c) =>
-        h("li", {}, `${c.label}: ${LB.fmtNumber(c.count)}`)));
+        h("li", {}, `${categoryLabel(c)}: ${LB.fmtNumber(c.count)}`)));
       $("#cell-organisations").replaceChildren(...cell.organisations.map((o) =>
         h("li", {}, `${o.name}: ${LB.fmtNumber(o.count)}`)));
     }
