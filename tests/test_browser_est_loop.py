@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from sqlalchemy import delete, select
@@ -68,7 +69,7 @@ def test_place_action_and_follow_up_from_the_map(est_page, live_server, artifact
     assert (action.owner_organisation, action.status) == ("Kommunens gatuenhet", "done")
     # the status changes where the meeting decides it
     page.select_option("#place-panel li[data-action] .action-status", "in_progress")
-    page.wait_for_selector("#place-panel li[data-action]:has-text('pågår')")
+    page.wait_for_selector("#place-panel li[data-action] .hint:has-text('pågår')")
     with live_server.engine.connect() as conn:
         assert conn.scalar(select(Action.status).where(Action.id == action.id)) == "in_progress"
     page.select_option("#place-panel li[data-action] .action-status", "done")
@@ -78,6 +79,8 @@ def test_place_action_and_follow_up_from_the_map(est_page, live_server, artifact
     proposal = page.wait_for_selector("#place-panel .proposal")
     proposed = page.eval_on_selector("#place-panel .light-choice", "s => s.value")
     assert proposed in ("green", "yellow", "red") and "Förslag" in proposal.inner_text()
+    why = page.inner_text("#place-panel .proposal .hint")  # why, in Swedish (the API's code and numbers)
+    assert re.search(r"kontrollområdet|genomförd|förflyttning|för få rapporter", why) and "control" not in why, why
     assert page.get_attribute("#place-panel .light-choice", "aria-label") == "Bedömning"
     other = next(light for light in ("green", "yellow", "red") if light != proposed)
     page.select_option("#place-panel .light-choice", other)  # overriding the proposal needs a comment

@@ -62,6 +62,10 @@ def test_displacement_to_the_ring_makes_it_yellow(client, auth, db):
     action = started_action(client, auth, start_date=start, due_date=start, status="done")
     body = client.get(f"/api/v1/actions/{action['id']}/follow-up", headers=auth("gis")).json()
     assert body["proposal"]["light"] == "yellow" and "displacement" in body["proposal"]["reason"]
+    # the same as a code and its numbers, for a page to word in its own language
+    assert body["proposal"]["code"] == "displacement"
+    assert body["proposal"]["values"] == {"p": round(body["test"]["p_decrease"], 3),
+                                          "p_ring": round(body["displacement"]["p_increase"], 3)}
     assert body["wdq"] < 0
 
 

@@ -33,7 +33,7 @@ of the binomial tail (as in :mod:`app.hotspots.stats`).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from scipy import special
 
@@ -162,10 +162,13 @@ def wdq(t0: float, t1: float, d0: float, d1: float, c0: float, c1: float) -> flo
 
 @dataclass(frozen=True)
 class Light:
-    """A traffic-light proposal (Brå's follow-up guide) and the reason in words."""
+    """A traffic-light proposal (Brå's follow-up guide), the reason in words, and the same as a
+    code with its numbers (for a page to word it in its own language)."""
 
     light: str
     reason: str
+    code: str = ""
+    values: dict = field(default_factory=dict)
 
 
 def propose_light(*, carried_out: bool, target: ConditionalTest, ratio: RateRatio,
@@ -175,19 +178,23 @@ def propose_light(*, carried_out: bool, target: ConditionalTest, ratio: RateRati
     a reduction with displacement, a point estimate of ≥ 20 % fewer reports that is not
     significant, or too few reports to tell. Red: not carried out, or no effect."""
     if not carried_out:
-        return Light("red", "not carried out (status is not done)")
+        return Light("red", "not carried out (status is not done)", "not_carried_out")
     if target.n < 1:
-        return Light("yellow", "carried out, but too few reports at the place to measure an effect")
+        return Light("yellow", "carried out, but too few reports at the place to measure an effect", "too_few")
+    p = round(target.p_decrease, 3)
     displaced = displacement is not None and displacement.p_increase < alpha
     if target.p_decrease < alpha:
         if displaced:
             return Light("yellow", f"significant reduction (p = {target.p_decrease:.3f}) but reports increased "
-                                   f"in the surrounding ring (p = {displacement.p_increase:.3f}): displacement")
-        return Light("green", f"significant reduction against the control (p = {target.p_decrease:.3f})")
+                                   f"in the surrounding ring (p = {displacement.p_increase:.3f}): displacement",
+                         "displacement", {"p": p, "p_ring": round(displacement.p_increase, 3)})
+        return Light("green", f"significant reduction against the control (p = {target.p_decrease:.3f})",
+                     "reduction", {"p": p})
     if ratio.ratio is not None and ratio.ratio <= MEANINGFUL_REDUCTION:
         return Light("yellow", f"fewer reports than the control predicts ({ratio.change_pct:+.0f} %) but not "
-                               f"significant (p = {target.p_decrease:.3f})")
-    return Light("red", f"no reduction against the control (p = {target.p_decrease:.3f})")
+                               f"significant (p = {target.p_decrease:.3f})",
+                     "weak_reduction", {"p": p, "change_pct": round(ratio.change_pct)})
+    return Light("red", f"no reduction against the control (p = {target.p_decrease:.3f})", "no_reduction", {"p": p})
 
 
 def as_dict(value) -> dict | None:

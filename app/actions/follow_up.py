@@ -89,7 +89,7 @@ def measure(session: Session, *, principal: Principal, place: Place, start: dt.d
     }
     if carried_out is not None:
         light = effect.propose_light(carried_out=carried_out, target=target, ratio=ratio, displacement=displacement)
-        out["proposal"] = {"light": light.light, "reason": light.reason}
+        out["proposal"] = {"light": light.light, "reason": light.reason, "code": light.code, "values": light.values}
     return out
 
 

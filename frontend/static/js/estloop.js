@@ -134,17 +134,19 @@
     const select = h("select", { class: "action-status", "aria-label": t("action.statusLabel") },
       ...["planned", "in_progress", "done", "cancelled"].map((s) =>
         h("option", { value: s, selected: s === a.status }, t("action.status." + s))));
+    const error = h("p", { class: "error" });
     select.addEventListener("change", async () => {
+      error.textContent = "";
       try {
         await LB.api(`/api/v1/actions/${a.id}`, { method: "PATCH", json: { status: select.value } });
         await loadPlaces();
         openPlace(placeId);
       } catch (e) {
         select.value = a.status;
-        select.after(h("p", { class: "error" }, LB.problemText(e)));
+        error.textContent = LB.problemText(e);
       }
     });
-    return select;
+    return h("span", {}, select, error);
   }
 
   function actionItem(a, placeId) {
@@ -195,8 +197,18 @@
     box.replaceChildren(
       h("table", { class: "counts" }, ...rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, v)))),
       h("p", { class: "proposal" }, dot(proposal.light), " ", t("follow.proposal", { light: t("light." + proposal.light) }),
-        " ", h("span", { class: "hint" }, proposal.reason)),
+        " ", h("span", { class: "hint" }, proposalReason(proposal))),
       ctx.canWrite ? h("div", { class: "confirm" }, choice, comment, save, error) : null);
+  }
+
+  /* Why the light is proposed, in the page's language (the API's code and numbers; its own
+   * English words for a code this page does not know). */
+  function proposalReason(proposal) {
+    const key = "proposal." + proposal.code;
+    const v = proposal.values || {};
+    const words = t(key, { p: LB.fmtNumber(v.p, 3), p_ring: LB.fmtNumber(v.p_ring, 3),
+                           change: (v.change_pct > 0 ? "+" : "") + LB.fmtNumber(v.change_pct, 0) });
+    return words === key ? proposal.reason : words;
   }
 
   function actionForm(placeId, baseline) {
