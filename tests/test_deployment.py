@@ -24,14 +24,23 @@ def test_the_server_image_installs_what_weasyprint_needs_for_the_pdfs():
     assert not missing, f"Dockerfile does not install {sorted(missing)} (scripts/os-deps.sh does, for WeasyPrint)"
 
 
-def test_behind_the_hosts_https_proxy_the_links_say_https():
+def test_behind_the_hosts_https_proxy_the_links_say_https_and_the_client_address_is_not_the_clients_pick():
     """docker-compose publishes the port on the host's loopback only and lets uvicorn take the
-    scheme from the proxy's X-Forwarded-Proto: otherwise GDAL and QGIS follow http:// links
-    (OGC items and next) and send the reading key in clear text."""
+    scheme from the proxy's X-Forwarded-Proto (otherwise GDAL and QGIS follow http:// links and
+    send the reading key in clear text), trusting the project's own network only: the client's
+    address is then the entry the proxy appended, not one the client wrote (rate limits)."""
+    from uvicorn.middleware.proxy_headers import _TrustedHosts
+
     compose = (ROOT / "docker-compose.yml").read_text()
     assert re.search(r'^\s+- "127\.0\.0\.1:8000:8000"$', compose, re.M)
-    assert re.search(r'^\s+FORWARDED_ALLOW_IPS: "\*"$', compose, re.M)
+    trusted = re.search(r'^\s+FORWARDED_ALLOW_IPS: "([^"]+)"$', compose, re.M).group(1)
+    subnet = re.search(r"^\s+- subnet: (\S+)", compose, re.M).group(1)
+    assert trusted == subnet
     assert "--proxy-headers" in (ROOT / "Dockerfile").read_text()
+    proxy = _TrustedHosts(trusted)
+    gateway = subnet.split("/")[0].rsplit(".", 1)[0] + ".1"
+    assert gateway in proxy and "203.0.113.9" not in proxy
+    assert proxy.get_trusted_client_address("6.6.6.6, 203.0.113.9")[0] == "203.0.113.9"  # not the spoofed one
 
 
 def test_the_links_follow_the_scheme_the_request_came_in_with(client, auth):
