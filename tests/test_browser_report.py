@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import time
+import uuid
 
 import httpx
 import pytest
@@ -416,3 +417,117 @@ def test_a_waiting_report_refused_can_be_corrected_in_the_form(reporter, live_se
     page.wait_for_selector("#toast:has-text('Rapporten är skickad')")
     ((who, _, start, end, _, _),) = _eventually_stored(live_server.engine, word)
     assert who == "reporter" and abs((start - made).total_seconds()) < 61 and start == end  # the minute it was made
+
+
+def _expire(page) -> None:
+    page.evaluate("""() => { const a = JSON.parse(localStorage.getItem('lb.auth'));
+                             a.expiresAt = Date.now() - 1000; localStorage.setItem('lb.auth', JSON.stringify(a)); }""")
+
+
+def test_a_citizen_after_a_guards_expired_login_sees_only_their_own_waiting_reports(reporter, live_server):
+    page = reporter(offline=True)
+    word = marker()
+    submit(page, "klotter", f"Vakt A {word}")
+    page.wait_for_selector("#outbox-status:has-text('Väntar på att skickas (1)')")
+    _expire(page)
+    page.reload()
+    page.wait_for_selector("#login-form", state="visible")
+    page.click("#citizen-mode")
+    page.wait_for_selector("#report-form", state="visible")
+    page.wait_for_selector('#position-status[data-how="gps"]')
+    submit(page, "otrygg_plats", f"Medborgare {word}")
+    page.wait_for_selector("#toast:has-text('Ingen täckning')")
+    page.wait_for_selector(f"#mine-list li:has-text('Medborgare {word}')")
+    assert f"Vakt A {word}" not in page.inner_text("#mine-list")
+    assert _waiting(page) == [{"owner": "reporter", "mode": "user", "error": None, "photo": False},
+                              {"owner": None, "mode": "public", "error": None, "photo": False}]
+
+
+def test_a_flush_never_sends_the_first_logins_reports_as_the_next_login(reporter, live_server):
+    """A shift change on a shared phone while the outbox is being sent on weak coverage."""
+    page = reporter(offline=True)
+    word = marker()
+    submit(page, "klotter", f"ett {word}")
+    page.wait_for_selector("#toast:has-text('Ingen täckning')")
+    submit(page, "nedskrapning", f"två {word}")
+    page.wait_for_selector("#outbox-status:has-text('Väntar på att skickas (2)')")
+    held = []
+    page.route("**/api/v1/reports", lambda route: held.append(route) if route.request.method == "POST"
+               and not held else route.continue_())
+    page.context.set_offline(False)
+    page.evaluate("LB.outbox.flush(); null")
+    deadline = time.monotonic() + 5
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    page.click("#logout")
+    login(page, "coordinator")
+    page.wait_for_selector("#report-form", state="visible")
+    held[0].continue_()
+    page.wait_for_timeout(1500)
+    page.unroute("**/api/v1/reports")  # (a route is answered from Python: not while the test sleeps)
+    assert [r[0] for r in _stored(live_server.engine, word)] == ["reporter"]  # the second waits for its own login
+    page.click("#logout")
+    login(page, "reporter")
+    assert sorted(r[0] for r in _eventually_stored(live_server.engine, word, n=2)) == ["reporter", "reporter"]
+
+
+def test_two_tabs_upload_one_photo_once(phone, live_server):
+    first = phone()
+    login(first, "reporter")
+    first.wait_for_selector("#report-form", state="visible")
+    second = first.context.new_page()
+    second.goto(f"{live_server.url}/report")
+    second.wait_for_selector("#report-form", state="visible")
+    word = marker()
+    created = httpx.post(f"{live_server.url}/api/v1/reports", headers=live_server.headers("reporter"),
+                         json={"category": "klotter", **SQUARE, "description": f"Bild {word}"})
+    assert created.status_code == 201, created.text
+    first.evaluate("""([id, bytes, key]) => LB.outbox.put({key, mode: 'user', owner: 'reporter', body: {},
+        photo: new Blob([new Uint8Array(bytes)], {type: 'image/jpeg'}), createdAt: Date.now(), reportId: id})""",
+                   [created.json()["id"], list(_photo()["buffer"]), str(uuid.uuid4())])
+    first.evaluate("LB.outbox.flush(); null")  # both tabs' 20-second flushes at about the same time
+    second.evaluate("LB.outbox.flush()")
+    first.evaluate("LB.outbox.flush()")
+    assert _outbox_holds(first, 0)
+    ((*_, photos),) = _stored(live_server.engine, word)
+    assert photos == 1
+
+
+@pytest.mark.parametrize("offline", [False, True])
+def test_a_phone_whose_clock_is_ten_minutes_fast_still_reports_now(phone, live_server, offline):
+    """'Nu' sent at once carries no time (the server's clock); one that waited carries the
+    phone's, and if that is in the future it goes again as made now rather than be lost."""
+    page = phone()
+    page.context.add_init_script("(() => { const real = Date.now; Date.now = () => real() + 600000; })();")
+    page.reload()
+    login(page, "reporter")
+    page.wait_for_selector('#position-status[data-how="gps"]')
+    if offline:
+        page.evaluate("navigator.serviceWorker.ready")
+        page.context.set_offline(True)
+    word = marker()
+    submit(page, "klotter", word)
+    if offline:
+        page.wait_for_selector("#toast:has-text('Ingen täckning')")
+        page.context.set_offline(False)
+        page.evaluate("LB.outbox.flush()")
+    ((_, _, start, _, reported, _),) = _eventually_stored(live_server.engine, word)
+    assert abs((reported - start).total_seconds()) < 5  # the server's now, not ten minutes ahead
+    assert _outbox_holds(page, 0)
+
+
+def test_a_report_kept_by_the_previous_app_version_is_sent_only_when_claimed(reporter, live_server):
+    """An item without owner whose login is unknown: the next login sees it, and it is sent as
+    theirs only when they say it is theirs."""
+    word = marker()
+    page = reporter()
+    page.click("#logout")
+    body = {"category": "klotter", **SQUARE, "description": f"Gammal {word}"}
+    page.evaluate("([key, body]) => LB.outbox.put({key, mode: 'user', body, photo: null, createdAt: Date.now()})",
+                  [str(uuid.uuid4()), body])
+    login(page, "coordinator")
+    item = page.wait_for_selector(f"#mine-list li:has-text('Gammal {word}')")
+    page.evaluate("LB.outbox.flush()")
+    assert _stored(live_server.engine, word) == []
+    page.locator(f"#mine-list li:has-text('Gammal {word}') button.claim").click()
+    assert [r[0] for r in _eventually_stored(live_server.engine, word)] == ["coordinator"]

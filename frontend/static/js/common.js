@@ -77,6 +77,11 @@
       const a = this.get();
       return (a && a.token && a.username) || null;
     },
+    /* Who reports from this page: the login (even one that has run out: the report then waits
+     * for it), or nobody when the page shows citizen mode. */
+    reporter() {
+      return localStorage.getItem("lb.citizen") === "1" && !this.valid() ? null : this.username();
+    },
     save(username, resp) {
       localStorage.setItem("lb.auth", JSON.stringify({
         token: resp.access_token, role: resp.role, username,
@@ -104,7 +109,8 @@
   LB.api = async function (path, opts) {
     const o = opts || {};
     const headers = Object.assign({ Accept: "application/json" }, o.headers || {});
-    if (o.auth !== false) {
+    if (o.token) headers.Authorization = "Bearer " + o.token;  // a login fixed by the caller
+    else if (o.auth !== false) {
       const a = LB.auth.get();
       if (a) headers.Authorization = "Bearer " + a.token;
     }

@@ -40,12 +40,13 @@
     });
   }
 
-  /* Whether an item belongs to whoever uses the page now: a login's own items (items from
-   * before owners were kept go to any login), or a citizen's anonymous ones. */
+  /* Whether an item belongs to whoever reports from the page now: a login's own items, or, in
+   * citizen mode, the anonymous ones. */
   function ours(item) {
-    const who = LB.auth.username();
-    if (item.mode === "public") return !who;
-    return !!who && (!item.owner || item.owner === who);
+    const who = LB.auth.reporter();
+    // (an item without owner, kept by an earlier version of the app, is shown to a login, which
+    // may send it as theirs; it is never sent on its own)
+    return item.mode === "public" ? !who : !!who && (item.owner === who || !item.owner);
   }
 
   const inFlight = new Set();  // items the form is sending right now (a flush leaves them alone)
@@ -60,28 +61,49 @@
     /* Another login's items still waiting on this phone (they are sent when that login returns). */
     othersWaiting: async () => (await outbox.all()).filter((i) => !i.error && !ours(i)).length,
     sending: (key, busy) => { if (busy) inFlight.add(key); else inFlight.delete(key); },
+    /* Items kept by an earlier version of the app have no owner: they are the login's that is
+     * (or was) on this page, if one is known. */
+    adoptOwnerless: async () => {
+      const who = LB.auth.username();
+      if (!who) return;
+      for (const item of await outbox.all()) {
+        if (item.mode !== "public" && !item.owner) { item.owner = who; await outbox.put(item); }
+      }
+    },
   };
 
-  let flushing = null;
+  let flushing = null, again = false;
 
   /* Send what waits, oldest first: a login's items only while that login is valid, a citizen's
    * without one. Stops at the first network failure (still offline) or 401 (login expired; the
    * item stays for after the login). Returns {sent, waiting}. */
   outbox.flush = function () {
-    if (!flushing) flushing = doFlush().finally(() => { flushing = null; });
+    // One tab at a time sends (a photo has no idempotency key: two tabs would upload it twice).
+    // Asked for while one runs (a login, a report refused and set to go again): once more after it.
+    if (flushing) { again = true; return flushing; }
+    flushing = (navigator.locks ? navigator.locks.request("lb-outbox", doFlush) : doFlush())
+      .finally(() => {
+        flushing = null;
+        if (again) { again = false; outbox.flush(); }
+      });
     return flushing;
   };
 
   async function doFlush() {
     let sent = 0;
+    // The login this flush sends for, fixed at its start: if another person logs in meanwhile,
+    // the flush stops rather than send the first one's reports with the second one's token.
     const who = LB.auth.valid() ? LB.auth.username() : null;
+    const token = who ? LB.auth.get().token : null;
     for (const item of await outbox.all()) {
       if (item.error || inFlight.has(item.key)) continue;
-      if (item.mode !== "public" && !(who && (!item.owner || item.owner === who))) continue;
+      if (item.mode !== "public" && !(who && item.owner === who)) continue;
+      if (who && LB.auth.username() !== who) break;
+      const as = item.mode === "public" ? { auth: false } : { token };
       try {
         if (!item.reportId) {
           const path = item.mode === "public" ? "/api/v1/public/reports" : "/api/v1/reports";
-          const report = await LB.api(path, { method: "POST", json: item.body, auth: item.mode !== "public",
+          const report = await LB.api(path, { method: "POST", json: item.body, ...as,
                                               headers: { "Idempotency-Key": item.key } });
           item.reportId = report.id;
           await outbox.put(item);
@@ -89,16 +111,28 @@
         if (item.photo) {
           const form = new FormData();
           form.append("file", item.photo, "photo.jpg");
-          await LB.api(`/api/v1/reports/${item.reportId}/attachments`, { method: "POST", body: form,
+          await LB.api(`/api/v1/reports/${item.reportId}/attachments`, { method: "POST", body: form, ...as,
                                                                          timeoutMs: 120000 });
         }
         await outbox.remove(item.key);
         sent += 1;
       } catch (e) {
-        if (e instanceof LB.NetworkError || e.status === 401 || e.status === 429 || e.status >= 500) break;
-        item.error = LB.problemText ? LB.problemText(e) : e.message;  // a reason the reporter must see
+        if (!(e instanceof LB.ApiError) || e.status === 401 || e.status === 429 || e.status >= 500) break;
+        if (item.now && !item.reportId && (e.errors[0] || {}).message === "in the future") {
+          // "Nu" made on a phone whose clock runs fast: sent again as made now by the server's
+          // clock (nothing was stored under the refused key, so a new one is safe)
+          const refusedKey = item.key;
+          delete item.body.occurred_from;
+          delete item.body.occurred_to;
+          item.key = LB.uuid();
+          await outbox.put(item);
+          await outbox.remove(refusedKey);
+          again = true;
+          continue;
+        }
+        item.error = LB.problemText(e);  // a reason the reporter must see
         item.errorType = (e.problem && e.problem.type) || null;
-        item.errorField = e.field ? e.field() : null;
+        item.errorField = e.field();
         item.photoRefused = !!item.reportId;  // the report is stored; only its photo was refused
         await outbox.put(item);
       }

@@ -158,16 +158,20 @@
   }
 
   /* ---------------- submit: online now, or into the outbox ---------------- */
-  /* The report as sent, now or later from the outbox: its times are the moment it was made
-   * ("Nu"), or the window given, up to that moment when no latest time is given. */
-  function buildBody(createdAt) {
+  const reportedNow = () => document.querySelector('input[name="when"]:checked').value === "now";
+
+  /* The report as sent. "Nu" sent at once carries no time (the server's clock says when); one
+   * that will wait in the outbox (no coverage, or a login to renew) carries the moment it was
+   * made. A window without a latest time ends when the report was made. */
+  function buildBody(createdAt, waits) {
     const made = new Date(createdAt).toISOString();
     const body = { category: state.category, lat: state.position.lat, lon: state.position.lon,
-                   description: $("#description").value.trim(), occurred_from: made, occurred_to: made };
-    if (document.querySelector('input[name="when"]:checked').value === "window") {
-      const from = $("#occurred-from").value, to = $("#occurred-to").value;
-      if (from) body.occurred_from = new Date(from).toISOString();
-      if (to) body.occurred_to = new Date(to).toISOString();
+                   description: $("#description").value.trim() };
+    if (reportedNow()) {
+      if (waits) { body.occurred_from = made; body.occurred_to = made; }
+    } else {
+      body.occurred_from = new Date($("#occurred-from").value).toISOString();
+      body.occurred_to = $("#occurred-to").value ? new Date($("#occurred-to").value).toISOString() : made;
     }
     if (state.confirmPersonal) body.confirm_personal_data = true;
     return body;
@@ -189,16 +193,20 @@
     if (!validate()) return;
     // Who reports is who logged in on this page, even if the login has run out meanwhile (the
     // report then waits for the login); anonymous only when the page shows citizen mode.
-    const who = citizen() && !LB.auth.valid() ? null : LB.auth.username();
+    const who = LB.auth.reporter();
     const createdAt = Date.now();
-    const item = { key: LB.uuid(), mode: who ? "user" : "public", owner: who, body: buildBody(createdAt),
-                   photo: who ? state.photo : null, createdAt };
+    const loginToRenew = !!who && !LB.auth.valid();
+    const waits = loginToRenew || !navigator.onLine;  // known now: it will not be sent at once
+    const item = { key: LB.uuid(), mode: who ? "user" : "public", owner: who, body: buildBody(createdAt, waits),
+                   photo: who ? state.photo : null, createdAt, now: reportedNow() };
     const button = $("#submit");
     button.disabled = true;
     LB.outbox.sending(item.key, true);
+    let kept = true;
     try {
-      await LB.outbox.put(item);  // on the phone before anything is sent: a closed tab loses nothing
-      if (who && !LB.auth.valid()) throw new LB.ApiError(401, null);
+      // on the phone before anything is sent: a closed tab loses nothing
+      try { await LB.outbox.put(item); } catch (e) { kept = false; }
+      if (loginToRenew) throw new LB.ApiError(401, null);
       if (!navigator.onLine) throw new LB.NetworkError("offline");
       const path = item.mode === "public" ? "/api/v1/public/reports" : "/api/v1/reports";
       const report = await LB.api(path, { method: "POST", json: item.body, auth: item.mode !== "public",
@@ -209,14 +217,16 @@
       toast("toast.sent");
       resetForm();
     } catch (e) {
-      if (e instanceof LB.NetworkError || e.status === 401 || e.status === 429 || e.status >= 500) {
+      if (!kept && !(e instanceof LB.ApiError && e.status < 500 && e.status !== 401 && e.status !== 429)) {
+        toast("toast.notKept");  // no room on the phone (or no IndexedDB) and not sent: the form stays
+      } else if (!(e instanceof LB.ApiError) || e.status === 401 || e.status === 429 || e.status >= 500) {
         // kept in the outbox: sent when the connection, the server or the login is back
-        toast(e.status === 401 ? "toast.loginExpired" : e instanceof LB.NetworkError ? "toast.queued"
-          : "toast.serverBusy");
+        toast(e.status === 401 ? "toast.loginExpired" : e instanceof LB.ApiError ? "toast.serverBusy"
+          : "toast.queued");
         resetForm();
         if (e.status === 401) show();
       } else {
-        await LB.outbox.remove(item.key);  // refused: the reporter corrects the form and sends again
+        await LB.outbox.remove(item.key).catch(() => {});  // refused: the reporter corrects the form and sends again
         const field = FIELD_OF[e.field()] || "form";
         showError(field, LB.problemText(e));
         if ((e.problem.type || "").endsWith("/personal-data")) $("#confirm-personal").hidden = false;
@@ -293,6 +303,10 @@
         } }, t("outbox.sendAnyway")) : null,
       i.error && !i.photoRefused ? h("button", { type: "button", class: "link edit", onclick: () => edit(i) },
         t("outbox.edit")) : null,
+      // kept by an earlier version of the app, whose login is not known: sent only when claimed
+      !i.owner && i.mode !== "public" ? h("button", { type: "button", class: "link claim", onclick: async () => {
+        i.owner = LB.auth.username(); await LB.outbox.put(i); await LB.outbox.flush(); renderMine();
+      } }, t("outbox.claim")) : null,
       i.error ? h("button", { type: "button", class: "link", onclick: async () => {
         await LB.outbox.remove(i.key); renderMine();
       } }, t("outbox.delete")) : null));
@@ -357,6 +371,8 @@
   setInterval(() => { if (navigator.onLine) LB.outbox.flush(); }, 20000);
 
   show();
+  // Reports kept by an earlier version of the app belong to the login stored when this one starts.
+  LB.outbox.adoptOwnerless().then(() => { renderMine(); LB.outbox.flush(); }, () => {});
   document.addEventListener("DOMContentLoaded", () => {
     const s = $("#leaflet-js");
     if (window.L) initMap(); else s.addEventListener("load", initMap);
