@@ -91,3 +91,25 @@ def test_decompression_bomb_is_413(client, auth):
     r = client.post(f"/api/v1/reports/{rid}/attachments", headers=auth("reporter"),
                     files={"file": ("bomb.png", out.getvalue(), "image/png")})
     assert r.status_code == 413 and "pixels" in r.json()["detail"]
+
+
+def test_a_photo_sent_again_with_its_key_is_stored_once(client, auth):
+    """A phone that did not get the answer sends the photo again with the same Idempotency-Key:
+    the first answer comes back, not a second copy; the key with another photo is refused."""
+    rid = _report(client, auth)
+    key = {"Idempotency-Key": f"{uuid.uuid4()}:photo"}
+    photo = _jpeg_with_gps()
+    first = client.post(f"/api/v1/reports/{rid}/attachments", headers={**auth("reporter"), **key},
+                        files={"file": ("p.jpg", photo, "image/jpeg")})
+    again = client.post(f"/api/v1/reports/{rid}/attachments", headers={**auth("reporter"), **key},
+                        files={"file": ("p.jpg", photo, "image/jpeg")})
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    assert again.headers["location"] == first.json()["href"]
+    report = client.get(f"/api/v1/reports/{rid}", headers=auth("reporter")).json()
+    assert report["properties"]["attachments"] == [first.json()["href"]]
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), "green").save(out, format="JPEG")
+    other = client.post(f"/api/v1/reports/{rid}/attachments", headers={**auth("reporter"), **key},
+                        files={"file": ("q.jpg", out.getvalue(), "image/jpeg")})
+    assert other.status_code == 422 and "different request" in other.json()["detail"]

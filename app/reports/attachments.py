@@ -13,8 +13,10 @@ from app.auth.service import Principal
 from app.config import Settings
 from app.db import on_rollback
 from app.errors import NotFound
+from app.reports.idempotency import request_fingerprint, run_once
 from app.reports.images import clean_image
 from app.reports.models import Attachment, Report
+from app.reports.schemas import AttachmentRead
 from app.reports.service import require_attachable, visible_to
 
 
@@ -41,6 +43,21 @@ def add_attachment(session: Session, *, settings: Settings, report_id: uuid.UUID
     session.add(attachment)
     session.flush()
     return attachment
+
+
+def add_attachment_once(session: Session, *, settings: Settings, report_id: uuid.UUID, raw: bytes,
+                        principal: Principal, idempotency_key: str | None) -> tuple[int, dict, bool]:
+    """:func:`add_attachment` once per Idempotency-Key (a phone that sends a photo again after
+    a lost answer gets the first one back, not a second copy); (status, body, replayed)."""
+    def add() -> dict:
+        attachment = add_attachment(session, settings=settings, report_id=report_id, raw=raw, principal=principal)
+        return AttachmentRead(id=attachment.id, report_id=attachment.report_id, content_type=attachment.content_type,
+                              bytes=attachment.bytes, width=attachment.width, height=attachment.height,
+                              href=f"/api/v1/attachments/{attachment.id}").model_dump(mode="json")
+
+    fingerprint = request_fingerprint({"report": str(report_id), "sha256": hashlib.sha256(raw).hexdigest()})
+    return run_once(session, scope=f"user:{principal.user_id}:photo", key=idempotency_key, fingerprint=fingerprint,
+                    status_code=201, work=add)
 
 
 def get_attachment_file(session: Session, *, settings: Settings, attachment_id: uuid.UUID,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, Header, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 
 from app import geo
@@ -129,14 +129,16 @@ def report_history(report_id: uuid.UUID, principal: Moderator, session: SessionD
 @router.post("/reports/{report_id}/attachments", status_code=201, response_model=AttachmentRead,
              summary="Add a photo (JPEG/PNG/WebP; EXIF and GPS are removed)")
 def add_attachment(report_id: uuid.UUID, file: UploadFile, principal: CurrentPrincipal, session: SessionDep,
-                   settings: SettingsDep, response: Response) -> AttachmentRead:
+                   settings: SettingsDep,
+                   idempotency_key: Annotated[str | None, Header(
+                       alias="Idempotency-Key", description="A unique key per photo; a retry with the same key "
+                                                            "returns the first answer, not a second copy")] = None,
+                   ) -> JSONResponse:
     raw = file.file.read(settings.attachment_max_bytes + 1)
-    attachment = attachment_service.add_attachment(session, settings=settings, report_id=report_id, raw=raw,
-                                                   principal=principal)
-    href = f"/api/v1/attachments/{attachment.id}"
-    response.headers["Location"] = href
-    return AttachmentRead(id=attachment.id, report_id=attachment.report_id, content_type=attachment.content_type,
-                          bytes=attachment.bytes, width=attachment.width, height=attachment.height, href=href)
+    status, body, replayed = attachment_service.add_attachment_once(
+        session, settings=settings, report_id=report_id, raw=raw, principal=principal, idempotency_key=idempotency_key)
+    headers = {"Location": body["href"], **({"Idempotent-Replayed": "true"} if replayed else {})}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 @router.get("/attachments/{attachment_id}", response_class=FileResponse, summary="A report photo")

@@ -112,6 +112,7 @@
           const form = new FormData();
           form.append("file", item.photo, "photo.jpg");
           await LB.api(`/api/v1/reports/${item.reportId}/attachments`, { method: "POST", body: form, ...as,
+                                                                         headers: { "Idempotency-Key": item.key + ":photo" },
                                                                          timeoutMs: 120000 });
         }
         await outbox.remove(item.key);
