@@ -181,7 +181,8 @@ def test_a_cells_report_list_follows_the_maps_filters(desktop, live_server):
     litter = page.locator("#cell-reports li", has_text=f"Skräp {word}")
     assert litter.count() == 1
     page.select_option("#group", "miljo")
-    page.wait_for_function("performance.getEntriesByType('resource').some(e => e.name.includes('category=nedskrapning'))")
+    page.wait_for_function("performance.getEntriesByType('resource').some(e => e.name.includes('/api/v1/reports?')"
+                           " && e.name.includes('group=miljo'))")
     page.wait_for_selector(f"#cell-reports li:has-text('Tagg {word}')", state="detached")
     litter.wait_for()  # the list as the filtered map counts it
     assert page.locator("#cell-reports li", has_text=f"Tagg {word}").count() == 0

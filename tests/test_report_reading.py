@@ -79,6 +79,11 @@ def test_filters(client, auth, sample):
         assert unknown.status_code == 422 and "Unknown query parameter(s) " + query.split("=")[0] in unknown.json()[
             "detail"]
     assert ids("category=klotter,narkotika") == {sample[0], sample[2], sample[3], sample[4]}
+    # a category group, as the hotspot layer filters: klotter and skadegörelse are "skadegorelse"
+    assert ids("group=skadegorelse") == {sample[0], sample[1], sample[2], sample[4]}
+    assert ids("group=brott,skadegorelse") == set(sample)
+    bad_group = client.get("/api/v1/reports?group=stold", headers=auth("est"))
+    assert bad_group.status_code == 422 and "Unknown group 'stold'" in bad_group.json()["detail"]
     # The station, not the square (bbox = minLon,minLat,maxLon,maxLat).
     assert ids("bbox=16.505,59.367,16.507,59.369") == {sample[2], sample[3]}
     # Occurrence overlaps [start, end): the week of 9-15 November.

@@ -35,6 +35,8 @@ def report_filter(
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="CRS of bbox: EPSG:4326 (default) or "
                                                                         "EPSG:3006")] = None,
     category: Annotated[str | None, Query(description="Category code(s), comma-separated")] = None,
+    group: Annotated[str | None, Query(description="Category group(s), comma-separated (as the hotspot layer's "
+                                                   "group filter)")] = None,
     start: Annotated[When | None, Query(description="Occurrence window overlaps [start, end)")] = None,
     end: Annotated[When | None, Query()] = None,
     status: Annotated[str | None, Query(description="new, verified, rejected, duplicate (comma-separated)")] = None,
@@ -46,6 +48,7 @@ def report_filter(
     """The filters of GET /api/v1/reports, validated (422 naming the field)."""
     flt = ReportFilter(
         bbox=geo.parse_bbox(bbox, crs=bbox_crs), categories=csv_values(category, field="category"),
+        groups=csv_values(group, field="group"),
         start=to_utc(start) if start else None, end=to_utc(end) if end else None,
         statuses=csv_values(status, field="status", allowed=STATUSES),
         organisation_kinds=csv_values(organisation_kind, field="organisation_kind", allowed=ORGANISATION_KINDS),

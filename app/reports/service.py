@@ -75,6 +75,7 @@ class ReportFilter:
 
     bbox: geo.Area | None = None
     categories: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()  # category groups (the hotspot layer's group filter), active categories or not
     start: dt.datetime | None = None
     end: dt.datetime | None = None
     statuses: tuple[str, ...] = ()
@@ -307,6 +308,9 @@ def _require_known_categories(session: Session, flt: ReportFilter, *, principal:
     if flt.categories:
         require_known("category", flt.categories, set(session.scalars(
             select(Category.code).where(Category.municipality_id == principal.municipality_id))))
+    if flt.groups:
+        require_known("group", flt.groups, set(session.scalars(
+            select(Category.group_code).where(Category.municipality_id == principal.municipality_id))))
 
 
 def _apply_filter(query: Select, flt: ReportFilter, *, principal: Principal) -> Select:
@@ -321,6 +325,8 @@ def _apply_filter(query: Select, flt: ReportFilter, *, principal: Principal) -> 
         query = query.where(Report.external_id == flt.external_id)
     if flt.categories:
         query = query.where(Category.code.in_(flt.categories))
+    if flt.groups:
+        query = query.where(Category.group_code.in_(flt.groups))
     if flt.start:
         query = query.where(Report.occurred_to >= flt.start)
     if flt.end:

@@ -37,12 +37,10 @@
     return known ? LB.categoryLabel(known) : c.label;
   }
 
-  /* The same filters for the report list and the points (which know categories, not groups):
-   * what is listed or drawn in a cell is what its count is made of. */
+  /* The map's filters for the report list and the points: what is listed or drawn in a cell is
+   * what its count is made of. */
   function reportFilterParams(p) {
-    const group = $("#group").value, kind = $("#org-kind").value;
-    if (group) p.set("category", state.categories.filter((c) => c.group === group).map((c) => c.code).join(","));
-    if (kind) p.set("organisation_kind", kind);
+    for (const [key, value] of filterParams()) p.set(key, value);
     return p;
   }
 
