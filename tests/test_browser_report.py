@@ -265,6 +265,14 @@ def _outbox_holds(page, n: int, timeout_s: float = 15.0) -> bool:
     return True
 
 
+def _wait_until(page, condition, timeout_s: float = 5.0) -> None:
+    """Wait (letting the page and its routes run) until ``condition()`` holds."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        page.wait_for_timeout(100)
+
+
 def _waiting(page) -> list[dict]:
     return page.evaluate("LB.outbox.all().then(items => items.map(i => ({owner: i.owner, mode: i.mode, "
                          "error: i.error || null, photo: !!i.photo})))")
@@ -345,6 +353,7 @@ def test_a_report_is_kept_on_the_phone_while_it_is_being_sent(reporter, live_ser
                else route.continue_())
     word = marker()
     submit(page, "klotter", f"Hänger {word}")
+    _wait_until(page, lambda: hanging)
     assert _outbox_holds(page, 1, timeout_s=3) and page.is_disabled("#submit") and len(hanging) == 1
     hanging[0].abort("internetdisconnected")
     page.wait_for_selector("#toast:has-text('Ingen täckning')")
@@ -378,7 +387,7 @@ def test_a_waiting_report_refused_for_personal_data_can_still_be_confirmed(repor
     item = page.wait_for_selector(f"#mine-list li.refused:has-text('{word}')", timeout=15000)
     assert "verkar innehålla ett telefonnummer" in item.inner_text()
     assert _stored(live_server.engine, word) == []
-    item.query_selector("button.send-anyway").click()
+    page.locator(f"#mine-list li.refused:has-text('{word}') button.send-anyway").click()
     assert len(_eventually_stored(live_server.engine, word)) == 1
 
 
@@ -406,8 +415,8 @@ def test_a_waiting_report_refused_can_be_corrected_in_the_form(reporter, live_se
     submit(page, "hot_vald", f"Vittnet nås på 070-123 45 67 {word}")
     page.wait_for_selector("#toast:has-text('Ingen täckning')")
     page.context.set_offline(False)
-    item = page.wait_for_selector(f"#mine-list li.refused:has-text('{word}')", timeout=15000)
-    item.query_selector("button.edit").click()
+    page.wait_for_selector(f"#mine-list li.refused:has-text('{word}')", timeout=15000)
+    page.locator(f"#mine-list li.refused:has-text('{word}') button.edit").click()
     assert page.input_value("#description") == f"Vittnet nås på 070-123 45 67 {word}"
     assert page.get_attribute('#categories [data-code="hot_vald"]', "aria-checked") == "true"
     assert "telefonnummer" in page.inner_text('.field-error[data-field="description"]')
@@ -456,15 +465,14 @@ def test_a_flush_never_sends_the_first_logins_reports_as_the_next_login(reporter
                and not held else route.continue_())
     page.context.set_offline(False)
     page.evaluate("LB.outbox.flush(); null")
-    deadline = time.monotonic() + 5
-    while not held and time.monotonic() < deadline:
-        page.wait_for_timeout(100)
+    _wait_until(page, lambda: held)
     page.click("#logout")
     login(page, "coordinator")
     page.wait_for_selector("#report-form", state="visible")
     held[0].continue_()
-    page.wait_for_timeout(1500)
     page.unroute("**/api/v1/reports")  # (a route is answered from Python: not while the test sleeps)
+    assert [r[0] for r in _eventually_stored(live_server.engine, word)] == ["reporter"]
+    page.wait_for_timeout(1000)
     assert [r[0] for r in _stored(live_server.engine, word)] == ["reporter"]  # the second waits for its own login
     page.click("#logout")
     login(page, "reporter")
@@ -531,3 +539,96 @@ def test_a_report_kept_by_the_previous_app_version_is_sent_only_when_claimed(rep
     assert _stored(live_server.engine, word) == []
     page.locator(f"#mine-list li:has-text('Gammal {word}') button.claim").click()
     assert [r[0] for r in _eventually_stored(live_server.engine, word)] == ["coordinator"]
+
+
+def test_without_storage_a_report_sent_at_once_is_not_offered_again(phone, live_server):
+    """No usable IndexedDB (private mode): the report goes through at once and the page says so,
+    instead of keeping the form for a second copy."""
+    page = phone()
+    page.context.add_init_script(
+        "IDBFactory.prototype.open = function () { throw new DOMException('no storage', 'InvalidStateError'); };")
+    page.reload()
+    login(page, "reporter")
+    page.wait_for_selector('#position-status[data-how="gps"]')
+    word = marker()
+    submit(page, "klotter", f"Utan lagring {word}")
+    page.wait_for_selector("#toast:has-text('Rapporten är skickad')")
+    assert len(_eventually_stored(live_server.engine, word)) == 1
+    assert page.input_value("#description") == ""
+
+
+def test_with_storage_full_a_report_with_a_photo_is_sent_and_says_the_photo_is_not(reporter, live_server):
+    page = reporter()
+    page.evaluate("""() => { IDBObjectStore.prototype.put = function () {
+        throw new DOMException('full', 'QuotaExceededError'); }; }""")
+    page.set_input_files("#photo", _photo())
+    page.wait_for_selector("#photo-preview:not([hidden])")
+    word = marker()
+    submit(page, "klotter", f"Full lagring {word}")
+    page.wait_for_selector("#toast:has-text('Rapporten är skickad, men bilden')")
+    assert len(_eventually_stored(live_server.engine, word)) == 1
+
+
+def test_a_report_whose_first_send_fails_keeps_the_time_it_was_made(reporter, live_server):
+    page = reporter()
+    hanging = []
+    page.route("**/api/v1/reports", lambda route: hanging.append(route) if route.request.method == "POST"
+               else route.continue_())
+    word = marker()
+    made = dt.datetime.now(dt.UTC)
+    submit(page, "klotter", f"Nu {word}")
+    _wait_until(page, lambda: hanging)
+    hanging[0].abort("internetdisconnected")
+    page.wait_for_selector("#toast:has-text('Ingen täckning')")
+    page.unroute("**/api/v1/reports")
+    page.wait_for_timeout(3000)  # coverage comes back a while later
+    page.evaluate("LB.outbox.flush()")
+    ((_, _, start, _, reported, _),) = _eventually_stored(live_server.engine, word)
+    assert abs((start - made).total_seconds()) < 2 and (reported - start).total_seconds() > 2
+
+
+def test_a_401_for_the_previous_logins_request_does_not_log_out_the_next_login(reporter, live_server):
+    page = reporter(offline=True)
+    word = marker()
+    submit(page, "klotter", f"A {word}")
+    page.wait_for_selector("#outbox-status:has-text('Väntar på att skickas (1)')")
+    held = []
+    page.route("**/api/v1/reports", lambda route: held.append(route) if route.request.method == "POST"
+               and not held else route.continue_())
+    page.context.set_offline(False)
+    page.evaluate("LB.outbox.flush(); null")
+    _wait_until(page, lambda: held)
+    page.click("#logout")
+    login(page, "coordinator")
+    page.wait_for_selector("#report-form", state="visible")
+    held[0].fulfill(status=401, content_type="application/problem+json",
+                    body='{"title": "Unauthorized", "status": 401, "detail": "token expired"}')
+    page.unroute("**/api/v1/reports")
+    page.wait_for_timeout(1000)
+    assert page.evaluate("LB.auth.username()") == "coordinator" and page.is_visible("#report-form")
+
+
+def test_a_waiting_now_refused_as_in_the_future_is_sent_once_even_if_the_tab_closes_midway(phone, live_server):
+    """The new key replaces the refused one in one transaction: a tab closing in between (here:
+    the delete failing once) cannot leave both."""
+    page = phone()
+    page.context.add_init_script("(() => { const real = Date.now; Date.now = () => real() + 600000; })();")
+    page.reload()
+    login(page, "reporter")
+    page.wait_for_selector('#position-status[data-how="gps"]')
+    page.evaluate("navigator.serviceWorker.ready")
+    page.context.set_offline(True)
+    word = marker()
+    submit(page, "klotter", word)
+    page.wait_for_selector("#toast:has-text('Ingen täckning')")
+    page.evaluate("""() => { const del = IDBObjectStore.prototype.delete; let once = true;
+        IDBObjectStore.prototype.delete = function (k) {
+          if (once) { once = false; throw new DOMException('tab closed', 'AbortError'); }
+          return del.call(this, k); }; }""")
+    page.context.set_offline(False)
+    page.wait_for_timeout(1500)
+    page.reload()  # the tab opened again
+    assert len(_eventually_stored(live_server.engine, word)) == 1
+    page.evaluate("LB.outbox.flush()")
+    page.wait_for_timeout(1000)
+    assert len(_stored(live_server.engine, word)) == 1

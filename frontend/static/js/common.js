@@ -135,7 +135,8 @@
     if (resp.ok) return o.raw ? resp : data;
     let problem = null;
     try { problem = await resp.json(); } catch (e) { problem = null; }
-    if (resp.status === 401 && o.auth !== false) {
+    // (a request made with a login fixed earlier logs out only that login, not one made since)
+    if (resp.status === 401 && o.auth !== false && (!o.token || (LB.auth.get() || {}).token === o.token)) {
       LB.auth.clear();
       window.dispatchEvent(new CustomEvent("lb:logout"));
     }

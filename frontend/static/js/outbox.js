@@ -60,6 +60,8 @@
     waiting: async () => (await outbox.mine()).filter((i) => !i.error).length,
     /* Another login's items still waiting on this phone (they are sent when that login returns). */
     othersWaiting: async () => (await outbox.all()).filter((i) => !i.error && !ours(i)).length,
+    /* An item under a new key, in one transaction (never both, never neither). */
+    rekey: (oldKey, item) => tx("readwrite", (s) => { s.delete(oldKey); s.put(item); }),
     sending: (key, busy) => { if (busy) inFlight.add(key); else inFlight.delete(key); },
     /* Items kept by an earlier version of the app have no owner: they are the login's that is
      * (or was) on this page, if one is known. */
@@ -70,6 +72,16 @@
         if (item.mode !== "public" && !item.owner) { item.owner = who; await outbox.put(item); }
       }
     },
+  };
+
+  /* A "Nu" refused as made in the future (a phone clock running fast): as made now by the
+   * server's clock, under a new key (nothing was stored under the refused one). */
+  outbox.isTooEarly = (item, e) => item.now && !item.reportId && e instanceof LB.ApiError
+    && (e.errors[0] || {}).message === "in the future";
+  outbox.withoutTime = (item) => {
+    delete item.body.occurred_from;
+    delete item.body.occurred_to;
+    item.key = LB.uuid();
   };
 
   let flushing = null, again = false;
@@ -119,15 +131,10 @@
         sent += 1;
       } catch (e) {
         if (!(e instanceof LB.ApiError) || e.status === 401 || e.status === 429 || e.status >= 500) break;
-        if (item.now && !item.reportId && (e.errors[0] || {}).message === "in the future") {
-          // "Nu" made on a phone whose clock runs fast: sent again as made now by the server's
-          // clock (nothing was stored under the refused key, so a new one is safe)
+        if (outbox.isTooEarly(item, e)) {
           const refusedKey = item.key;
-          delete item.body.occurred_from;
-          delete item.body.occurred_to;
-          item.key = LB.uuid();
-          await outbox.put(item);
-          await outbox.remove(refusedKey);
+          outbox.withoutTime(item);
+          await outbox.rekey(refusedKey, item);
           again = true;
           continue;
         }
@@ -135,7 +142,7 @@
         item.errorType = (e.problem && e.problem.type) || null;
         item.errorField = e.field();
         item.photoRefused = !!item.reportId;  // the report is stored; only its photo was refused
-        await outbox.put(item);
+        try { await outbox.put(item); } catch (full) { break; }  // no room to keep the reason: try later
       }
     }
     window.dispatchEvent(new CustomEvent("lb:outbox"));

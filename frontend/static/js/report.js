@@ -160,18 +160,15 @@
   /* ---------------- submit: online now, or into the outbox ---------------- */
   const reportedNow = () => document.querySelector('input[name="when"]:checked').value === "now";
 
-  /* The report as sent. "Nu" sent at once carries no time (the server's clock says when); one
-   * that will wait in the outbox (no coverage, or a login to renew) carries the moment it was
-   * made. A window without a latest time ends when the report was made. */
-  function buildBody(createdAt, waits) {
+  /* The report as sent, now or later from the outbox: "Nu" is the moment it was made (however
+   * late it arrives), a window without a latest time ends then. */
+  function buildBody(createdAt) {
     const made = new Date(createdAt).toISOString();
     const body = { category: state.category, lat: state.position.lat, lon: state.position.lon,
-                   description: $("#description").value.trim() };
-    if (reportedNow()) {
-      if (waits) { body.occurred_from = made; body.occurred_to = made; }
-    } else {
+                   description: $("#description").value.trim(), occurred_from: made, occurred_to: made };
+    if (!reportedNow()) {
       body.occurred_from = new Date($("#occurred-from").value).toISOString();
-      body.occurred_to = $("#occurred-to").value ? new Date($("#occurred-to").value).toISOString() : made;
+      if ($("#occurred-to").value) body.occurred_to = new Date($("#occurred-to").value).toISOString();
     }
     if (state.confirmPersonal) body.confirm_personal_data = true;
     return body;
@@ -192,32 +189,48 @@
     clearErrors();
     if (!validate()) return;
     // Who reports is who logged in on this page, even if the login has run out meanwhile (the
-    // report then waits for the login); anonymous only when the page shows citizen mode.
+    // report then waits for the login); anonymous only when the page shows citizen mode. The
+    // login is fixed here: another one made meanwhile (another tab) does not send this report.
     const who = LB.auth.reporter();
+    const as = who ? { token: LB.auth.get().token } : { auth: false };
     const createdAt = Date.now();
-    const loginToRenew = !!who && !LB.auth.valid();
-    const waits = loginToRenew || !navigator.onLine;  // known now: it will not be sent at once
-    const item = { key: LB.uuid(), mode: who ? "user" : "public", owner: who, body: buildBody(createdAt, waits),
+    const item = { key: LB.uuid(), mode: who ? "user" : "public", owner: who, body: buildBody(createdAt),
                    photo: who ? state.photo : null, createdAt, now: reportedNow() };
     const button = $("#submit");
     button.disabled = true;
     LB.outbox.sending(item.key, true);
-    let kept = true;
+    let kept = true, sent = false;
+    const send = () => LB.api(item.mode === "public" ? "/api/v1/public/reports" : "/api/v1/reports",
+                              { method: "POST", json: item.body, ...as, headers: { "Idempotency-Key": item.key } });
     try {
       // on the phone before anything is sent: a closed tab loses nothing
       try { await LB.outbox.put(item); } catch (e) { kept = false; }
-      if (loginToRenew) throw new LB.ApiError(401, null);
+      if (who && !LB.auth.valid()) throw new LB.ApiError(401, null);
       if (!navigator.onLine) throw new LB.NetworkError("offline");
-      const path = item.mode === "public" ? "/api/v1/public/reports" : "/api/v1/reports";
-      const report = await LB.api(path, { method: "POST", json: item.body, auth: item.mode !== "public",
-                                          headers: { "Idempotency-Key": item.key } });
+      let report;
+      try {
+        report = await send();
+      } catch (e) {
+        if (!LB.outbox.isTooEarly(item, e)) throw e;
+        const refusedKey = item.key;  // the phone's clock runs fast: as made now, by the server's clock
+        LB.outbox.withoutTime(item);
+        LB.outbox.sending(refusedKey, false);
+        LB.outbox.sending(item.key, true);
+        if (kept) await LB.outbox.rekey(refusedKey, item).catch(() => {});
+        report = await send();
+      }
+      sent = true;
       item.reportId = report.id;
-      if (item.photo) await LB.outbox.put(item);  // the photo goes through the outbox: a lost upload is retried
-      else await LB.outbox.remove(item.key);
-      toast("toast.sent");
+      // the photo goes through the outbox, so a lost upload is retried
+      const photoKept = item.photo ? await LB.outbox.put(item).then(() => true, () => false) : true;
+      if (!item.photo) await LB.outbox.remove(item.key).catch(() => {});
+      toast(photoKept ? "toast.sent" : "toast.sentPhotoNotKept");
       resetForm();
     } catch (e) {
-      if (!kept && !(e instanceof LB.ApiError && e.status < 500 && e.status !== 401 && e.status !== 429)) {
+      if (sent) {
+        toast("toast.sent");  // whatever failed after, the report is stored: never offered again
+        resetForm();
+      } else if (!kept && !(e instanceof LB.ApiError && e.status < 500 && e.status !== 401 && e.status !== 429)) {
         toast("toast.notKept");  // no room on the phone (or no IndexedDB) and not sent: the form stays
       } else if (!(e instanceof LB.ApiError) || e.status === 401 || e.status === 429 || e.status >= 500) {
         // kept in the outbox: sent when the connection, the server or the login is back
