@@ -452,14 +452,10 @@ def test_a_citizen_after_a_guards_expired_login_sees_only_their_own_waiting_repo
                               {"owner": None, "mode": "public", "error": None, "photo": False}]
 
 
-def test_a_flush_never_sends_the_first_logins_reports_as_the_next_login(reporter, live_server):
-    """A shift change on a shared phone while the outbox is being sent on weak coverage."""
-    page = reporter(offline=True)
-    word = marker()
-    submit(page, "klotter", f"ett {word}")
-    page.wait_for_selector("#toast:has-text('Ingen täckning')")
-    submit(page, "nedskrapning", f"två {word}")
-    page.wait_for_selector("#outbox-status:has-text('Väntar på att skickas (2)')")
+def _shift_change_while_sending(page):
+    """Coverage back, the outbox's first report on its way (held), and meanwhile the reporter
+    logs out and the coordinator logs in on the same phone; the held request (a Playwright
+    route: unroute it before the test sleeps, Python answers it)."""
     held = []
     page.route("**/api/v1/reports", lambda route: held.append(route) if route.request.method == "POST"
                and not held else route.continue_())
@@ -469,7 +465,19 @@ def test_a_flush_never_sends_the_first_logins_reports_as_the_next_login(reporter
     page.click("#logout")
     login(page, "coordinator")
     page.wait_for_selector("#report-form", state="visible")
-    held[0].continue_()
+    return held[0]
+
+
+def test_a_flush_never_sends_the_first_logins_reports_as_the_next_login(reporter, live_server):
+    """A shift change on a shared phone while the outbox is being sent on weak coverage."""
+    page = reporter(offline=True)
+    word = marker()
+    submit(page, "klotter", f"ett {word}")
+    page.wait_for_selector("#toast:has-text('Ingen täckning')")
+    submit(page, "nedskrapning", f"två {word}")
+    page.wait_for_selector("#outbox-status:has-text('Väntar på att skickas (2)')")
+    held = _shift_change_while_sending(page)
+    held.continue_()
     page.unroute("**/api/v1/reports")  # (a route is answered from Python: not while the test sleeps)
     assert [r[0] for r in _eventually_stored(live_server.engine, word)] == ["reporter"]
     page.wait_for_timeout(1000)
@@ -592,16 +600,8 @@ def test_a_401_for_the_previous_logins_request_does_not_log_out_the_next_login(r
     word = marker()
     submit(page, "klotter", f"A {word}")
     page.wait_for_selector("#outbox-status:has-text('Väntar på att skickas (1)')")
-    held = []
-    page.route("**/api/v1/reports", lambda route: held.append(route) if route.request.method == "POST"
-               and not held else route.continue_())
-    page.context.set_offline(False)
-    page.evaluate("LB.outbox.flush(); null")
-    _wait_until(page, lambda: held)
-    page.click("#logout")
-    login(page, "coordinator")
-    page.wait_for_selector("#report-form", state="visible")
-    held[0].fulfill(status=401, content_type="application/problem+json",
+    held = _shift_change_while_sending(page)
+    held.fulfill(status=401, content_type="application/problem+json",
                     body='{"title": "Unauthorized", "status": 401, "detail": "token expired"}')
     page.unroute("**/api/v1/reports")
     page.wait_for_timeout(1000)
