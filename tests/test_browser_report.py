@@ -375,6 +375,8 @@ def test_a_refused_photo_says_the_report_itself_arrived(reporter, live_server):
     item = page.wait_for_selector(f"#mine-list li.refused:has-text('{word}')")
     assert "Rapporten kom fram, men bilden togs inte emot" in item.inner_text()
     assert "Filen är för stor" in item.inner_text()
+    page.wait_for_timeout(500)  # "Mina rapporter" from the server too: the report is listed once
+    assert page.locator("#mine-list li", has_text=word).count() == 1
     assert len(_stored(live_server.engine, word)) == 1
 
 

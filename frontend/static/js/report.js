@@ -329,7 +329,8 @@
         sent = (await LB.api("/api/v1/reports?mine=true&limit=20")).features;
       } catch (e) { sent = null; }
     }
-    for (const f of sent || []) {
+    const inOutbox = new Set(waiting.map((i) => i.reportId).filter(Boolean));  // its photo still to go: listed once
+    for (const f of (sent || []).filter((x) => !inOutbox.has(x.id))) {
       const p = f.properties;
       items.push(h("li", { class: "mine-item", dataset: { id: f.id } },
         h("strong", {}, labels[p.category] || p.category_label),
