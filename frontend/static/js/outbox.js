@@ -90,7 +90,8 @@
    * without one. Stops at the first network failure (still offline) or 401 (login expired; the
    * item stays for after the login). Returns {sent, waiting}. */
   outbox.flush = function () {
-    // One tab at a time sends (a photo has no idempotency key: two tabs would upload it twice).
+    // One tab at a time sends (two would send the same items at once; the keys make that
+    // harmless, but the work and the answers are doubled).
     // Asked for while one runs (a login, a report refused and set to go again): once more after it.
     if (flushing) { again = true; return flushing; }
     flushing = (navigator.locks ? navigator.locks.request("lb-outbox", doFlush) : doFlush())
