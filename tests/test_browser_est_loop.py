@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import delete, select
 
-from app.actions.models import Action, AnalysisNote, FollowUp, Place
+from app.actions.models import Action, AnalysisNote, FollowUp, Meeting, Place
 from tests.browser import DESKTOP, login, marker
 
 
@@ -112,3 +112,39 @@ def test_the_action_form_shows_the_servers_refusal(est_page):
     form.locator("button[type=submit]").click()
     error = page.wait_for_selector("#action-error:not(:empty)")
     assert error.inner_text() == "”Klar senast” ligger före startdatum."  # in Swedish, not the API's words
+
+
+def test_the_meeting_of_a_cycle_is_held_from_the_map(est_page, live_server):
+    """Create the cycle's meeting, start it (the situation picture frozen), write the minutes and
+    take the meeting report as PDF — from the meeting map."""
+    page = est_page
+    with live_server.engine.connect() as conn:
+        taken = {d.isoformat() for d in conn.scalars(select(Meeting.cycle))}
+    options = page.eval_on_selector_all("#cycle option", "els => els.map(e => e.value)")
+    cycle = next(c for c in options[2:] if c not in taken)  # a past cycle without a meeting
+    page.select_option("#cycle", cycle)
+    page.wait_for_function(f"document.body.dataset.layerReady === '{cycle}'")
+    form = page.wait_for_selector("#meeting-form")
+    assert "Inget möte" in form.inner_text()
+    page.fill("#meeting-form [name=organisations]", "Kommunen, Polisen")
+    page.click("#meeting-form button[type=submit]")
+    page.wait_for_selector("#meeting .meeting-state:has-text('Inte startat')")
+    try:
+        page.click("#meeting-start")
+        page.wait_for_selector("#meeting-start", state="detached")  # started: the picture is frozen
+        assert page.inner_text("#meeting .meeting-state").startswith("Startat ")
+        page.fill("#meeting-minutes", "Beslut: belysning vid gångtunneln.")
+        page.click("#meeting-save")
+        page.wait_for_selector("#meeting .error:has-text('Protokollet är sparat')")
+        with live_server.engine.connect() as conn:
+            stored = conn.execute(select(Meeting.organisations, Meeting.minutes, Meeting.started_at,
+                                         Meeting.frozen_layer).where(Meeting.cycle == dt.date.fromisoformat(cycle))).one()
+        assert stored.organisations == ["Kommunen", "Polisen"] and stored.minutes.startswith("Beslut: belysning")
+        assert stored.started_at is not None and stored.frozen_layer["features"]
+        with page.expect_download() as download:
+            page.click("#meeting-report")
+        assert download.value.suggested_filename.startswith("est-mote-")
+        assert open(download.value.path(), "rb").read(5) == b"%PDF-"
+    finally:
+        with live_server.engine.begin() as conn:
+            conn.execute(delete(Meeting).where(Meeting.cycle == dt.date.fromisoformat(cycle)))

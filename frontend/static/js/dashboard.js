@@ -155,6 +155,7 @@
     }).addTo(state.map);
     const el = $("#map");
     el.dataset.layerCycle = cycle.id;
+    LB.meeting.show(cycle);
     el.dataset.layerRes = String(res);
     el.dataset.layerCells = String(data.features.length);
     el.dataset.layerTotal = String(data.total);
@@ -421,6 +422,7 @@
       state.map.on("moveend", () => { if ($("#points").checked) loadPoints(); });
       LB.estLoop.init({ map: state.map, canWrite: config.loopWriteRoles.includes(role()),
                         restyle });
+      LB.meeting.init({ canWrite: config.loopWriteRoles.includes(role()) });
     }
     state.map.invalidateSize();
     if (!state.cycles.length) {
