@@ -113,3 +113,14 @@ def test_a_photo_sent_again_with_its_key_is_stored_once(client, auth):
     other = client.post(f"/api/v1/reports/{rid}/attachments", headers={**auth("reporter"), **key},
                         files={"file": ("q.jpg", out.getvalue(), "image/jpeg")})
     assert other.status_code == 422 and "different request" in other.json()["detail"]
+
+
+def test_the_report_list_names_each_reports_photos(client, auth):
+    """The list gives a report's photos as the single report does (the meeting map shows them)."""
+    rid = _report(client, auth)
+    added = client.post(f"/api/v1/reports/{rid}/attachments", headers=auth("reporter"),
+                        files={"file": ("p.jpg", _jpeg_with_gps(), "image/jpeg")})
+    assert added.status_code == 201
+    listed = {f["id"]: f for f in client.get("/api/v1/reports?mine=true", headers=auth("reporter")).json()["features"]}
+    assert listed[rid]["properties"]["attachments"] == [added.json()["href"]]
+    assert all(f["properties"]["attachments"] == [] for i, f in listed.items() if i != rid)

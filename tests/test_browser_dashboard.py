@@ -188,6 +188,35 @@ def test_a_cells_report_list_follows_the_maps_filters(desktop, live_server):
     assert page.locator("#cell-reports li", has_text=f"Tagg {word}").count() == 0
 
 
+def test_a_reports_photo_is_shown_in_the_cells_list_on_request(desktop, live_server):
+    """The photo needs the login, so it is fetched with it (an <img src> alone would be refused)."""
+    import io
+
+    from PIL import Image
+
+    word = marker()
+    made = httpx.post(f"{live_server.url}/api/v1/reports", headers=live_server.headers("reporter"),
+                      json={"category": "klotter", **SQUARE, "description": f"Med foto {word}"})
+    assert made.status_code == 201, made.text
+    out = io.BytesIO()
+    Image.new("RGB", (200, 120), (200, 40, 40)).save(out, format="JPEG")
+    photo = httpx.post(f"{live_server.url}/api/v1/reports/{made.json()['id']}/attachments",
+                       headers=live_server.headers("reporter"), files={"file": ("p.jpg", out.getvalue(), "image/jpeg")})
+    assert photo.status_code == 201, photo.text
+    with live_server.engine.begin() as conn:
+        conn.execute(update(Report).where(Report.id == made.json()["id"]).values(status="verified"))
+    current = httpx.get(f"{live_server.url}/api/v1/cycles/current", headers=live_server.headers("est")).json()
+    cell = h3.latlng_to_cell(SQUARE["lat"], SQUARE["lon"], 9)
+    page = desktop("est")
+    page.goto(f"{live_server.url}/dashboard#cycle={current['id']}&cell={cell}")
+    item = page.locator("#cell-reports li", has_text=f"Med foto {word}")
+    item.locator("button.show-photos").click()
+    image = item.locator("img.report-photo")
+    image.wait_for()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+    assert image.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [200, 120]
+
+
 def test_report_text_in_the_cell_list_is_text_not_html(desktop, live_server):
     word, evil = post_markup_report(live_server)
     # Verified and in the current cycle, so the hexagon on the square lists it.

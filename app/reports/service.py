@@ -356,7 +356,12 @@ def list_reports(session: Session, *, principal: Principal, flt: ReportFilter, l
     rows = session.execute(page.order_by(Report.reported_at.desc(), Report.id.desc()).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    features = [_row_to_feature(r, principal=principal) for r in rows]
+    photos: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for report_id, attachment_id in session.execute(  # one query for the page's photos
+            select(Attachment.report_id, Attachment.id).where(Attachment.report_id.in_([r[0] for r in rows]))
+            .order_by(Attachment.created_at)):
+        photos.setdefault(report_id, []).append(attachment_id)
+    features = [_row_to_feature(r, principal=principal, attachments=photos.get(r[0], ())) for r in rows]
     next_cursor = Cursor(at=rows[-1][8], id=rows[-1][0]) if more else None
     return features, matched, next_cursor
 

@@ -347,7 +347,26 @@
       h("strong", {}, q.category_label), " ",
       h("span", { class: "when" }, LB.fmtTime(q.occurred_from)), " ",
       h("span", { class: "org" }, q.organisation || ""),
-      q.description ? h("div", { class: "text" }, q.description) : null, ...extra);
+      q.description ? h("div", { class: "text" }, q.description) : null,
+      (q.attachments || []).length ? photosButton(q.attachments) : null, ...extra);
+  }
+
+  /* A report's photos, fetched with the login when asked for (an <img src> cannot send it). */
+  function photosButton(hrefs) {
+    const box = h("div", { class: "photos" });
+    const button = h("button", { type: "button", class: "link show-photos", onclick: async () => {
+      button.disabled = true;
+      try {
+        const blobs = await Promise.all(hrefs.map(async (href) => (await LB.api(href, { raw: true })).blob()));
+        box.replaceChildren(...blobs.map((b) => h("img", { src: URL.createObjectURL(b), alt: t("dash.photo"),
+                                                           class: "report-photo" })));
+        button.remove();
+      } catch (e) {
+        box.replaceChildren(h("span", { class: "error" }, LB.problemText(e)));
+        button.disabled = false;
+      }
+    } }, t("dash.showPhotos", { n: hrefs.length }));
+    return h("div", {}, button, box);
   }
 
   function unlinkButton(f) {
