@@ -116,11 +116,20 @@ def test_a_photo_sent_again_with_its_key_is_stored_once(client, auth):
 
 
 def test_the_report_list_names_each_reports_photos(client, auth):
-    """The list gives a report's photos as the single report does (the meeting map shows them)."""
-    rid = _report(client, auth)
-    added = client.post(f"/api/v1/reports/{rid}/attachments", headers=auth("reporter"),
+    """The list gives a report's photos as the single report does (the meeting map shows them);
+    a reporter's list has only their own reports, so never another's photos."""
+    with_photo, without = _report(client, auth), _report(client, auth)
+    added = client.post(f"/api/v1/reports/{with_photo}/attachments", headers=auth("reporter"),
                         files={"file": ("p.jpg", _jpeg_with_gps(), "image/jpeg")})
     assert added.status_code == 201
-    listed = {f["id"]: f for f in client.get("/api/v1/reports?mine=true", headers=auth("reporter")).json()["features"]}
-    assert listed[rid]["properties"]["attachments"] == [added.json()["href"]]
-    assert all(f["properties"]["attachments"] == [] for i, f in listed.items() if i != rid)
+    police = client.post("/api/v1/reports", headers=auth("est"), json={"category": "klotter", **SQUARE}).json()["id"]
+    theirs = client.post(f"/api/v1/reports/{police}/attachments", headers=auth("est"),
+                         files={"file": ("q.jpg", _jpeg_with_gps(), "image/jpeg")})
+    assert theirs.status_code == 201
+    mine = {f["id"]: f for f in client.get("/api/v1/reports", headers=auth("reporter")).json()["features"]}
+    assert mine[with_photo]["properties"]["attachments"] == [added.json()["href"]]
+    assert mine[without]["properties"]["attachments"] == []
+    assert police not in mine
+    assert client.get(theirs.json()["href"], headers=auth("reporter")).status_code == 404
+    everyone = {f["id"]: f for f in client.get("/api/v1/reports", headers=auth("est")).json()["features"]}
+    assert everyone[police]["properties"]["attachments"] == [theirs.json()["href"]]

@@ -127,20 +127,26 @@ def test_the_meeting_of_a_cycle_is_held_from_the_map(est_page, live_server):
     form = page.wait_for_selector("#meeting-form")
     assert "Inget möte" in form.inner_text()
     page.fill("#meeting-form [name=organisations]", "Kommunen, Polisen")
-    page.click("#meeting-form button[type=submit]")
-    page.wait_for_selector("#meeting .meeting-state:has-text('Inte startat')")
     try:
+        page.click("#meeting-form button[type=submit]")
+        page.wait_for_selector("#meeting .meeting-state:has-text('Inte startat')")
+        page.fill("#meeting-minutes", "Närvarande: kommunen, polisen.")  # written before the start, not saved
         page.click("#meeting-start")
         page.wait_for_selector("#meeting-start", state="detached")  # started: the picture is frozen
         assert page.inner_text("#meeting .meeting-state").startswith("Startat ")
-        page.fill("#meeting-minutes", "Beslut: belysning vid gångtunneln.")
+        assert page.input_value("#meeting-minutes") == "Närvarande: kommunen, polisen."  # kept through the start
+        page.fill("#meeting-minutes", "Närvarande: kommunen, polisen. Beslut: belysning vid gångtunneln.")
         page.click("#meeting-save")
-        page.wait_for_selector("#meeting .error:has-text('Protokollet är sparat')")
+        page.wait_for_selector("#meeting .saved:has-text('Protokollet är sparat')")
         with live_server.engine.connect() as conn:
             stored = conn.execute(select(Meeting.organisations, Meeting.minutes, Meeting.started_at,
                                          Meeting.frozen_layer).where(Meeting.cycle == dt.date.fromisoformat(cycle))).one()
-        assert stored.organisations == ["Kommunen", "Polisen"] and stored.minutes.startswith("Beslut: belysning")
+        assert stored.organisations == ["Kommunen", "Polisen"] and stored.minutes.endswith("belysning vid gångtunneln.")
         assert stored.started_at is not None and stored.frozen_layer["features"]
+        page.fill("#meeting-minutes", "Ändrat men inte sparat.")  # zooming reloads the layer, not the minutes
+        page.evaluate("document.querySelector('.leaflet-control-zoom-in').click()")
+        page.wait_for_timeout(800)
+        assert page.input_value("#meeting-minutes") == "Ändrat men inte sparat."
         with page.expect_download() as download:
             page.click("#meeting-report")
         assert download.value.suggested_filename.startswith("est-mote-")

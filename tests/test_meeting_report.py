@@ -53,6 +53,8 @@ def test_meeting_report_pdf_has_the_content_and_renders(client, auth, meeting):
     reader = PdfReader(io.BytesIO(r.content))
     text = "\n".join(page.extract_text() for page in reader.pages)
     assert len(reader.pages) >= 2
+    # the page footer of the style sheet (it was escaped as text, and WeasyPrint dropped the rules)
+    assert f"sida 1 av {len(reader.pages)}" in text
     for needle in ("EST-möte", "Eskilstuna", "Polisen", "Dagordning", "Väktarbolaget", "Uppföljning", "Grön",
                    "Klottret borta enligt gatukontoret"):
         assert needle in text, needle

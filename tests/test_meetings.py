@@ -91,3 +91,57 @@ def test_reporters_get_aggregate_feedback_without_other_reporters_data(client, a
     assert set(body) == {"cycle", "my_reports", "all_reports", "places_acted_upon", "actions_done",
                          "follow_ups_green"}
     assert client.get("/api/v1/feedback?cycle=nonsense", headers=auth("reporter")).status_code == 422
+
+
+def test_two_starts_at_once_freeze_the_picture_once(engine):
+    """The second start waits for the first (the meeting's row is locked) and then finds the
+    meeting started: 409, one frozen picture, one audit entry."""
+    import datetime as _dt
+    import threading
+
+    from sqlalchemy import delete, func, select
+    from sqlalchemy.orm import Session
+
+    from app.actions import meetings
+    from app.actions.models import AuditEntry, Meeting
+    from app.actions.schemas import MeetingCreate
+    from app.auth.models import User
+    from app.auth.service import load_principal
+    from app.errors import Conflict
+
+    with Session(engine) as s, s.begin():
+        principal = load_principal(s, user_id=s.scalar(select(User.id).where(User.username == "coordinator")))
+        taken = set(s.scalars(select(Meeting.cycle)))
+        cycle = next(c for c in (_dt.date(2026, 1, 7) + _dt.timedelta(days=14 * i) for i in range(20))
+                     if c not in taken)
+        meeting_id = meetings.create_meeting(s, principal=principal, payload=MeetingCreate(
+            cycle=cycle.isoformat(), held_on=cycle)).id
+    outcome = {}
+    try:
+        with Session(engine) as first:
+            meetings.start_meeting(first, principal=principal, meeting_id=meeting_id)  # holds the row's lock
+
+            def second_start():
+                with Session(engine) as second:
+                    try:
+                        meetings.start_meeting(second, principal=principal, meeting_id=meeting_id)
+                        second.commit()
+                        outcome["second"] = "started"
+                    except Conflict as exc:
+                        outcome["second"] = exc.detail
+
+            other = threading.Thread(target=second_start)
+            other.start()
+            other.join(1.0)
+            assert other.is_alive()  # waiting for the first start's lock
+            first.commit()
+            other.join(30)
+        assert "started at" in outcome["second"]
+        with Session(engine) as s:
+            starts = s.scalar(select(func.count()).select_from(AuditEntry).where(
+                AuditEntry.entity == "meeting", AuditEntry.entity_id == meeting_id, AuditEntry.operation == "update"))
+        assert starts == 1
+    finally:
+        with Session(engine) as s, s.begin():
+            s.execute(delete(AuditEntry).where(AuditEntry.entity == "meeting", AuditEntry.entity_id == meeting_id))
+            s.execute(delete(Meeting).where(Meeting.id == meeting_id))

@@ -87,7 +87,10 @@ def start_meeting(session: Session, *, principal: Principal, meeting_id: int) ->
     """Freeze the situation picture: the cycle's hotspot layer (res 9, verified reports), the
     agenda and its weekday × hour matrix (``frozen_agenda.patterns``) as they are now. Late reports change the live layer, never these; 409 when the
     meeting has already started."""
-    meeting = _get(session, principal, meeting_id)
+    _get(session, principal, meeting_id)  # (404 outside the municipality)
+    # locked, and read again: of two starts at once, the second waits and then finds it started
+    meeting = session.scalars(select(Meeting).where(Meeting.id == meeting_id).with_for_update()
+                              .execution_options(populate_existing=True)).one()
     if meeting.started_at is not None:
         raise Conflict(f"Meeting {meeting_id} started at {local_iso(meeting.started_at)}; its picture is frozen")
     scope = get_scope(session, municipality_id=principal.municipality_id)

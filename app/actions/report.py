@@ -36,7 +36,7 @@ table { border-collapse: collapse; width: 100%; } th, td { border: 1px solid #bb
 
 TEMPLATE = """<!doctype html>
 <html lang="sv"><head><meta charset="utf-8"><title>EST-möte {{ cycle.label }} – {{ municipality }}</title>
-<style>{{ css }}</style></head><body>
+<style>{{ css | safe }}</style></head><body>
 <section class="cover">
 <h1>EST-möte – {{ municipality }}</h1>
 <p><strong>Cykel:</strong> {{ cycle.label }} ({{ cycle.first_day }} – {{ cycle.last_day }})</p>
@@ -82,7 +82,7 @@ ACTIONS_TABLE = """<table><tr><th>Insats</th><th>Mål</th><th>Problemägare</th>
 
 LAGESBILD_TEMPLATE = """<!doctype html>
 <html lang="sv"><head><meta charset="utf-8"><title>Lägesbild {{ d["from"] }} – {{ d.to }} – {{ d.municipality }}</title>
-<style>{{ css }}</style></head><body>
+<style>{{ css | safe }}</style></head><body>
 <section class="cover">
 <h1>Lägesbild – {{ d.municipality }}</h1>
 <p><strong>Period:</strong> {{ d["from"] }} – {{ d.to }}</p>

@@ -132,7 +132,8 @@ def reports_page(session: Session, *, principal: Principal, flt: reports.ReportF
     """A page of the reports collection (newest first), the number matched, the keyset cursor
     of the next page."""
     features, matched, next_cursor = reports.list_reports(session, principal=principal, flt=flt, limit=limit,
-                                                          cursor=cursor, offset=offset)
+                                                          cursor=cursor, offset=offset,
+                                                          with_attachments=False)  # (not a GIS property)
     return [_flat(f) for f in features], matched, next_cursor
 
 

@@ -339,7 +339,8 @@ def _apply_filter(query: Select, flt: ReportFilter, *, principal: Principal) -> 
 
 
 def list_reports(session: Session, *, principal: Principal, flt: ReportFilter, limit: int,
-                 cursor: Cursor | None, offset: int = 0) -> tuple[list[dict[str, Any]], int, Cursor | None]:
+                 cursor: Cursor | None, offset: int = 0,
+                 with_attachments: bool = True) -> tuple[list[dict[str, Any]], int, Cursor | None]:
     """A page of visible reports, newest first, with the number matched and the next cursor.
 
     Keyset pagination on (reported_at, id) keeps deep pages as fast as the first; ``offset``
@@ -357,10 +358,11 @@ def list_reports(session: Session, *, principal: Principal, flt: ReportFilter, l
     more = len(rows) > limit
     rows = rows[:limit]
     photos: dict[uuid.UUID, list[uuid.UUID]] = {}
-    for report_id, attachment_id in session.execute(  # one query for the page's photos
-            select(Attachment.report_id, Attachment.id).where(Attachment.report_id.in_([r[0] for r in rows]))
-            .order_by(Attachment.created_at)):
-        photos.setdefault(report_id, []).append(attachment_id)
+    if with_attachments and rows:  # one query for the page's photos
+        for report_id, attachment_id in session.execute(
+                select(Attachment.report_id, Attachment.id).where(Attachment.report_id.in_([r[0] for r in rows]))
+                .order_by(Attachment.created_at)):
+            photos.setdefault(report_id, []).append(attachment_id)
     features = [_row_to_feature(r, principal=principal, attachments=photos.get(r[0], ())) for r in rows]
     next_cursor = Cursor(at=rows[-1][8], id=rows[-1][0]) if more else None
     return features, matched, next_cursor

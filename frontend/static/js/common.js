@@ -146,6 +146,7 @@
   /* What a refusal says, in the page's language where the problem is one we know (by its type
    * and its errors' fields, messages and codes); otherwise the server's own words. */
   LB.problemText = function (e) {
+    if (e instanceof NetworkError) return LB.t("error.offline");
     const errors = e.errors || [];
     if (((e.problem && e.problem.type) || "").endsWith("/personal-data")) {
       const and = (parts) => parts.join(LB.t("problem.and"));

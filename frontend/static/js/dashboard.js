@@ -359,7 +359,8 @@
       try {
         const blobs = await Promise.all(hrefs.map(async (href) => (await LB.api(href, { raw: true })).blob()));
         box.replaceChildren(...blobs.map((b) => h("img", { src: URL.createObjectURL(b), alt: t("dash.photo"),
-                                                           class: "report-photo" })));
+                                                           class: "report-photo",
+                                                           onload: (ev) => URL.revokeObjectURL(ev.target.src) })));
         button.remove();
       } catch (e) {
         box.replaceChildren(h("span", { class: "error" }, LB.problemText(e)));

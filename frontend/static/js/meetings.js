@@ -5,58 +5,81 @@
 (function () {
   const { h, $, t } = LB;
   let ctx = null, shown = null;
+  let unsaved = null;  // {id, text} of minutes typed and not yet saved
+
+  const saveMinutes = (id, text) => LB.api(`/api/v1/meetings/${id}`, { method: "PATCH", json: { minutes: text } });
 
   /* The cycle's meeting; again only when the cycle changes (the map reloads its layer on every
-   * zoom: minutes being written must not be replaced) or ``again`` says so. */
+   * zoom: minutes being written must not be replaced) or ``again`` says so — and then only if
+   * that cycle is still the one shown. Minutes typed and not saved are saved first. */
   async function show(cycle, again) {
-    if (!ctx || !cycle || (shown === cycle.id && !again)) return;
+    if (!ctx || !cycle || (shown === cycle.id && !again) || (again && $("#cycle").value !== cycle.id)) return;
     shown = cycle.id;
     const box = $("#meeting");
     $("#meeting-box").hidden = false;
     try {
+      if (unsaved) { const { id, text } = unsaved; await saveMinutes(id, text); unsaved = null; }
       const found = (await LB.api("/api/v1/meetings")).find((m) => m.cycle === cycle.id);
       const meeting = found ? await LB.api(`/api/v1/meetings/${found.id}?picture=false`) : null;
       if (shown !== cycle.id) return;  // another cycle was chosen meanwhile
       box.replaceChildren(...(meeting ? view(meeting, cycle) : ctx.canWrite ? [createForm(cycle)]
         : [h("p", { class: "hint" }, t("meeting.none"))]).filter(Boolean));
     } catch (e) {
+      shown = null;  // tried again with the next layer
       box.replaceChildren(h("p", { class: "error" }, LB.problemText(e)));
     }
   }
 
+  /* A button's request: the button off while it runs, the refusal in words; a conflict (someone
+   * else did it first) shows the meeting as it now is. */
+  function action(button, note, cycle, fn) {
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      note.className = "error";
+      note.textContent = "";
+      try {
+        await fn();
+      } catch (e) {
+        note.textContent = LB.problemText(e);
+        if (e.status === 409) await show(cycle, true);
+      } finally {
+        button.disabled = false;
+      }
+    });
+    return button;
+  }
+
   function view(m, cycle) {
-    const error = h("p", { class: "error", role: "alert" });
-    const act = (fn) => async () => {
-      error.textContent = "";
-      try { await fn(); } catch (e) { error.textContent = LB.problemText(e); }
-    };
-    const minutes = h("textarea", { id: "meeting-minutes", rows: "4", "aria-label": t("meeting.minutes"),
-                                     readonly: !ctx.canWrite });
+    const note = h("p", { class: "error", role: "status" });
+    const minutes = h("textarea", { id: "meeting-minutes", rows: "4", readonly: !ctx.canWrite });
     minutes.value = m.minutes || "";
+    minutes.addEventListener("input", () => { unsaved = { id: m.id, text: minutes.value }; });
+    const start = ctx.canWrite && !m.started_at ? action(h("button", { type: "button", class: "primary small",
+      id: "meeting-start" }, t("meeting.start")), note, cycle, async () => {
+      if (unsaved) { await saveMinutes(m.id, unsaved.text); unsaved = null; }  // typed before the start: kept
+      await LB.api(`/api/v1/meetings/${m.id}/start`, { method: "POST", timeoutMs: 120000 });
+      await show(cycle, true);
+    }) : null;
+    const save = ctx.canWrite ? action(h("button", { type: "button", class: "secondary small", id: "meeting-save" },
+      t("meeting.save")), note, cycle, async () => {
+      await saveMinutes(m.id, minutes.value);
+      unsaved = null;
+      note.className = "saved";
+      note.textContent = t("meeting.saved");
+    }) : null;
+    const report = action(h("button", { type: "button", class: "link", id: "meeting-report" }, t("meeting.report")),
+                          note, cycle, () => download(m.id));
     return [
       h("p", {}, t("meeting.heldOn", { day: m.held_on }), m.organisations.length ? " · " + m.organisations.join(", ") : ""),
       h("p", { class: "meeting-state" }, m.started_at ? t("meeting.started", { at: LB.fmtTime(m.started_at) })
         : t("meeting.notStarted")),
       h("p", { class: "hint" }, t("meeting.counts", { decisions: m.decisions.length, followUps: m.follow_ups.length })),
-      ctx.canWrite && !m.started_at ? h("button", { type: "button", class: "primary small", id: "meeting-start",
-        onclick: act(async () => {
-          await LB.api(`/api/v1/meetings/${m.id}/start`, { method: "POST", timeoutMs: 120000 });
-          await show(cycle, true);
-        }) }, t("meeting.start")) : null,
-      h("label", { for: "meeting-minutes" }, t("meeting.minutes")), minutes,
-      ctx.canWrite ? h("button", { type: "button", class: "secondary small", id: "meeting-save",
-        onclick: act(async () => {
-          await LB.api(`/api/v1/meetings/${m.id}`, { method: "PATCH", json: { minutes: minutes.value } });
-          error.textContent = t("meeting.saved");
-        }) }, t("meeting.save")) : null,
-      h("button", { type: "button", class: "link", id: "meeting-report", onclick: act(() => report(m.id)) },
-        t("meeting.report")),
-      error,
+      start, h("label", { for: "meeting-minutes" }, t("meeting.minutes")), minutes, save, report, note,
     ];
   }
 
   /* The report needs the login (an <a href> cannot send it): fetched, then saved as a file. */
-  async function report(id) {
+  async function download(id) {
     const resp = await LB.api(`/api/v1/meetings/${id}/report.pdf`, { raw: true, timeoutMs: 120000 });
     const url = URL.createObjectURL(await resp.blob());
     const link = h("a", { href: url, download: `est-mote-${id}.pdf` });
@@ -71,23 +94,32 @@
                              value: new Date().toLocaleDateString("sv-SE", { timeZone: "Europe/Stockholm" }) });
     const who = h("input", { name: "organisations", placeholder: t("meeting.organisationsHint") });
     const error = h("p", { class: "error", role: "alert" });
+    const submit = h("button", { type: "submit", class: "primary small" }, t("meeting.create"));
     const form = h("form", { class: "meeting-form", id: "meeting-form" },
       h("p", { class: "hint" }, t("meeting.none")),
       h("label", {}, h("span", {}, t("meeting.day")), day),
       h("label", {}, h("span", {}, t("meeting.organisations")), who),
-      error,
-      h("button", { type: "submit", class: "primary small" }, t("meeting.create")));
+      error, submit);
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       error.textContent = "";
+      submit.disabled = true;
       try {
         await LB.api("/api/v1/meetings", { method: "POST", json: { cycle: cycle.id, held_on: day.value,
           organisations: who.value.split(",").map((s) => s.trim()).filter(Boolean) } });
         await show(cycle, true);
-      } catch (e) { error.textContent = LB.problemText(e); }
+      } catch (e) {
+        error.textContent = LB.problemText(e);
+        if (e.status === 409) await show(cycle, true);  // someone else created it meanwhile
+      } finally {
+        submit.disabled = false;
+      }
     });
     return form;
   }
+
+  // Minutes typed and not saved: the browser asks before the page is left.
+  window.addEventListener("beforeunload", (ev) => { if (unsaved) ev.preventDefault(); });
 
   LB.meeting = { init: (options) => { ctx = options; }, show };
 })();
