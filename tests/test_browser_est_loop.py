@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import httpx
 import pytest
 from sqlalchemy import delete, select
 
@@ -151,6 +152,26 @@ def test_the_meeting_of_a_cycle_is_held_from_the_map(est_page, live_server):
             page.click("#meeting-report")
         assert download.value.suggested_filename.startswith("est-mote-")
         assert open(download.value.path(), "rb").read(5) == b"%PDF-"
+    finally:
+        with live_server.engine.begin() as conn:
+            conn.execute(delete(Meeting).where(Meeting.cycle == dt.date.fromisoformat(cycle)))
+
+
+def test_a_meeting_created_meanwhile_by_someone_else_is_shown_not_refused_in_english(est_page, live_server):
+    page = est_page
+    with live_server.engine.connect() as conn:
+        taken = {d.isoformat() for d in conn.scalars(select(Meeting.cycle))}
+    options = page.eval_on_selector_all("#cycle option", "els => els.map(e => e.value)")
+    cycle = next(c for c in options[2:] if c not in taken)
+    page.select_option("#cycle", cycle)
+    page.wait_for_selector("#meeting-form")
+    try:
+        other = httpx.post(f"{live_server.url}/api/v1/meetings", headers=live_server.headers("coordinator"),
+                           json={"cycle": cycle, "held_on": cycle, "organisations": ["Polisen"]})
+        assert other.status_code == 201, other.text
+        page.click("#meeting-form button[type=submit]")
+        page.wait_for_selector("#meeting :text('Någon annan hann före')")
+        assert "Polisen" in page.inner_text("#meeting") and page.is_visible("#meeting-start")
     finally:
         with live_server.engine.begin() as conn:
             conn.execute(delete(Meeting).where(Meeting.cycle == dt.date.fromisoformat(cycle)))

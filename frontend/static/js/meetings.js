@@ -40,8 +40,8 @@
       try {
         await fn();
       } catch (e) {
-        note.textContent = LB.problemText(e);
         if (e.status === 409) await show(cycle, true);
+        note.textContent = e.status === 409 ? t("meeting.conflict") : LB.problemText(e);
       } finally {
         button.disabled = false;
       }
@@ -110,7 +110,10 @@
         await show(cycle, true);
       } catch (e) {
         error.textContent = LB.problemText(e);
-        if (e.status === 409) await show(cycle, true);  // someone else created it meanwhile
+        if (e.status === 409) {  // someone else created it meanwhile: theirs is shown, and why
+          await show(cycle, true);
+          $("#meeting").prepend(h("p", { class: "error", role: "status" }, t("meeting.conflict")));
+        }
       } finally {
         submit.disabled = false;
       }
