@@ -298,9 +298,18 @@ def get_report(session: Session, *, report_id: uuid.UUID, principal: Principal) 
     row = session.execute(_shown_query().where(Report.id == report_id, visible_to(principal))).first()
     if row is None:
         raise NotFound(f"No report {report_id} that you may see")
-    attachments = session.scalars(select(Attachment.id).where(Attachment.report_id == report_id)
-                                  .order_by(Attachment.created_at)).all()
-    return _row_to_feature(row, principal=principal, attachments=attachments)
+    return _row_to_feature(row, principal=principal, attachments=_photos(session, [report_id]).get(report_id, ()))
+
+
+def _photos(session: Session, report_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """Report id -> its attachment ids, oldest first (one query for them all)."""
+    photos: dict[uuid.UUID, list[uuid.UUID]] = {}
+    if report_ids:
+        for report_id, attachment_id in session.execute(
+                select(Attachment.report_id, Attachment.id).where(Attachment.report_id.in_(report_ids))
+                .order_by(Attachment.created_at)):
+            photos.setdefault(report_id, []).append(attachment_id)
+    return photos
 
 
 def _require_known_categories(session: Session, flt: ReportFilter, *, principal: Principal) -> None:
@@ -357,12 +366,7 @@ def list_reports(session: Session, *, principal: Principal, flt: ReportFilter, l
     rows = session.execute(page.order_by(Report.reported_at.desc(), Report.id.desc()).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    photos: dict[uuid.UUID, list[uuid.UUID]] = {}
-    if with_attachments and rows:  # one query for the page's photos
-        for report_id, attachment_id in session.execute(
-                select(Attachment.report_id, Attachment.id).where(Attachment.report_id.in_([r[0] for r in rows]))
-                .order_by(Attachment.created_at)):
-            photos.setdefault(report_id, []).append(attachment_id)
+    photos = _photos(session, [r[0] for r in rows]) if with_attachments else {}
     features = [_row_to_feature(r, principal=principal, attachments=photos.get(r[0], ())) for r in rows]
     next_cursor = Cursor(at=rows[-1][8], id=rows[-1][0]) if more else None
     return features, matched, next_cursor

@@ -63,6 +63,9 @@
     } catch (e) { /* selected above */ }
   };
 
+  /* Whether the report page was switched to anonymous citizen reports on this phone. */
+  LB.citizenMode = () => localStorage.getItem("lb.citizen") === "1";
+
   /* ---------- login (bearer token in localStorage) ---------- */
   LB.auth = {
     get() {
@@ -80,7 +83,7 @@
     /* Who reports from this page: the login (even one that has run out: the report then waits
      * for it), or nobody when the page shows citizen mode. */
     reporter() {
-      return localStorage.getItem("lb.citizen") === "1" && !this.valid() ? null : this.username();
+      return LB.citizenMode() && !this.valid() ? null : this.username();
     },
     save(username, resp) {
       localStorage.setItem("lb.auth", JSON.stringify({

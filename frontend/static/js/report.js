@@ -13,7 +13,7 @@
 
   const state = { category: null, position: null, photo: null, map: null, marker: null, circle: null,
                   categories: [], confirmPersonal: false };
-  const citizen = () => localStorage.getItem("lb.citizen") === "1";
+  const citizen = LB.citizenMode;
 
   /* ---------------- views ---------------- */
   function show() {
