@@ -62,6 +62,13 @@ class Conflict(DomainError):
     status, title, type_slug = 409, "Conflict", "conflict"
 
 
+class PreconditionFailed(DomainError):
+    """The client's If-Match names a version that is no longer the stored one (someone else's
+    change came in between): nothing was written."""
+
+    status, title, type_slug = 412, "Precondition failed", "precondition-failed"
+
+
 class Unauthenticated(DomainError):
     status, title, type_slug = 401, "Not authenticated", "unauthenticated"
 

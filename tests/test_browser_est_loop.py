@@ -175,3 +175,43 @@ def test_a_meeting_created_meanwhile_by_someone_else_is_shown_not_refused_in_eng
     finally:
         with live_server.engine.begin() as conn:
             conn.execute(delete(Meeting).where(Meeting.cycle == dt.date.fromisoformat(cycle)))
+
+
+def test_minutes_someone_else_saved_meanwhile_are_shown_not_overwritten(est_page, live_server):
+    """The secretary writes the minutes on the map while the coordinator saves theirs from
+    another screen: her save is refused, both texts are on screen, and after merging hers goes
+    through — nobody's minutes are lost."""
+    page = est_page
+    with live_server.engine.connect() as conn:
+        taken = {d.isoformat() for d in conn.scalars(select(Meeting.cycle))}
+    options = page.eval_on_selector_all("#cycle option", "els => els.map(e => e.value)")
+    cycle = next(c for c in options[2:] if c not in taken)
+    created = httpx.post(f"{live_server.url}/api/v1/meetings", headers=live_server.headers("coordinator"),
+                         json={"cycle": cycle, "held_on": cycle, "organisations": ["Polisen"]})
+    assert created.status_code == 201, created.text
+    try:
+        page.select_option("#cycle", cycle)
+        page.wait_for_selector("#meeting-minutes")
+        page.fill("#meeting-minutes", "1. Klotter vid stationen.")
+        theirs = httpx.patch(f"{live_server.url}/api/v1/meetings/{created.json()['id']}",
+                             headers={**live_server.headers("coordinator"), "If-Match": created.headers["etag"]},
+                             json={"minutes": "1. Belysning i parken."})
+        assert theirs.status_code == 200, theirs.text
+        page.click("#meeting-save")
+        page.wait_for_selector("#meeting-theirs")
+        assert "Någon annan sparade protokollet" in page.inner_text("#meeting-theirs")
+        assert page.input_value("#meeting-minutes") == "1. Klotter vid stationen."  # hers, kept
+        assert page.input_value("#meeting-theirs textarea") == "1. Belysning i parken."
+        with live_server.engine.connect() as conn:
+            assert conn.scalar(select(Meeting.minutes).where(Meeting.id == created.json()["id"])) == \
+                "1. Belysning i parken."  # not overwritten unseen
+        page.fill("#meeting-minutes", "1. Belysning i parken.\n2. Klotter vid stationen.")
+        page.click("#meeting-save")
+        page.wait_for_selector("#meeting .saved:has-text('Protokollet är sparat')")
+        assert page.locator("#meeting-theirs").count() == 0
+        with live_server.engine.connect() as conn:
+            assert conn.scalar(select(Meeting.minutes).where(Meeting.id == created.json()["id"])) == \
+                "1. Belysning i parken.\n2. Klotter vid stationen."
+    finally:
+        with live_server.engine.begin() as conn:
+            conn.execute(delete(Meeting).where(Meeting.cycle == dt.date.fromisoformat(cycle)))

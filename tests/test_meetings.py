@@ -69,6 +69,40 @@ def test_a_meeting_for_a_cycle_that_has_not_begun_is_refused(client, auth, db):
                        json={"cycle": "previous", "held_on": "2026-11-04"}).status_code == 403
 
 
+def test_minutes_saved_on_an_earlier_version_are_refused_not_lost(client, auth, db):
+    """Two people write the minutes: the second save, made on what was read before the first,
+    is refused (412) instead of silently overwriting it; with the new ETag it goes through."""
+    created = client.post("/api/v1/meetings", headers=auth("est"), json={
+        "cycle": "previous", "held_on": dt.date.today().isoformat(), "organisations": ["Polisen"]})
+    meeting_id, read = created.json()["id"], created.headers["etag"]
+    assert read == f'"{created.json()["version"]}"'
+    got = client.get(f"/api/v1/meetings/{meeting_id}?picture=false", headers=auth("gis"))
+    assert got.headers["etag"] == read
+    first = client.patch(f"/api/v1/meetings/{meeting_id}", headers={**auth("est"), "If-Match": read},
+                         json={"minutes": "1. Klotter vid stationen: sanering inom 24 h."})
+    assert first.status_code == 200, first.text
+    assert first.headers["etag"] != read and first.json()["version"] == first.headers["etag"].strip('"')
+
+    second = client.patch(f"/api/v1/meetings/{meeting_id}", headers={**auth("coordinator"), "If-Match": read},
+                          json={"minutes": "1. Belysning i parken."})
+    assert second.status_code == 412 and second.headers["content-type"] == PROBLEM
+    assert "changed by someone else" in second.json()["detail"] and first.headers["etag"] in second.json()["detail"]
+    assert client.get(f"/api/v1/meetings/{meeting_id}", headers=auth("est")).json()["minutes"] == \
+        "1. Klotter vid stationen: sanering inom 24 h."
+
+    merged = "1. Klotter vid stationen: sanering inom 24 h.\n2. Belysning i parken."
+    third = client.patch(f"/api/v1/meetings/{meeting_id}",
+                         headers={**auth("coordinator"), "If-Match": f'W/"x", {first.headers["etag"]}'},
+                         json={"minutes": merged})
+    assert third.status_code == 200 and third.json()["minutes"] == merged
+    # without If-Match (an API client that does not ask): saved, as before
+    plain = client.patch(f"/api/v1/meetings/{meeting_id}", headers=auth("est"),
+                         json={"organisations": ["Polisen", "Vfaktum"]})
+    assert plain.status_code == 200 and plain.json()["minutes"] == merged
+    assert client.patch(f"/api/v1/meetings/{meeting_id}", headers={**auth("est"), "If-Match": "*"},
+                        json={"minutes": "x"}).status_code == 200
+
+
 def test_reporters_get_aggregate_feedback_without_other_reporters_data(client, auth, db):
     from sqlalchemy import select
 

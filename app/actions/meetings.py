@@ -2,7 +2,10 @@
 reviewed, and the situation picture frozen when the meeting starts."""
 from __future__ import annotations
 
+import hashlib
 from typing import Any
+
+import orjson
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,7 +18,7 @@ from app.actions.schemas import MeetingCreate, MeetingUpdate
 from app.actions.service import action_json
 from app.auth.service import Principal
 from app.db import in_municipality_or_404
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from app.hotspots.cycles import Cycle
 from app.actions import report
 from app.actions.service import list_actions
@@ -29,6 +32,20 @@ AGENDA_ITEMS = 10
 def _audit_view(m: Meeting) -> dict[str, Any]:
     return {"cycle": m.cycle, "held_on": m.held_on, "organisations": list(m.organisations), "minutes": m.minutes,
             "started_at": local_iso(m.started_at)}
+
+
+def meeting_version(m: Meeting) -> str:
+    """What a client read of the editable parts (day, participants, minutes), as a short hash:
+    the meeting's ETag. A change sent with ``If-Match`` of an older version is refused (412), so
+    two people writing the minutes at once do not silently overwrite each other."""
+    editable = orjson.dumps([m.held_on.isoformat(), list(m.organisations), m.minutes])
+    return hashlib.sha256(editable).hexdigest()[:20]
+
+
+def _matches(if_match: str, version: str) -> bool:
+    """RFC 9110 strong comparison of an If-Match list (or '*') with the version."""
+    tags = [tag.strip() for tag in if_match.split(",")]
+    return "*" in tags or f'"{version}"' in tags
 
 
 def create_meeting(session: Session, *, principal: Principal, payload: MeetingCreate) -> Meeting:
@@ -69,9 +86,20 @@ def _get(session: Session, principal: Principal, meeting_id: int) -> Meeting:
                                   what="meeting")
 
 
-def update_meeting(session: Session, *, principal: Principal, meeting_id: int, payload: MeetingUpdate) -> Meeting:
-    """Minutes, participants, the date."""
+def update_meeting(session: Session, *, principal: Principal, meeting_id: int, payload: MeetingUpdate,
+                   if_match: str | None = None) -> Meeting:
+    """Minutes, participants, the date. With ``if_match`` (the ETag the client read), only if
+    the meeting is still that version: 412 otherwise, and nothing is written."""
     meeting = _get(session, principal, meeting_id)
+    if if_match is not None:
+        # locked, and read again: of two saves of one version at once, the second finds the first's
+        meeting = session.scalars(select(Meeting).where(Meeting.id == meeting_id).with_for_update()
+                                  .execution_options(populate_existing=True)).one()
+        if not _matches(if_match, meeting_version(meeting)):
+            raise PreconditionFailed(
+                f"Meeting {meeting_id} was changed by someone else after you read it (If-Match {if_match}; it is "
+                f'now "{meeting_version(meeting)}"); nothing was saved. Read it again, merge your change and '
+                f"send it with the new ETag")
     before = _audit_view(meeting)
     for key, value in payload.model_dump(exclude_unset=True).items():
         if value is None:
@@ -118,7 +146,8 @@ def meeting_json(session: Session, *, principal: Principal, meeting_id: int,
     cycle = scope.grid.cycle(scope.grid.index_of_day(meeting.cycle))
     decisions = session.scalars(select(Action).where(Action.meeting_id == meeting.id).order_by(Action.id)).all()
     reviewed = session.scalars(select(FollowUp).where(FollowUp.meeting_id == meeting.id).order_by(FollowUp.id)).all()
-    out = {"id": meeting.id, "cycle": cycle_json(cycle), "held_on": meeting.held_on.isoformat(),
+    out = {"id": meeting.id, "version": meeting_version(meeting), "cycle": cycle_json(cycle),
+           "held_on": meeting.held_on.isoformat(),
            "organisations": list(meeting.organisations), "minutes": meeting.minutes,
            "started_at": local_iso(meeting.started_at),
            "decisions": [action_json(session, a) for a in decisions],

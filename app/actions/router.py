@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 
 from app.actions import audit, feedback, follow_up, lagesbild, meetings, service
 from app.actions.schemas import (
@@ -31,8 +31,14 @@ Control = Annotated[Literal["municipality", "ring"], Query(description="control 
                                                                        "municipality, or the ring around the place")]
 
 
-def _json(data: Any, status: int = 200, media_type: str = "application/json") -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type=media_type)
+def _json(data: Any, status: int = 200, media_type: str = "application/json",
+          headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type=media_type, headers=headers)
+
+
+def _meeting(data: dict[str, Any], status: int = 200) -> Response:
+    """A meeting, with its version as the ETag (for If-Match on the next change)."""
+    return _json(data, status, headers={"ETag": f'"{data["version"]}"'})
 
 
 # --- places and analysis -----------------------------------------------------------------
@@ -181,25 +187,30 @@ def list_meetings(session: SessionDep, principal: Reader) -> Response:
 @router.post("/meetings", status_code=201, dependencies=JsonBody, summary="Create the meeting of a cycle")
 def create_meeting(payload: MeetingCreate, session: SessionDep, principal: Writer) -> Response:
     meeting = meetings.create_meeting(session, principal=principal, payload=payload)
-    return _json(meetings.meeting_json(session, principal=principal, meeting_id=meeting.id), 201)
+    return _meeting(meetings.meeting_json(session, principal=principal, meeting_id=meeting.id), 201)
 
 
 @router.get("/meetings/{meeting_id}", summary="A meeting: decisions, follow-ups, the frozen situation picture")
 def get_meeting(meeting_id: int, session: SessionDep, principal: Reader,
                 picture: Annotated[bool, Query(description="include the frozen layer and agenda")] = True) -> Response:
-    return _json(meetings.meeting_json(session, principal=principal, meeting_id=meeting_id, with_picture=picture))
+    return _meeting(meetings.meeting_json(session, principal=principal, meeting_id=meeting_id, with_picture=picture))
 
 
-@router.patch("/meetings/{meeting_id}", dependencies=JsonBody, summary="Minutes, participants, date")
-def update_meeting(meeting_id: int, payload: MeetingUpdate, session: SessionDep, principal: Writer) -> Response:
-    meetings.update_meeting(session, principal=principal, meeting_id=meeting_id, payload=payload)
-    return _json(meetings.meeting_json(session, principal=principal, meeting_id=meeting_id, with_picture=False))
+@router.patch("/meetings/{meeting_id}", dependencies=JsonBody, summary="Minutes, participants, date",
+              responses={412: {"description": "If-Match names an earlier version: someone else changed the "
+                                              "meeting meanwhile; nothing was saved"}})
+def update_meeting(meeting_id: int, payload: MeetingUpdate, session: SessionDep, principal: Writer,
+                   if_match: Annotated[str | None, Header(description="the ETag (or `version`) read with the "
+                                                                        "meeting: save only if it is still that")]
+                   = None) -> Response:
+    meetings.update_meeting(session, principal=principal, meeting_id=meeting_id, payload=payload, if_match=if_match)
+    return _meeting(meetings.meeting_json(session, principal=principal, meeting_id=meeting_id, with_picture=False))
 
 
 @router.post("/meetings/{meeting_id}/start", summary="Start the meeting: freeze the situation picture")
 def start_meeting(meeting_id: int, session: SessionDep, principal: Writer) -> Response:
     meetings.start_meeting(session, principal=principal, meeting_id=meeting_id)
-    return _json(meetings.meeting_json(session, principal=principal, meeting_id=meeting_id))
+    return _meeting(meetings.meeting_json(session, principal=principal, meeting_id=meeting_id))
 
 
 @router.get("/meetings/{meeting_id}/report.html", summary="The meeting report as HTML (A4 print)")

@@ -5,9 +5,27 @@
 (function () {
   const { h, $, t } = LB;
   let ctx = null, shown = null;
-  let unsaved = null;  // {id, text} of minutes typed and not yet saved
+  let unsaved = null;  // {id, text, version} of minutes typed and not yet saved, and the version they were typed on
+  const refused = {};  // meeting id -> minutes refused because someone else saved first (shown with theirs)
 
-  const saveMinutes = (id, text) => LB.api(`/api/v1/meetings/${id}`, { method: "PATCH", json: { minutes: text } });
+  /* Saved only onto the version they were typed on (If-Match): someone else's minutes saved
+   * meanwhile are never overwritten unseen; the server answers 412 instead. */
+  const saveMinutes = ({ id, text, version }) => LB.api(`/api/v1/meetings/${id}`,
+    { method: "PATCH", json: { minutes: text }, headers: { "If-Match": `"${version}"` } });
+
+  /* Minutes waiting to be saved go first; if someone else saved meanwhile they are kept aside
+   * and shown next to theirs when that meeting is shown. */
+  async function saveUnsaved() {
+    if (!unsaved) return;
+    const draft = unsaved;
+    try {
+      await saveMinutes(draft);
+    } catch (e) {
+      if (e.status !== 412) throw e;
+      refused[draft.id] = draft.text;
+    }
+    unsaved = null;
+  }
 
   /* The cycle's meeting; again only when the cycle changes (the map reloads its layer on every
    * zoom: minutes being written must not be replaced) or ``again`` says so — and then only if
@@ -18,7 +36,7 @@
     const box = $("#meeting");
     $("#meeting-box").hidden = false;
     try {
-      if (unsaved) { const { id, text } = unsaved; await saveMinutes(id, text); unsaved = null; }
+      await saveUnsaved();
       const found = (await LB.api("/api/v1/meetings")).find((m) => m.cycle === cycle.id);
       const meeting = found ? await LB.api(`/api/v1/meetings/${found.id}?picture=false`) : null;
       if (shown !== cycle.id) return;  // another cycle was chosen meanwhile
@@ -40,7 +58,8 @@
       try {
         await fn();
       } catch (e) {
-        if (e.status === 409) await show(cycle, true);
+        if (e.status === 409 || e.status === 412) await show(cycle, true);
+        if (e.status === 412) return;  // the minutes someone else saved are shown next to these
         note.textContent = e.status === 409 ? t("meeting.conflict") : LB.problemText(e);
       } finally {
         button.disabled = false;
@@ -53,17 +72,37 @@
     const note = h("p", { class: "error", role: "status" });
     const minutes = h("textarea", { id: "meeting-minutes", rows: "4", readonly: !ctx.canWrite });
     minutes.value = m.minutes || "";
-    minutes.addEventListener("input", () => { unsaved = { id: m.id, text: minutes.value }; });
+    let version = m.version;
+    minutes.addEventListener("input", () => { unsaved = { id: m.id, text: minutes.value, version }; });
+    // Minutes of ours refused because these were saved first: ours stay in the box, theirs are
+    // shown beside them, and the next save (after merging) goes onto theirs.
+    let theirs = null;
+    if (m.id in refused) {
+      minutes.value = refused[m.id];
+      delete refused[m.id];
+      unsaved = { id: m.id, text: minutes.value, version };
+      theirs = h("div", { class: "meeting-theirs", id: "meeting-theirs", role: "alert" },
+        h("p", { class: "error" }, t("meeting.minutesConflict")),
+        h("textarea", { rows: "4", readonly: true, "aria-label": t("meeting.theirMinutes") }, m.minutes || ""));
+    }
     const start = ctx.canWrite && !m.started_at ? action(h("button", { type: "button", class: "primary small",
       id: "meeting-start" }, t("meeting.start")), note, cycle, async () => {
-      if (unsaved) { await saveMinutes(m.id, unsaved.text); unsaved = null; }  // typed before the start: kept
+      if (unsaved) { await saveMinutes(unsaved); unsaved = null; }  // typed before the start: kept
       await LB.api(`/api/v1/meetings/${m.id}/start`, { method: "POST", timeoutMs: 120000 });
       await show(cycle, true);
     }) : null;
     const save = ctx.canWrite ? action(h("button", { type: "button", class: "secondary small", id: "meeting-save" },
       t("meeting.save")), note, cycle, async () => {
-      await saveMinutes(m.id, minutes.value);
-      unsaved = null;
+      const text = minutes.value;
+      try {
+        version = (await saveMinutes({ id: m.id, text, version })).version;
+      } catch (e) {
+        if (e.status === 412) refused[m.id] = text;
+        throw e;
+      }
+      // typed while it was being saved: still to save, now onto the version just saved
+      unsaved = unsaved && unsaved.text !== text ? { ...unsaved, version } : null;
+      if (theirs) theirs.remove();
       note.className = "saved";
       note.textContent = t("meeting.saved");
     }) : null;
@@ -74,7 +113,7 @@
       h("p", { class: "meeting-state" }, m.started_at ? t("meeting.started", { at: LB.fmtTime(m.started_at) })
         : t("meeting.notStarted")),
       h("p", { class: "hint" }, t("meeting.counts", { decisions: m.decisions.length, followUps: m.follow_ups.length })),
-      start, h("label", { for: "meeting-minutes" }, t("meeting.minutes")), minutes, save, report, note,
+      start, h("label", { for: "meeting-minutes" }, t("meeting.minutes")), minutes, theirs, save, report, note,
     ];
   }
 
@@ -122,7 +161,7 @@
   }
 
   // Minutes typed and not saved: the browser asks before the page is left.
-  window.addEventListener("beforeunload", (ev) => { if (unsaved) ev.preventDefault(); });
+  window.addEventListener("beforeunload", (ev) => { if (unsaved || Object.keys(refused).length) ev.preventDefault(); });
 
   LB.meeting = { init: (options) => { ctx = options; }, show };
 })();
