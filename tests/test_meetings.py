@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 
 from tests.factories import add_reports, cycle_back
 from tests.helpers import SQUARE
@@ -127,13 +128,11 @@ def test_reporters_get_aggregate_feedback_without_other_reporters_data(client, a
     assert client.get("/api/v1/feedback?cycle=nonsense", headers=auth("reporter")).status_code == 422
 
 
-def test_two_starts_at_once_freeze_the_picture_once(engine):
-    """The second start waits for the first (the meeting's row is locked) and then finds the
-    meeting started: 409, one frozen picture, one audit entry."""
-    import datetime as _dt
-    import threading
-
-    from sqlalchemy import delete, func, select
+@contextmanager
+def _a_meeting(engine):
+    """A meeting committed in a cycle no other test uses, for tests with two real sessions; then
+    removed with its audit entries. Gives (principal, meeting id)."""
+    from sqlalchemy import delete, select
     from sqlalchemy.orm import Session
 
     from app.actions import meetings
@@ -141,41 +140,88 @@ def test_two_starts_at_once_freeze_the_picture_once(engine):
     from app.actions.schemas import MeetingCreate
     from app.auth.models import User
     from app.auth.service import load_principal
-    from app.errors import Conflict
 
     with Session(engine) as s, s.begin():
         principal = load_principal(s, user_id=s.scalar(select(User.id).where(User.username == "coordinator")))
         taken = set(s.scalars(select(Meeting.cycle)))
-        cycle = next(c for c in (_dt.date(2026, 1, 7) + _dt.timedelta(days=14 * i) for i in range(20))
-                     if c not in taken)
+        cycle = next(c for c in (dt.date(2026, 1, 7) + dt.timedelta(days=14 * i) for i in range(20)) if c not in taken)
         meeting_id = meetings.create_meeting(s, principal=principal, payload=MeetingCreate(
             cycle=cycle.isoformat(), held_on=cycle)).id
-    outcome = {}
     try:
-        with Session(engine) as first:
-            meetings.start_meeting(first, principal=principal, meeting_id=meeting_id)  # holds the row's lock
-
-            def second_start():
-                with Session(engine) as second:
-                    try:
-                        meetings.start_meeting(second, principal=principal, meeting_id=meeting_id)
-                        second.commit()
-                        outcome["second"] = "started"
-                    except Conflict as exc:
-                        outcome["second"] = exc.detail
-
-            other = threading.Thread(target=second_start)
-            other.start()
-            other.join(1.0)
-            assert other.is_alive()  # waiting for the first start's lock
-            first.commit()
-            other.join(30)
-        assert "started at" in outcome["second"]
-        with Session(engine) as s:
-            starts = s.scalar(select(func.count()).select_from(AuditEntry).where(
-                AuditEntry.entity == "meeting", AuditEntry.entity_id == meeting_id, AuditEntry.operation == "update"))
-        assert starts == 1
+        yield principal, meeting_id
     finally:
         with Session(engine) as s, s.begin():
             s.execute(delete(AuditEntry).where(AuditEntry.entity == "meeting", AuditEntry.entity_id == meeting_id))
             s.execute(delete(Meeting).where(Meeting.id == meeting_id))
+
+
+def _second_waits_for_first(engine, first_op, second_op) -> str:
+    """Run ``first_op(session)`` and, while its transaction is open, ``second_op(session)`` in
+    another thread and session: the second must wait (the meeting's row is locked) until the
+    first commits. Gives the second's outcome: "done", or the detail of its domain error."""
+    import threading
+
+    from sqlalchemy.orm import Session
+
+    from app.errors import DomainError
+
+    outcome = {}
+    with Session(engine) as first:
+        first_op(first)  # holds the row's lock
+
+        def second():
+            with Session(engine) as other:
+                try:
+                    second_op(other)
+                    other.commit()
+                    outcome["second"] = "done"
+                except DomainError as exc:
+                    outcome["second"] = exc.detail
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join(1.0)
+        assert thread.is_alive()  # waiting for the first's lock
+        first.commit()
+        thread.join(30)
+    return outcome["second"]
+
+
+def test_two_starts_at_once_freeze_the_picture_once(engine):
+    """The second start waits for the first (the meeting's row is locked) and then finds the
+    meeting started: 409, one frozen picture, one audit entry."""
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from app.actions import meetings
+    from app.actions.models import AuditEntry
+
+    with _a_meeting(engine) as (principal, meeting_id):
+        start = lambda session: meetings.start_meeting(session, principal=principal, meeting_id=meeting_id)  # noqa: E731
+        assert "started at" in _second_waits_for_first(engine, start, start)
+        with Session(engine) as s:
+            starts = s.scalar(select(func.count()).select_from(AuditEntry).where(
+                AuditEntry.entity == "meeting", AuditEntry.entity_id == meeting_id, AuditEntry.operation == "update"))
+        assert starts == 1
+
+
+def test_two_saves_of_the_same_version_at_once_keep_the_first(engine):
+    """Two saves made on the same version at the same moment: the second waits for the first
+    (row lock) and is then refused, so the first one's minutes are not lost."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from app.actions import meetings
+    from app.actions.models import Meeting
+    from app.actions.schemas import MeetingUpdate
+
+    with _a_meeting(engine) as (principal, meeting_id):
+        with Session(engine) as s:
+            read = f'"{meetings.meeting_version(s.get(Meeting, meeting_id))}"'
+
+        def save(text):
+            return lambda session: meetings.update_meeting(session, principal=principal, meeting_id=meeting_id,
+                                                           payload=MeetingUpdate(minutes=text), if_match=read)
+        assert "changed by someone else" in _second_waits_for_first(engine, save("Först"), save("Sedan"))
+        with Session(engine) as s:
+            assert s.scalar(select(Meeting.minutes).where(Meeting.id == meeting_id)) == "Först"
