@@ -31,6 +31,15 @@ SQUARE_R9 = h3.latlng_to_cell(SQUARE["lat"], SQUARE["lon"], 9)
     ("Klotter på busskuren 2026-11-21 kl 22", []),
     ("Fristadstorget 12-14, 3 personer, buss 512", []),
     ("ordernummer 12345678901", []),
+    # as phones and word processors write them: other dashes, dotted groups; and e-mail addresses
+    ("ring 070–123 45 67", ["phone"]),
+    ("ring 070\u20101234567", ["phone"]),
+    ("ring 070.123.45.67", ["phone"]),
+    ("pnr 19811218\u20109876", ["personnummer"]),
+    ("pnr 811218—9876", ["personnummer"]),
+    ("Bor här: kalle.andersson@gmail.com", ["email"]),
+    ("möte 05.11.2026 kl 07.45, position 59.371234 16.509812", []),
+    ("sprejat @ och tags på väggen", []),
 ])
 def test_personal_data_is_recognised_without_false_alarms_on_ordinary_text(text, kinds):
     assert personal_data_kinds(text) == kinds
