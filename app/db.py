@@ -63,16 +63,25 @@ def request_transaction(session: Session) -> Iterator[Session]:
         session.commit()
     except BaseException:
         session.rollback()
+        session.info.pop("on_commit", None)
         for hook in session.info.pop("on_rollback", []):
             hook()
         raise
     finally:
         session.info.pop("on_rollback", None)
+    for hook in session.info.pop("on_commit", []):
+        hook()
 
 
 def on_rollback(session: Session, hook: Callable[[], None]) -> None:
     """Undo a side effect outside the database (a written file) if the request fails."""
     session.info.setdefault("on_rollback", []).append(hook)
+
+
+def on_commit(session: Session, hook: Callable[[], None]) -> None:
+    """Do something outside the database (remove a deleted photo's file) once the request's
+    transaction has committed: never for a request that fails."""
+    session.info.setdefault("on_commit", []).append(hook)
 
 
 def get_session() -> Iterator[Session]:

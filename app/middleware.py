@@ -107,6 +107,32 @@ def _utf8_form(content_type: bytes) -> bool:
     return media.strip() == "application/x-www-form-urlencoded" and charset in ("utf-8", "utf8")
 
 
+class PrivateByDefaultMiddleware:
+    """Answers of the API (``/api/``, ``/ogc``, ``/open311``) are kept by no cache — the browser's
+    on a shared meeting-room PC, a proxy, QGIS's disk cache — unless a route says otherwise
+    (a photo, a report, a PDF are personal data). Pages, static files and tiles set their own."""
+
+    PREFIXES = ("/api/", "/ogc", "/open311/")
+    HEADER = (b"cache-control", b"private, no-store")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.PREFIXES):
+            await self.app(scope, receive, send)
+            return
+
+        async def private(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                    message = {**message, "headers": [*headers, self.HEADER]}
+            await send(message)
+
+        await self.app(scope, receive, private)
+
+
 class AccessLogMiddleware:
     """One line per request: method, route path, status, milliseconds."""
 

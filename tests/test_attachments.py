@@ -133,3 +133,47 @@ def test_the_report_list_names_each_reports_photos(client, auth):
     assert client.get(theirs.json()["href"], headers=auth("reporter")).status_code == 404
     everyone = {f["id"]: f for f in client.get("/api/v1/reports", headers=auth("est")).json()["features"]}
     assert everyone[police]["properties"]["attachments"] == [theirs.json()["href"]]
+
+
+def test_the_coordinator_removes_a_photo_that_shows_a_face(client, auth):
+    """A photo shows a face: the coordinator removes it. The file is gone once the request has
+    committed, the report no longer names it, and its history says which photo went, by whom."""
+    rid = _report(client, auth)
+    meta = client.post(f"/api/v1/reports/{rid}/attachments", headers=auth("reporter"),
+                       files={"file": ("a.jpg", _jpeg_with_gps(), "image/jpeg")}).json()
+    stored = Path(get_settings().attachment_dir) / rid / f"{meta['id']}.jpg"
+    assert stored.stat().st_mode & 0o077 == 0 and stored.parent.stat().st_mode & 0o077 == 0  # the service's alone
+    served = client.get(meta["href"], headers=auth("est"))
+    assert served.headers["cache-control"] == "private, no-store"  # not kept in the meeting-room PC's cache
+    for who in ("reporter", "est", "gis"):
+        assert client.delete(meta["href"], headers=auth(who)).status_code == 403
+    assert stored.exists()
+    r = client.delete(meta["href"], headers=auth("coordinator"))
+    assert r.status_code == 204, r.text
+    assert not stored.exists()
+    assert client.get(meta["href"], headers=auth("coordinator")).status_code == 404
+    assert client.delete(meta["href"], headers=auth("coordinator")).status_code == 404
+    assert client.get(f"/api/v1/reports/{rid}", headers=auth("est")).json()["properties"]["attachments"] == []
+    history = client.get(f"/api/v1/reports/{rid}/history", headers=auth("coordinator")).json()
+    assert [(h["action"], h["by"], h["changes"]) for h in history] == [
+        ("photo_removed", "coordinator", {"attachment": meta["id"]})]
+
+
+def test_a_photo_removal_that_fails_keeps_the_file(client, auth, db, monkeypatch):
+    """The file goes only with a committed removal: a request that fails after the row was
+    deleted leaves photo and row as they were."""
+    from app.reports import attachments
+
+    rid = _report(client, auth)
+    meta = client.post(f"/api/v1/reports/{rid}/attachments", headers=auth("reporter"),
+                       files={"file": ("a.jpg", _jpeg_with_gps(), "image/jpeg")}).json()
+    stored = Path(get_settings().attachment_dir) / rid / f"{meta['id']}.jpg"
+    original = attachments.on_commit
+
+    def then_fail(session, hook):
+        original(session, hook)
+        raise RuntimeError("the database went away")
+    monkeypatch.setattr(attachments, "on_commit", then_fail)
+    assert client.delete(meta["href"], headers=auth("coordinator")).status_code == 500
+    assert stored.exists()
+    assert client.get(meta["href"], headers=auth("est")).status_code == 200

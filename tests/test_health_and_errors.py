@@ -73,3 +73,14 @@ def test_logs_carry_no_personal_data(client, auth, caplog):
     assert "19900101-1234" not in logged and "Kalle" not in logged  # ...without the report's text
     assert headers["Authorization"].split()[1] not in logged and "testclient" not in logged
     assert "bbox=" not in logged  # no query strings
+
+
+def test_answers_with_reports_are_kept_by_no_cache(client, auth):
+    """The meeting-room PC is shared: reports, meetings, PDFs and errors of the API are
+    `private, no-store`; the pages and their static files keep their own caching."""
+    for path in ("/api/v1/reports?limit=1", "/api/v1/meetings", "/api/v1/hotspots", "/api/v1/reports/nonsense",
+                 "/ogc/collections/reports/items?limit=1", "/open311/v2/services.json"):
+        r = client.get(path, headers=auth("coordinator"))
+        assert r.headers["cache-control"] == "private, no-store", (path, r.status_code)
+    static = client.get("/static/js/common.js")
+    assert static.status_code == 200 and "no-store" not in static.headers.get("cache-control", "")

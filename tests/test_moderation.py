@@ -56,3 +56,44 @@ def test_no_longer_a_duplicate_forgets_the_original(client, auth, db):
     ok = client.patch(f"/api/v1/reports/{b}", headers=auth("coordinator"), json={"status": "verified"})
     assert ok.status_code == 200 and ok.json()["properties"]["status"] == "verified"
     assert db.get(Report, uuid.UUID(b)).duplicate_of is None
+
+
+def test_the_coordinator_takes_personal_data_out_of_a_report(client, auth, db):
+    """A guard confirmed a personnummer and a phone number into a report ("skicka ändå"). The
+    coordinator rewrites description and place: the report shows the new text, its history says
+    that they changed but keeps no copy, and a retry of the guard's Idempotency-Key gets the
+    report as it is now — no stored copy of the old text anywhere."""
+    from sqlalchemy import text
+
+    key = str(uuid.uuid4())
+    sent = client.post("/api/v1/reports", headers={**auth("reporter"), "Idempotency-Key": key}, json={
+        "category": "klotter", **SQUARE, "description": "Kalle 811218-9876 sprejade, ring 070-123 45 67",
+        "place": "Storgatan 12 lgh 1101, hos 811218-9876", "confirm_personal_data": True})
+    assert sent.status_code == 201, sent.text
+    rid = sent.json()["id"]
+    for who in ("reporter", "est", "gis"):
+        assert client.patch(f"/api/v1/reports/{rid}", headers=auth(who), json={"description": "x"}).status_code == 403
+    r = client.patch(f"/api/v1/reports/{rid}", headers=auth("coordinator"),
+                     json={"description": "En person sprejade", "place": "Storgatan"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["properties"]["description"], r.json()["properties"]["place"]) == ("En person sprejade", "Storgatan")
+    shown = client.get(f"/api/v1/reports/{rid}", headers=auth("est")).json()["properties"]
+    assert (shown["description"], shown["place"]) == ("En person sprejade", "Storgatan")
+    history = client.get(f"/api/v1/reports/{rid}/history", headers=auth("coordinator")).json()
+    assert history[-1]["changes"] == {"description": True, "place": True}
+    again = client.post("/api/v1/reports", headers={**auth("reporter"), "Idempotency-Key": key}, json={
+        "category": "klotter", **SQUARE, "description": "Kalle 811218-9876 sprejade, ring 070-123 45 67",
+        "place": "Storgatan 12 lgh 1101, hos 811218-9876", "confirm_personal_data": True})
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == rid and again.json()["properties"]["description"] == "En person sprejade"
+    assert again.json()["properties"]["mine"] is True
+    kept = db.execute(text("SELECT response::text FROM idempotency_record WHERE key = :k"), {"k": key}).scalar_one()
+    events = db.execute(text("SELECT string_agg(changes::text, ' ') FROM report_event WHERE report_id = :r"),
+                        {"r": rid}).scalar_one()
+    assert "811218" not in kept + events and "070-123" not in kept + events
+    # place can be emptied; an unchanged text is no change
+    r = client.patch(f"/api/v1/reports/{rid}", headers=auth("coordinator"),
+                     json={"description": "En person sprejade", "place": ""})
+    assert r.json()["properties"]["place"] is None
+    assert client.get(f"/api/v1/reports/{rid}/history", headers=auth("coordinator")).json()[-1]["changes"] == \
+        {"place": True}

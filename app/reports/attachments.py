@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 
 from app.auth.service import Principal
 from app.config import Settings
-from app.db import on_rollback
+from app.db import on_commit, on_rollback
 from app.errors import NotFound
 from app.reports.idempotency import request_fingerprint, run_once
 from app.reports.images import clean_image
-from app.reports.models import Attachment, Report
+from app.reports.models import Attachment, Report, ReportEvent
 from app.reports.schemas import AttachmentRead
 from app.reports.service import require_attachable, visible_to
 
@@ -31,9 +31,11 @@ def add_attachment(session: Session, *, settings: Settings, report_id: uuid.UUID
     attachment_id = uuid.uuid4()
     relative = Path(str(report.id)) / f"{attachment_id}.jpg"
     target = settings.attachment_dir / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = target.with_suffix(".part")
-    tmp.write_bytes(image.data)
+    # readable by the service alone (photos can show faces and number plates)
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
+        out.write(image.data)
     os.replace(tmp, target)
     on_rollback(session, lambda: target.unlink(missing_ok=True))
     attachment = Attachment(id=attachment_id, report_id=report.id, path=str(relative),
@@ -68,3 +70,19 @@ def get_attachment_file(session: Session, *, settings: Settings, attachment_id: 
     if attachment is None:
         raise NotFound(f"No attachment {attachment_id} that you may see")
     return attachment, settings.attachment_dir / attachment.path
+
+
+def delete_attachment(session: Session, *, settings: Settings, attachment_id: uuid.UUID, principal: Principal) -> None:
+    """Remove a photo (coordinator): a face or a number plate that should not be kept. The row
+    goes now, the file once the request has committed; the report's history records which photo
+    was removed, and by whom."""
+    attachment = session.scalar(select(Attachment).join(Report, Report.id == Attachment.report_id)
+                                .where(Attachment.id == attachment_id, visible_to(principal)).with_for_update())
+    if attachment is None:
+        raise NotFound(f"No attachment {attachment_id} that you may see")
+    target = settings.attachment_dir / attachment.path
+    session.add(ReportEvent(report_id=attachment.report_id, user_id=principal.user_id, action="photo_removed",
+                            changes={"attachment": str(attachment.id)}))
+    session.delete(attachment)
+    session.flush()
+    on_commit(session, lambda: target.unlink(missing_ok=True))

@@ -27,9 +27,18 @@ def request_fingerprint(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _as_is(body: dict[str, Any]) -> dict[str, Any]:
+    return body
+
+
 def run_once(session: Session, *, scope: str, key: str | None, fingerprint: str, status_code: int,
-             work: Callable[[], dict[str, Any]]) -> tuple[int, dict[str, Any], bool]:
-    """Run ``work`` once per (scope, key); returns (status, body, replayed)."""
+             work: Callable[[], dict[str, Any]], keep: Callable[[dict[str, Any]], dict[str, Any]] = _as_is,
+             replay: Callable[[dict[str, Any]], dict[str, Any]] = _as_is) -> tuple[int, dict[str, Any], bool]:
+    """Run ``work`` once per (scope, key); returns (status, body, replayed).
+
+    What is stored of the first answer is ``keep(body)`` and a retry gets ``replay(kept)``: a
+    report keeps only its id and is answered as it is now, so that no second copy of its text and
+    position outlives a correction (personal data taken out by the coordinator stays out)."""
     if key is None:
         return status_code, work(), False
     if not (KEY_MIN <= len(key) <= KEY_MAX) or not key.isprintable():
@@ -48,10 +57,10 @@ def run_once(session: Session, *, scope: str, key: str | None, fingerprint: str,
             raise InvalidInput("This Idempotency-Key was already used for a different request; "
                                "use a new key for a new report",
                                errors=[{"field": "Idempotency-Key", "message": "reused with another body"}])
-        return record.status_code, record.response, True
+        return record.status_code, replay(record.response), True
     body = work()
     record = session.get(IdempotencyRecord, (scope, key))
     record.status_code = status_code
-    record.response = body
+    record.response = keep(body)
     session.flush()
     return status_code, body, False

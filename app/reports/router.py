@@ -5,7 +5,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, UploadFile
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 from app import geo
 from app.auth.deps import REPORTING, BearerToken, CurrentPrincipal, Moderator, SettingsDep, current_principal
@@ -14,6 +14,7 @@ from app.integrations.service import authenticate_key
 from app.middleware import require_json
 from app.pagination import Cursor, clamp_limit
 from app.reports import attachments as attachment_service
+from app.responses import NOT_STORED
 from app.reports import service
 from app.reports.deps import ReportFilterDep, reject_unknown_query_params
 from app.reports.schemas import (
@@ -146,8 +147,15 @@ def get_attachment(attachment_id: uuid.UUID, principal: CurrentPrincipal, sessio
                    settings: SettingsDep) -> FileResponse:
     attachment, path = attachment_service.get_attachment_file(session, settings=settings,
                                                               attachment_id=attachment_id, principal=principal)
-    return FileResponse(path, media_type=attachment.content_type,
-                        headers={"Cache-Control": "private, max-age=3600"})
+    return FileResponse(path, media_type=attachment.content_type, headers=NOT_STORED)
+
+
+@router.delete("/attachments/{attachment_id}", status_code=204, summary="Remove a photo (coordinator): the file "
+               "is deleted, the report's history records it")
+def delete_attachment(attachment_id: uuid.UUID, principal: Moderator, session: SessionDep,
+                      settings: SettingsDep) -> Response:
+    attachment_service.delete_attachment(session, settings=settings, attachment_id=attachment_id, principal=principal)
+    return Response(status_code=204)
 
 
 @router.get("/categories", response_model=list[CategoryRead], summary="The municipality's categories")

@@ -85,7 +85,9 @@ class PublicReportCreate(ReportCreate):
 
 
 class ReportUpdate(BaseModel):
-    """Moderation by the coordinator: status, a category fix, a note."""
+    """Moderation by the coordinator: status, a category fix, a note; and the description or
+    place rewritten to take out personal data (the history records that they changed, never
+    the text)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -93,6 +95,9 @@ class ReportUpdate(BaseModel):
     category: Text | None = Field(None, min_length=1, max_length=50)
     duplicate_of: uuid.UUID | None = None
     moderation_note: Text | None = Field(None, max_length=2000)
+    description: Text | None = Field(None, max_length=DESCRIPTION_MAX_CHARS,
+                                     description="The description with personal data taken out")
+    place: Text | None = Field(None, max_length=200, description="The place with personal data taken out ('' for none)")
 
 
 class PointGeometry(BaseModel):

@@ -203,10 +203,22 @@ def create_report(session: Session, *, payload: ReportCreate, by: Submitter, ske
 
 def submit_report(session: Session, *, payload: ReportCreate, by: Submitter, skew_s: int,
                   idempotency_key: str | None) -> tuple[int, dict[str, Any], bool]:
-    """:func:`create_report` once per Idempotency-Key; returns (status, feature, replayed)."""
+    """:func:`create_report` once per Idempotency-Key; returns (status, feature, replayed). A
+    retry gets the report as it is now (only its id is kept with the key)."""
     return run_once(session, scope=by.idempotency_scope, key=idempotency_key,
                     fingerprint=request_fingerprint(payload.model_dump(mode="json")), status_code=201,
-                    work=lambda: create_report(session, payload=payload, by=by, skew_s=skew_s))
+                    work=lambda: create_report(session, payload=payload, by=by, skew_s=skew_s),
+                    keep=lambda feature: {"id": feature["id"]},
+                    replay=lambda kept: _current_feature(session, report_id=uuid.UUID(kept["id"]), user_id=by.user_id))
+
+
+def _current_feature(session: Session, *, report_id: uuid.UUID, user_id: int | None) -> dict[str, Any]:
+    """A report its submitter filed, as it is now (for a retried Idempotency-Key: the key and the
+    request's hash show it is the same submitter, who may not otherwise list it — a citizen)."""
+    row = session.execute(_shown_query().where(Report.id == report_id)).first()
+    if row is None:
+        raise NotFound(f"The report {report_id} filed with this Idempotency-Key no longer exists")
+    return _row_to_feature(row, user_id=user_id, attachments=_photos(session, [report_id]).get(report_id, ()))
 
 
 def _feature(*, id, lon, lat, category, label, group, occurred_from, occurred_to, reported_at, description,
@@ -261,11 +273,11 @@ def _shown_query() -> Select:
     return _feature_query().add_columns(linked.label("linked_reports"))
 
 
-def _row_to_feature(row, *, principal: Principal, attachments=()) -> dict[str, Any]:
+def _row_to_feature(row, *, user_id: int | None, attachments=()) -> dict[str, Any]:
     return _feature(id=row[0], lon=row[1], lat=row[2], category=row[3], label=row[4], group=row[5],
                     occurred_from=row[6], occurred_to=row[7], reported_at=row[8], description=row[9],
                     place=row[10], status=row[11], source=row[12], organisation=row[13],
-                    organisation_kind=row[14], mine=row[15] == principal.user_id, h3_r9=row[16],
+                    organisation_kind=row[14], mine=user_id is not None and row[15] == user_id, h3_r9=row[16],
                     attachments=attachments, event_type=row.event_type, external_id=row.external_id,
                     incident_of=row.incident_of,
                     linked_reports=row.linked_reports)
@@ -298,7 +310,7 @@ def get_report(session: Session, *, report_id: uuid.UUID, principal: Principal) 
     row = session.execute(_shown_query().where(Report.id == report_id, visible_to(principal))).first()
     if row is None:
         raise NotFound(f"No report {report_id} that you may see")
-    return _row_to_feature(row, principal=principal, attachments=_photos(session, [report_id]).get(report_id, ()))
+    return _row_to_feature(row, user_id=principal.user_id, attachments=_photos(session, [report_id]).get(report_id, ()))
 
 
 def _photos(session: Session, report_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
@@ -367,7 +379,7 @@ def list_reports(session: Session, *, principal: Principal, flt: ReportFilter, l
     more = len(rows) > limit
     rows = rows[:limit]
     photos = _photos(session, [r[0] for r in rows]) if with_attachments else {}
-    features = [_row_to_feature(r, principal=principal, attachments=photos.get(r[0], ())) for r in rows]
+    features = [_row_to_feature(r, user_id=principal.user_id, attachments=photos.get(r[0], ())) for r in rows]
     next_cursor = Cursor(at=rows[-1][8], id=rows[-1][0]) if more else None
     return features, matched, next_cursor
 
@@ -405,7 +417,8 @@ def stream_reports(session: Session, *, principal: Principal, flt: ReportFilter,
 
 def update_report(session: Session, *, report_id: uuid.UUID, changes: ReportUpdate,
                   principal: Principal) -> dict[str, Any]:
-    """Moderate a report (coordinator): status, category, note; every change is logged."""
+    """Moderate a report (coordinator): status, category, note, and personal data taken out of
+    its description or place; every change is logged (free text as changed, never copied)."""
     report = _get_visible(session, report_id=report_id, principal=principal, for_update=True)
     diff: dict[str, Any] = {}
     fields = changes.model_dump(exclude_unset=True)
@@ -440,6 +453,15 @@ def update_report(session: Session, *, report_id: uuid.UUID, changes: ReportUpda
     if "moderation_note" in fields:
         diff["moderation_note"] = True  # the note itself is kept on the report, not copied to the log
         report.moderation_note = fields["moderation_note"]
+    # Rewritten to take personal data out (GDPR art. 16-17): the old text is gone, and the log
+    # says only that it changed. (An integration's event gets its description back if its source
+    # sends the event again with it.)
+    if fields.get("description") is not None and fields["description"].strip() != report.description:
+        diff["description"] = True
+        report.description = fields["description"].strip()
+    if "place" in fields and (fields["place"] or None) != report.place_name:
+        diff["place"] = True
+        report.place_name = fields["place"] or None
     if diff:
         report.moderated_by = principal.user_id
         report.moderated_at = utcnow()
