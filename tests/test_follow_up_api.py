@@ -86,7 +86,7 @@ def test_not_done_is_red_and_the_coordinator_can_override_with_a_comment(client,
     assert (confirmed["light"], confirmed["overridden"]) == ("red", False)
     assert [f["light"] for f in client.get(url, headers=auth("gis")).json()] == ["yellow", "red"]
     log = client.get("/api/v1/audit?entity=follow_up", headers=auth("coordinator")).json()["items"]
-    assert log[1]["changes"]["comment"] == [None, "Gjordes delvis, protokoll saknas"]
+    assert log[1]["changes"]["comment"] is True and "protokoll saknas" not in str(log)
     place = next(f for f in client.get("/api/v1/places", headers=auth("est")).json()["features"]
                  if f["id"] == action["place_id"])
     assert place["properties"]["latest_light"]["light"] == "red"

@@ -136,6 +136,14 @@ def test_events_can_arrive_for_checking_first(client, auth):
     created = results_by_id(post_events(client, [event("NEW-1")]))["NEW-1"]
     props = client.get(f"/api/v1/reports/{created['id']}", headers=auth("est")).json()["properties"]
     assert props["status"] == "new"
+    # what a source's events count as changes the situation picture: who did it is in the audit log
+    client.put(f"{BASE}/{integration['id']}/event-types", headers=auth("coordinator"),
+               json=[{"event_type": "Brand i båt", "category": "brand_fordon"}])
+    log = client.get("/api/v1/audit?entity=integration", headers=auth("coordinator")).json()["items"]
+    assert [(e["user"], e["entity_id"]) for e in log] == [("coordinator", integration["id"])] * 2
+    assert log[1]["changes"] == {"initial_status": ["verified", "new"]}
+    before, after = log[0]["changes"]["event_types"]
+    assert before["Brand i container"] == "brand_container" and after == {"Brand i båt": "brand_fordon"}
 
 
 def test_a_switched_off_integration_is_refused(client, auth):

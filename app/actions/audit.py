@@ -22,14 +22,31 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, list[Any]]:
-    """Field -> [old, new] for every field that differs (``None`` on the missing side)."""
+# Free text (cause-analysis notes, the minutes, comments, a safety walk's remarks) may name
+# people: the log says that it changed, never what it said — as a report's history does — so
+# that text taken out of a note or the minutes is gone, not kept here for ever.
+FREE_TEXT = frozenset({"text", "test_plan", "result", "comment", "minutes"})
+NOT_LOGGED = "(text not logged)"
+
+
+def _without_text(value: Any) -> Any:
+    """``value`` with the free text of any dict in it (a walk's remarks) replaced by :data:`NOT_LOGGED`."""
+    if isinstance(value, dict):
+        return {k: (NOT_LOGGED if k in FREE_TEXT and v else _without_text(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_text(v) for v in value]
+    return value
+
+
+def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any]:
+    """Field -> [old, new] for every field that differs (``None`` on the missing side); a free-text
+    field that differs -> ``True``."""
     before, after = before or {}, after or {}
-    out = {}
+    out: dict[str, Any] = {}
     for key in sorted(set(before) | set(after)):
         old, new = _plain(before.get(key)), _plain(after.get(key))
         if old != new:
-            out[key] = [old, new]
+            out[key] = True if key in FREE_TEXT else [_without_text(old), _without_text(new)]
     return out
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.actions import audit
 # Made, stored and their use recorded like users' reading keys (last_used_at at most once a
 # minute and never waiting: a busy feed would otherwise update, and lock, the same row each time).
 from app.auth.keys import PREFIX_CHARS as KEY_PREFIX_CHARS, key_digest, new_secret, record_use
@@ -129,11 +130,15 @@ def update_integration(session: Session, *, integration_id: int, principal: Prin
     """Set what new events start as, or switch the integration off (its keys then stop working);
     the integration as :func:`read_integration` gives it."""
     integration = get_integration(session, integration_id=integration_id, principal=principal)
+    before = {"initial_status": integration.initial_status, "active": integration.active}
     if initial_status is not None:
         integration.initial_status = initial_status
     if active is not None:
         integration.active = active
     session.flush()
+    # what a source's events count as changes the situation picture: who changed it is kept
+    audit.record(session, principal=principal, entity="integration", entity_id=integration.id, operation="update",
+                 before=before, after={"initial_status": integration.initial_status, "active": integration.active})
     return read_integration(session, integration=integration, principal=principal)
 
 
@@ -197,8 +202,16 @@ def set_mapping(session: Session, *, integration_id: int, entries: list[tuple[st
     Events already filed keep their category; the new mapping applies to what arrives next
     (including updates of earlier events)."""
     integration = get_integration(session, integration_id=integration_id, principal=principal)
+    before = get_mapping(session, integration_id=integration_id, principal=principal)
     replace_mapping(session, integration=integration, entries=entries, updated_by=principal.user_id)
-    return get_mapping(session, integration_id=integration_id, principal=principal)
+    after = get_mapping(session, integration_id=integration_id, principal=principal)
+    audit.record(session, principal=principal, entity="integration", entity_id=integration.id, operation="update",
+                 before={"event_types": _as_map(before)}, after={"event_types": _as_map(after)})
+    return after
+
+
+def _as_map(mapping: list[dict]) -> dict[str, str]:
+    return {m["event_type"]: m["category"] for m in mapping}
 
 
 TYPE_KEY_CHARS = EventTypeMapping.__table__.c.type_key.type.length
