@@ -66,3 +66,19 @@ def test_meeting_report_pdf_has_the_content_and_renders(client, auth, meeting):
                    check=True, timeout=60)
     pages = sorted(ARTIFACTS.glob("meeting-report-*.png"))
     assert pages and pages[0].stat().st_size > 2000
+
+
+def test_an_old_meetings_report_lists_the_actions_open_at_that_meeting(client, auth, db):
+    """Read months later, a meeting's report shows the actions under way at that meeting, as
+    they stood then — not the ones opened since, nor today's statuses."""
+    place = make_place(client, auth)
+    before = client.post("/api/v1/actions", headers=auth("est"), json=action_body(
+        place["id"], what="Belysning i gångtunneln", status="in_progress")).json()
+    m = client.post("/api/v1/meetings", headers=auth("coordinator"), json={
+        "cycle": "previous", "held_on": dt.date.today().isoformat()}).json()
+    assert client.post(f"/api/v1/meetings/{m['id']}/start", headers=auth("coordinator")).status_code == 200
+    client.post("/api/v1/actions", headers=auth("est"), json=action_body(place["id"], what="Nattvandring 2027"))
+    client.patch(f"/api/v1/actions/{before['id']}", headers=auth("est"), json={"status": "done"})
+    html = client.get(f"/api/v1/meetings/{m['id']}/report.html", headers=auth("est")).text
+    under_way = html.split("<h2>Pågående insatser</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "Belysning i gångtunneln" in under_way and "Nattvandring 2027" not in under_way

@@ -26,6 +26,7 @@ from app.hotspots.service import build_selection, cycle_json, get_layer, get_pat
 from app.timeutil import local_iso, utcnow
 
 FROZEN_RESOLUTION = 9
+OPEN_STATUSES = ["planned", "in_progress"]
 AGENDA_ITEMS = 10
 
 
@@ -128,6 +129,9 @@ def start_meeting(session: Session, *, principal: Principal, meeting_id: int) ->
     meeting.frozen_layer = get_layer(session, scope, cycle=cycle, res=FROZEN_RESOLUTION, selection=selection)
     agenda = get_top(session, scope, cycle=cycle, res=FROZEN_RESOLUTION, selection=selection, n=AGENDA_ITEMS)
     agenda["patterns"] = get_patterns(session, selection=selection, start=cycle.start, end=cycle.end)
+    # the actions under way as the meeting saw them: the report of an old meeting lists these,
+    # not those open today
+    agenda["open_actions"] = list_actions(session, principal=principal, place_id=None, status=OPEN_STATUSES)
     meeting.frozen_agenda = agenda
     before = _audit_view(meeting)
     meeting.started_at = utcnow()
@@ -169,6 +173,8 @@ def meeting_report(session: Session, *, principal: Principal, meeting_id: int, a
     """The meeting report: HTML, or PDF rendered from the same HTML."""
     meeting = meeting_json(session, principal=principal, meeting_id=meeting_id)
     scope = get_scope(session, municipality_id=principal.municipality_id)
-    open_actions = list_actions(session, principal=principal, place_id=None, status=["planned", "in_progress"])
+    open_actions = (meeting["frozen_agenda"] or {}).get("open_actions")  # as at the start (since 2026-11-22)
+    if open_actions is None:  # not started yet (or started before the start kept them): as they are now
+        open_actions = list_actions(session, principal=principal, place_id=None, status=OPEN_STATUSES)
     html = report.render_meeting_html(meeting, municipality=scope.municipality.name, open_actions=open_actions)
     return report.render_pdf(html) if as_pdf else html
