@@ -196,10 +196,12 @@ def show_overview(args: argparse.Namespace) -> None:
         for u in m.users:
             shown = f" ({u.display_name})" if u.display_name else ""
             keys = f", {_keys(u.reading_keys, u.key_last_used)} for GIS programs" if u.reading_keys else ""
-            print(f"    {u.username}{shown}: {u.role}, {u.organisation}" + ("" if u.active else ", deactivated") + keys)
+            print(f"    {u.username}{shown} (user:{u.id}): {u.role}, {u.organisation}"
+                  + ("" if u.active else ", deactivated") + keys)
         print("  integrations:" + ("" if m.integrations else " none"))
         for i in m.integrations:
-            print(f"    {i.name} ({i.organisation}): {'on' if i.active else 'switched off'}, new reports start as "
+            print(f"    {i.name} ({i.organisation}; integration:{i.id}): {'on' if i.active else 'switched off'}, "
+                  "new reports start as "
                   f"{i.initial_status}; {_keys(i.keys, i.key_last_used)}; {i.mapped_types} event "
                   f"type{'s' * (i.mapped_types != 1)} mapped")
 

@@ -10,6 +10,7 @@ from fastapi import Request
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import caller
 from app.errors import UnsupportedMediaType, error_response
 
 access_log = logging.getLogger("lagesbild.access")
@@ -134,7 +135,9 @@ class PrivateByDefaultMiddleware:
 
 
 class AccessLogMiddleware:
-    """One line per request: method, route path, status, milliseconds."""
+    """One line per request: method, route path, status, milliseconds, and who asked
+    (:mod:`app.caller`: a user's or an integration's id, ``-`` for nobody; never names, query
+    values or bodies)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -152,11 +155,13 @@ class AccessLogMiddleware:
                 status = message["status"]
             await send(message)
 
+        holder, token = caller.begin()
         try:
             await self.app(scope, receive, capture)
         finally:
-            access_log.info("%s %s %d %.1fms", scope["method"], scope["path"], status,
-                            (time.perf_counter() - start) * 1000)
+            caller.end(token)
+            access_log.info("%s %s %d %.1fms %s", scope["method"], scope["path"], status,
+                            (time.perf_counter() - start) * 1000, holder.get("who", "-"))
 
 
 async def require_json(request: Request) -> None:

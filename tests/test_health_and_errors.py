@@ -84,3 +84,31 @@ def test_answers_with_reports_are_kept_by_no_cache(client, auth):
         assert r.headers["cache-control"] == "private, no-store", (path, r.status_code)
     static = client.get("/static/js/common.js")
     assert static.status_code == 200 and "no-store" not in static.headers.get("cache-control", "")
+
+
+def test_the_access_log_says_who_read_what(client, auth, db, caplog):
+    """Who saw the reports is traceable: each access-log line names the caller by id — a
+    user (by login or by one of their reading keys) or an integration — never by name or key."""
+    import logging
+
+    from sqlalchemy import select
+
+    from app.auth.models import ReadingKey, User
+    from tests.feeds import event, post_events
+    from tests.test_reading_keys import make_key
+
+    caplog.set_level(logging.INFO, logger="lagesbild.access")
+    gis = db.scalar(select(User.id).where(User.username == "gis"))
+    key = make_key(client, auth)["key"]
+    key_id = db.scalar(select(ReadingKey.id).order_by(ReadingKey.id.desc()).limit(1))
+    client.get("/api/v1/exports/reports.csv", headers=auth("gis"))
+    client.get("/ogc/collections/reports/items?limit=1", headers={"X-API-Key": key})
+    post_events(client, [event("WHO-1")])
+    client.get("/api/v1/reports?limit=1")
+    lines = [r.getMessage() for r in caplog.records if r.name == "lagesbild.access"]
+    assert "GET /api/v1/exports/reports.csv 200" in lines[-4] and lines[-4].endswith(f" user:{gis}")
+    assert lines[-3].startswith("GET /ogc/collections/reports/items 200") and \
+        lines[-3].endswith(f" user:{gis}:key:{key_id}")
+    assert lines[-2].startswith("POST /api/v1/integrations/events 200") and " integration:" in lines[-2]
+    assert lines[-1].startswith("GET /api/v1/reports 401") and lines[-1].endswith(" -")
+    assert key not in "\n".join(lines) and "gis " not in "\n".join(lines)

@@ -297,11 +297,14 @@ def test_the_operator_lists_what_is_set_up(setup, capsys, engine):
     assert lines[0].startswith("Nyköping (0480): 0 reports; EST cycles of 14 days, one starting Wednesday")
     assert "    Räddningstjänsten Sörmland (raddningstjanst): 0 users" in lines
     assert "    Nyköpings kommun (kommun): 1 user" in lines
-    assert ("    samordnare.nykoping (Anna S): coordinator, Nyköpings kommun, deactivated, 1 key (never used) for GIS "
-            "programs") in lines
+    # with the ids the access log names them by
+    assert (f"    samordnare.nykoping (Anna S) (user:{user_id}): coordinator, Nyköpings kommun, deactivated, 1 key "
+            "(never used) for GIS programs") in lines
     used = next(line for line in lines if line.startswith("    raddningstjanst "))
-    assert used.startswith("    raddningstjanst (Räddningstjänsten Sörmland): on, new reports start as verified; "
-                           "1 key (last used 2027-01-13 22:30)")  # Swedish time
+    with Session(engine) as session:
+        integration_id = session.scalar(select(Integration.id).join(Municipality).where(Municipality.code == CODE))
+    assert used.startswith(f"    raddningstjanst (Räddningstjänsten Sörmland; integration:{integration_id}): on, new "
+                           "reports start as verified; 1 key (last used 2027-01-13 22:30)")  # Swedish time
     assert used.endswith(f"; {len(RESCUE_EVENT_TYPES)} event types mapped")
     assert "lgb_" not in out and "password" not in out.lower()
     unknown, out, err = run(capsys, "list", "--municipality", "0999")

@@ -13,6 +13,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from app import caller
 from app.auth.service import (
     ALL_REPORTS_ROLES, MODERATOR_ROLES, REPORTING_ROLES, Principal, get_principal, load_principal, token_subject,
 )
@@ -229,6 +230,7 @@ async def tile_reader(request: Request, session: ReadSessionDep) -> Principal:
     if principal is None:
         principal = await run_in_threadpool(load)
         principal_cache.put(key, principal, ttl=settings.tile_auth_cache_seconds)
+    caller.note(f"user:{principal.user_id}")  # (loaded: noted already, with the reading key's id)
     return _GIS_READ.check(principal)
 
 

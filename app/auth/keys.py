@@ -11,6 +11,7 @@ import jwt
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from app import caller
 from app.auth.models import ReadingKey, User
 from app.auth.service import MODERATOR_ROLES, OLD_READING_KEY, Principal, load_principal
 from app.errors import Conflict, Forbidden, NotFound, Unauthenticated
@@ -95,6 +96,7 @@ def authenticate_reading_key(session: Session, *, key: str) -> Principal:
     if expires_at <= now:
         raise Unauthenticated(f"The reading key expired at {local_iso(expires_at)}; make a new one "
                               "with POST /api/v1/reading-keys")
+    caller.note(f"user:{user_id}:key:{key_id}")
     principal = load_principal(session, user_id=user_id)
     record_use(session, ReadingKey, key_id, last_used_at)
     return principal

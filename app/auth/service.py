@@ -10,6 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import caller
 from app.auth.models import User
 from app.config import Settings
 from app.errors import Unauthenticated
@@ -114,5 +115,6 @@ def load_principal(session: Session, *, user_id: int, token_version: int | None 
                               "operator switches users on again: python -m app.manage user --activate)")
     if token_version is not None and token_version != row[8]:
         raise Unauthenticated("The password was changed after this token was issued; log in again")
+    caller.note(f"user:{row[0]}")
     return Principal(user_id=row[0], username=row[1], role=row[2], organisation_id=row[4],
                      organisation_kind=row[5], municipality_id=row[6], organisation_name=row[7])

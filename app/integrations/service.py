@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app import caller
 from app.actions import audit
 # Made, stored and their use recorded like users' reading keys (last_used_at at most once a
 # minute and never waiting: a busy feed would otherwise update, and lock, the same row each time).
@@ -50,6 +51,7 @@ def authenticate_key(session: Session, *, key: str) -> IntegrationClient:
     """The active integration behind a (non-revoked) API key; records when the key was last
     used (to the minute)."""
     key_id, last_used_at, client = find_key(session, key=key)
+    caller.note(f"integration:{client.integration_id}")
     record_use(session, ApiKey, key_id, last_used_at)
     return client
 

@@ -28,6 +28,7 @@ class UserLine:
     active: bool
     reading_keys: int  # neither revoked nor expired: each reads like a password until then
     key_last_used: dt.datetime | None
+    id: int  # as the access log names the user (user:<id>)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class IntegrationLine:
     keys: int  # not revoked
     key_last_used: dt.datetime | None  # the latest use of any of its keys
     mapped_types: int
+    id: int  # as the access log names the integration (integration:<id>)
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ def _one(session: Session, muni: Municipality) -> MunicipalityOverview:
                  .group_by(ReadingKey.user_id).subquery())
     users = [UserLine(*row) for row in session.execute(
         select(User.username, User.display_name, User.role, Organisation.name, User.active,
-               func.coalesce(live_keys.c.n, 0), live_keys.c.last)
+               func.coalesce(live_keys.c.n, 0), live_keys.c.last, User.id)
         .join(Organisation, Organisation.id == User.organisation_id)
         .outerjoin(live_keys, live_keys.c.user_id == User.id)
         .where(Organisation.municipality_id == muni.id).order_by(User.username))]
@@ -85,7 +87,7 @@ def _one(session: Session, muni: Municipality) -> MunicipalityOverview:
               .group_by(EventTypeMapping.integration_id).subquery())
     integrations = [IntegrationLine(*row) for row in session.execute(
         select(Integration.name, Organisation.name, Integration.active, Integration.initial_status,
-               func.coalesce(keys.c.n, 0), keys.c.last, func.coalesce(mapped.c.n, 0))
+               func.coalesce(keys.c.n, 0), keys.c.last, func.coalesce(mapped.c.n, 0), Integration.id)
         .join(Organisation, Organisation.id == Integration.organisation_id)
         .outerjoin(keys, keys.c.integration_id == Integration.id)
         .outerjoin(mapped, mapped.c.integration_id == Integration.id)
