@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Annotated
 
+import annotated_types
 from fastapi import Depends
 from sqlalchemy import MetaData, create_engine
 from sqlalchemy.engine import Engine
@@ -110,6 +111,10 @@ async def get_read_session() -> AsyncIterator[Session]:
     finally:
         session.close()
 
+
+# Our serial ids are PostgreSQL integers: an id outside that range is refused where it is read
+# (a body field, a query or path parameter: 422 naming it), not by the database with a generic error.
+RowId = Annotated[int, annotated_types.Interval(ge=-(2**31), le=2**31 - 1)]
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]

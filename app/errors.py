@@ -12,8 +12,10 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("lagesbild.errors")
@@ -22,6 +24,11 @@ log = logging.getLogger("lagesbild.errors")
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 RETRY_DETAIL = ("Another request changed the same reports at the same moment, and the database stopped this one to "
                 "let the other finish; nothing was stored. Send it again.")
+# What a request refers to (a place, an action, a note) was deleted or changed by another request
+# between our reading it and our writing: a foreign key, a unique key or a row that is gone.
+RACE_SQLSTATES = frozenset({"23503", "23505", "23P01"})
+RACE_DETAIL = ("Another request changed or deleted what this one refers to at the same moment; nothing was stored. "
+               "Read it again, and send this again if it still applies.")
 
 
 class DomainError(Exception):
@@ -151,13 +158,17 @@ def field_errors(raw: Any) -> list[dict[str, Any]]:
     out = []
     for err in raw:
         msg = str(err.get("msg", "invalid value"))
+        loc = err.get("loc", ())
         if err.get("type") == "json_invalid":
-            msg = "Malformed JSON: " + str(err.get("ctx", {}).get("error", "could not be parsed"))
+            # the location is ('body', <character position>): the error is the body's
+            where = f" at character {loc[1]}" if len(loc) > 1 and isinstance(loc[1], int) else ""
+            msg = "Malformed JSON" + where + ": " + str(err.get("ctx", {}).get("error", "could not be parsed"))
+            loc = ("body",)
         elif err.get("type") in ("too_long", "too_short") and isinstance(err.get("input"), str):
             # A length limit on validated text: pydantic words it for lists ("items after validation").
             bound = err.get("ctx", {}).get("max_length" if err["type"] == "too_long" else "min_length")
             msg = f"Text should have at {'most' if err['type'] == 'too_long' else 'least'} {bound} characters"
-        out.append({"field": _field_path(err.get("loc", ())), "message": msg, "type": err.get("type")})
+        out.append({"field": _field_path(loc), "message": msg, "type": err.get("type")})
     return out
 
 
@@ -172,6 +183,15 @@ def _why(cause: Exception) -> str:
     if isinstance(cause, UnicodeDecodeError):
         return "the body is not UTF-8"
     return str(cause).split(";")[0]  # e.g. "Exceeds the limit (4300 digits) for integer string conversion"
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route allows on the request's path (Starlette's 405 names the first
+    route's only, though one path has several: GET, PATCH and DELETE of a place); HEAD with GET."""
+    routes = request.app.router.routes  # (routers included as a whole: asked through their own matches())
+    methods = {method for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+               if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)}
+    return sorted(methods | ({"HEAD"} if "GET" in methods else set()))
 
 
 def _invalid_input_status(request: Request) -> int:
@@ -207,17 +227,35 @@ def install(app: FastAPI) -> None:
             return error_response(request.url.path, _invalid_input_status(request), "Invalid input",
                                   f"Malformed JSON: {_why(exc.__cause__)}",
                                   type_slug="invalid-input", errors=[{"field": "body", "message": "malformed JSON"}])
+        headers = getattr(exc, "headers", None)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"No resource at {request.url.path}"
+        if exc.status_code == 405:
+            allowed = _allowed_methods(request)
+            detail = f"{request.method} is not allowed on {request.url.path}; allowed: {', '.join(allowed)}"
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
         return error_response(request.url.path, exc.status_code, titles.get(exc.status_code, "Error"), detail,
-                              type_slug=slugs.get(exc.status_code, f"http-{exc.status_code}"),
-                              headers=getattr(exc, "headers", None))
+                              type_slug=slugs.get(exc.status_code, f"http-{exc.status_code}"), headers=headers)
 
     @app.exception_handler(DataError)
     async def _data(request: Request, exc: Exception) -> Response:
         # A value PostgreSQL cannot take (say, out of range): bad input, and nothing was stored.
-        return error_response(request.url.path, 422, "Invalid input", "A value in the request cannot be stored "
-                              "(out of range or not representable); nothing was stored", type_slug="invalid-input")
+        return error_response(request.url.path, 422, "Invalid input", "A value in the request cannot be used by the "
+                              "database (a number out of range, or a character it cannot hold); nothing was changed",
+                              type_slug="invalid-input")
+
+    @app.exception_handler(IntegrityError)
+    @app.exception_handler(StaleDataError)
+    async def _race(request: Request, exc: Exception) -> Response:
+        # The checks before a write (does the place exist? is the note free?) passed, and another
+        # request then deleted or took it before we wrote: a conflict, not a server failure.
+        # Any other integrity error (a check constraint) is a defect of ours, still a 500.
+        sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+        if isinstance(exc, StaleDataError) or sqlstate in RACE_SQLSTATES:
+            log.warning("%s on %s %s: changed meanwhile by another request, rolled back", type(exc).__name__,
+                        request.method, request.url.path)
+            return error_response(request.url.path, 409, "Conflict", RACE_DETAIL, type_slug="conflict")
+        return await _unexpected(request, exc)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)

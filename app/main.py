@@ -19,7 +19,10 @@ from app.hotspots.router import router as hotspots_router
 from app.pages import router as pages_router
 from app.integrations.router import router as integrations_router
 from app.static import mount_static
-from app.middleware import AccessLogMiddleware, BodyLimitMiddleware, PrivateByDefaultMiddleware, Utf8FormMiddleware
+from app.middleware import (
+    AccessLogMiddleware, BodyLimitMiddleware, HeadMiddleware, NulQueryMiddleware, PrivateByDefaultMiddleware,
+    Utf8FormMiddleware,
+)
 from app.reports.public_router import router as public_router
 from app.reports.router import router as reports_router
 from app.responses import GZIP_MIN_BYTES
@@ -38,10 +41,12 @@ def create_app() -> FastAPI:
     errors.install(app)
     errors.register_format(open311.PREFIX + "/", open311_router.error_response)
     app.add_middleware(Utf8FormMiddleware)  # inside the body limit, which counts the bytes as sent
+    app.add_middleware(NulQueryMiddleware)
     app.add_middleware(BodyLimitMiddleware, default_limit=settings.body_max_bytes,
                        limits={"/attachments": settings.attachment_max_bytes + 64 * 1024,
                                "/integrations/events": settings.feed_body_max_bytes})
     app.add_middleware(PrivateByDefaultMiddleware)
+    app.add_middleware(HeadMiddleware)  # inside the access log, which logs the HEAD as sent
     app.add_middleware(AccessLogMiddleware)
     # Pages, Leaflet and hotspot layers shrink 4-8x; level 5 costs a fraction of level 9's CPU.
     # Tiles are gzipped by their route (app.responses), Vary included: left alone here, or the

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from urllib.parse import parse_qsl
 
 from fastapi import Request
 from starlette.exceptions import HTTPException
@@ -52,6 +53,53 @@ class BodyLimitMiddleware:
 
 
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
+
+
+class HeadMiddleware:
+    """HEAD answered as GET without the body (RFC 9110 §9.1: a server supports GET and HEAD),
+    for monitoring (``curl -I``) and link checkers; the headers are GET's, Content-Length included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, without_body)
+
+
+class NulQueryMiddleware:
+    """A NUL character (``%00``) in a query parameter is refused at once with 422 naming the
+    parameter: PostgreSQL cannot hold one in text, and the database's error would name nothing."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        query = scope.get("query_string", b"") if scope["type"] == "http" else b""
+        if b"%00" not in query and b"\x00" not in query:
+            await self.app(scope, receive, send)
+            return
+        names = sorted({name for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+                        if "\x00" in name or "\x00" in value})
+        if not names:  # (%00 escaped as %2500: a literal "%00" is fine)
+            await self.app(scope, receive, send)
+            return
+        shown = [name.replace("\x00", "\\0") for name in names]
+        response = error_response(scope["path"], 422, "Invalid input",
+                                  f"{', '.join(shown)}: a NUL character (%00) is not allowed in a value",
+                                  type_slug="invalid-input",
+                                  errors=[{"field": name, "message": "contains a NUL character"} for name in shown])
+        await response(scope, receive, send)
 
 
 class Utf8FormMiddleware:
@@ -160,8 +208,16 @@ class AccessLogMiddleware:
             await self.app(scope, receive, capture)
         finally:
             caller.end(token)
-            access_log.info("%s %s %d %.1fms %s", scope["method"], scope["path"], status,
+            access_log.info("%s %s %d %.1fms %s", scope["method"], _printable(scope["path"]), status,
                             (time.perf_counter() - start) * 1000, holder.get("who", "-"))
+
+
+def _printable(path: str, limit: int = 300) -> str:
+    """The path as one log line can hold it: a line break or NUL in it (``%0A``, ``%00``) escaped,
+    so a request cannot write a line of its own into the log; cut to ``limit`` characters."""
+    if not path.isprintable():
+        path = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in path)
+    return path if len(path) <= limit else path[:limit] + "…"
 
 
 async def require_json(request: Request) -> None:

@@ -84,9 +84,12 @@ def test_bad_places_are_refused_and_store_nothing(client, auth, db):
         ({"name": "Lista", "geometry": {"type": ["Polygon"], "coordinates": []}}, "Polygon or MultiPolygon"),
         ({"name": "Objekt", "geometry": {"type": "Polygon", "coordinates": {}}}, "coordinates malformed"),
         ({"name": "Tal", "cells": ["-1"]}, "not an H3 cell"),
-        # the whole of Sweden: refused from its area, before minutes spent listing ~30 million cells
+        # the whole of Sweden: refused from its extent, before minutes spent listing ~30 million cells
         ({"name": "Sverige", "geometry": {"type": "Polygon", "coordinates": [
-            [[11.0, 55.0], [24.0, 55.0], [24.0, 69.0], [11.0, 69.0], [11.0, 55.0]]]}}, "cells; at most 2000"),
+            [[11.0, 55.0], [24.0, 55.0], [24.0, 69.0], [11.0, 69.0], [11.0, 55.0]]]}}, "a place is part of the"),
+        # a degree square over the town: refused from its area (~10,000 res-9 cells)
+        ({"name": "Länet", "geometry": {"type": "Polygon", "coordinates": [
+            [[16.0, 59.0], [17.0, 59.0], [17.0, 60.0], [16.0, 60.0], [16.0, 59.0]]]}}, "cells; at most 2000"),
     ]
     for body, needle in cases:
         r = client.post("/api/v1/places", json=body, headers=auth("est"))

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.db import RowId
 from app.reports.schemas import Day, Number, Text
 
 Name = Annotated[Text, Field(min_length=1, max_length=200)]
@@ -80,14 +81,14 @@ class ActionFields(_Strict):
     due_date: Day
     recurrence: Literal["one_off", "recurring"] = "one_off"
     status: Literal["planned", "in_progress", "done", "cancelled"] = "planned"
-    causes: list[int] = Field([], max_length=100, description="ids of the place's analysis notes it addresses")
+    causes: list[RowId] = Field([], max_length=100, description="ids of the place's analysis notes it addresses")
     categories: list[Annotated[str, Field(max_length=50)]] = Field(
         [], max_length=50, description="category codes the goal is about (all when empty): counts use these")
-    meeting_id: int | None = Field(None, description="the meeting that decided it")
+    meeting_id: RowId | None = Field(None, description="the meeting that decided it")
 
 
 class ActionCreate(ActionFields):
-    place_id: int
+    place_id: RowId
 
 
 class ActionUpdate(_Strict):
@@ -100,7 +101,7 @@ class ActionUpdate(_Strict):
     due_date: Day | None = None
     recurrence: Literal["one_off", "recurring"] | None = None
     status: Literal["planned", "in_progress", "done", "cancelled"] | None = None
-    causes: list[int] | None = Field(None, max_length=100)
+    causes: list[RowId] | None = Field(None, max_length=100)
 
 
 class RemarkCreate(_Strict):
@@ -114,7 +115,7 @@ class RemarkCreate(_Strict):
 class SafetyWalkCreate(_Strict):
     title: Name
     walked_on: Day
-    place_id: int | None = None
+    place_id: RowId | None = None
     remarks: list[RemarkCreate] = Field([], max_length=500)
 
 
@@ -133,7 +134,7 @@ class FollowUpCreate(_Strict):
     control: Literal["municipality", "ring"] = "municipality"
     light: Literal["green", "yellow", "red"] | None = None
     comment: LongText | None = None
-    meeting_id: int | None = None
+    meeting_id: RowId | None = None
 
 
 class MeetingCreate(_Strict):

@@ -82,6 +82,11 @@ def _polygon(geometry: dict[str, Any], crs: str | None) -> MultiPolygon:
     minx, miny, maxx, maxy = geom.bounds
     if not (-180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90):
         raise _bad("geometry", "polygon coordinates are outside lon/lat range; give crs EPSG:3006 for metres")
+    # A place is a part of a town. A polygon around the globe (or a band round it) has a geodesic
+    # area of 0, which would pass the size estimate below and then make H3 list the world.
+    if maxx - minx > 10 or maxy - miny > 10:
+        raise _bad("geometry", f"the polygon spans {maxx - minx:.1f}° of longitude and {maxy - miny:.1f}° of "
+                               "latitude; a place is part of the municipality (draw a smaller area)")
     return geom if isinstance(geom, MultiPolygon) else MultiPolygon([geom])
 
 
@@ -132,12 +137,13 @@ def create_place(session: Session, *, principal: Principal, payload: PlaceCreate
     if payload.cells is not None:
         res, cells = _cells_from_refs(payload.cells)
         outline, source = _cells_outline(cells), "cells"
+        _require_inside(session, principal.municipality_id, outline)
     else:
         outline, res, source = _polygon(payload.geometry, payload.crs), POLYGON_RESOLUTION, "polygon"
+        _require_inside(session, principal.municipality_id, outline)  # before listing its cells
         cells = _polygon_cells(outline)
     if len(cells) > MAX_CELLS:
         raise _bad("geometry", f"the place covers {len(cells)} cells; at most {MAX_CELLS} (draw a smaller area)")
-    _require_inside(session, principal.municipality_id, outline)
     place = Place(municipality_id=principal.municipality_id, name=payload.name.strip(), source=source,
                   resolution=res, cells=cells, geom=from_shape(outline, srid=4326), created_by=principal.user_id)
     session.add(place)

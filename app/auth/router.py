@@ -10,7 +10,7 @@ from app.auth import keys
 from app.auth.deps import CurrentPrincipal, RequireRole, SettingsDep
 from app.auth.schemas import ReadingKeyCreate, ReadingKeyCreated, ReadingKeyRead, TokenRead
 from app.auth.service import ALL_REPORTS_ROLES, Principal, authenticate, create_token
-from app.db import SessionDep
+from app.db import RowId, SessionDep
 from app.ratelimit import hit_or_raise
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -49,7 +49,7 @@ def create_reading_key(payload: ReadingKeyCreate, session: SessionDep, principal
 
 
 @reading_keys.delete("/{key_id}", response_model=ReadingKeyRead, summary="Revoke a reading key")
-def revoke_reading_key(key_id: int, session: SessionDep, principal: CurrentPrincipal) -> dict:
+def revoke_reading_key(key_id: RowId, session: SessionDep, principal: CurrentPrincipal) -> dict:
     """Your own key, or as coordinator any of the municipality's users' keys. The next request
     with it gets 401 (the hotspot tiles may still accept it for their cache time, 5 s)."""
     return keys.revoke_reading_key(session, key_id=key_id, principal=principal)

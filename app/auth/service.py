@@ -53,7 +53,8 @@ def hash_password(password: str) -> str:
 
 def authenticate(session: Session, *, username: str, password: str) -> User:
     """The active user with this username and password, or :class:`Unauthenticated`."""
-    user = session.scalar(select(User).where(User.username == username))
+    # (no username holds a NUL, and PostgreSQL cannot compare text with one: simply no such user)
+    user = session.scalar(select(User).where(User.username == username)) if "\x00" not in username else None
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):

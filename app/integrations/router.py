@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from app.auth.deps import RequireRole, SettingsDep
 from app.auth.service import MODERATOR_ROLES, Principal
-from app.db import SessionDep
+from app.db import RowId, SessionDep
 from app.errors import Unauthenticated
 from app.integrations import feed, service
 from app.integrations.schemas import (
@@ -59,7 +59,7 @@ def list_integrations(principal: Coordinator, session: SessionDep) -> list[dict]
 
 @router.patch("/{integration_id}", response_model=IntegrationRead, dependencies=[JsonBody],
               summary="Set what new events start as (new/verified), or switch an integration off (coordinator)")
-def update_integration(integration_id: int, changes: IntegrationUpdate, principal: Coordinator,
+def update_integration(integration_id: RowId, changes: IntegrationUpdate, principal: Coordinator,
                        session: SessionDep) -> dict:
     return service.update_integration(session, integration_id=integration_id, principal=principal,
                                       initial_status=changes.initial_status, active=changes.active)
@@ -67,31 +67,31 @@ def update_integration(integration_id: int, changes: IntegrationUpdate, principa
 
 @router.get("/{integration_id}/keys", response_model=list[ApiKeyRead], summary="An integration's keys, without "
             "secrets (coordinator)")
-def list_keys(integration_id: int, principal: Coordinator, session: SessionDep) -> list[dict]:
+def list_keys(integration_id: RowId, principal: Coordinator, session: SessionDep) -> list[dict]:
     return service.list_keys(session, integration_id=integration_id, principal=principal)
 
 
 @router.post("/{integration_id}/keys", status_code=201, response_model=ApiKeyCreated, dependencies=[JsonBody],
              summary="A new key, shown once (coordinator). Rotation: create, switch the system over, revoke the old")
-def create_key(integration_id: int, payload: ApiKeyCreate, principal: Coordinator, session: SessionDep) -> dict:
+def create_key(integration_id: RowId, payload: ApiKeyCreate, principal: Coordinator, session: SessionDep) -> dict:
     return service.create_key(session, integration_id=integration_id, label=payload.label, principal=principal)
 
 
 @router.delete("/{integration_id}/keys/{key_id}", response_model=ApiKeyRead,
                summary="Revoke a key now (coordinator)")
-def revoke_key(integration_id: int, key_id: int, principal: Coordinator, session: SessionDep) -> dict:
+def revoke_key(integration_id: RowId, key_id: RowId, principal: Coordinator, session: SessionDep) -> dict:
     return service.revoke_key(session, integration_id=integration_id, key_id=key_id, principal=principal)
 
 
 @router.get("/{integration_id}/event-types", response_model=list[EventTypeMappingRead],
             summary="The integration's event types and their categories (coordinator)")
-def get_event_types(integration_id: int, principal: Coordinator, session: SessionDep) -> list[dict]:
+def get_event_types(integration_id: RowId, principal: Coordinator, session: SessionDep) -> list[dict]:
     return service.get_mapping(session, integration_id=integration_id, principal=principal)
 
 
 @router.put("/{integration_id}/event-types", response_model=list[EventTypeMappingRead], dependencies=[JsonBody],
             summary="Replace the integration's event-type mapping (coordinator); applies to events that arrive next")
-def set_event_types(integration_id: int, mapping: list[EventTypeMappingWrite], principal: Coordinator,
+def set_event_types(integration_id: RowId, mapping: list[EventTypeMappingWrite], principal: Coordinator,
                     session: SessionDep) -> list[dict]:
     return service.set_mapping(session, integration_id=integration_id, principal=principal,
                                entries=[(m.event_type, m.category) for m in mapping])

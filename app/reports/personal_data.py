@@ -12,7 +12,8 @@ to confirm. Three kinds are recognised, each with few false alarms on ordinary S
 * an e-mail address.
 
 Dashes are read as '-' whichever a phone's keyboard or a word processor wrote (en and em dash,
-the Unicode hyphens, minus).
+the Unicode hyphens, minus), fullwidth digits as digits, and invisible characters (a zero-width
+space between the digits) are ignored.
 
 Pure functions, no logging of what was found (it is the personal data itself).
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 
 import numpy as np
 
@@ -27,7 +29,7 @@ _DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u221
 _PNR = re.compile(r"(?<![\d-])((?:19|20)?\d{6})[-+ ]?(\d{4})(?![\d-])")
 # Phone numbers and personnummer need seven digits in a row, give or take separators (any
 # dash), an e-mail address an '@': text without either is passed at once.
-_CANDIDATE = re.compile(r"\d(?:[ ().+\-\u2010-\u2015\u2212\ufe63\uff0d]{0,2}\d){6}|@")
+_CANDIDATE = re.compile(r"\d(?:[ ().+\-\u2010-\u2015\u2212\ufe63\uff0d\u200b-\u200d\u2060\ufeff]{0,2}\d){6}|[@＠]")
 _PHONE = re.compile(r"(?<![\w+])(?:\+46|0046)[ -]?\(?0?\)?[ -]?[1-9](?:[ -]?\d){6,8}(?!\d)"
                     r"|(?<![\w+])0[1-9](?:[ -]?\d){6,8}(?!\d)"
                     r"|(?<![\w+.])07\d(?:[ .-]?\d){7}(?!\.?\d)")
@@ -53,9 +55,18 @@ def _valid_date(yymmdd: str) -> bool:
     return True
 
 
+def _normal(text: str) -> str:
+    """The text as the patterns read it: fullwidth digits and letters as ASCII (NFKC), invisible
+    format characters (zero-width space, joiners, BOM) dropped, any dash as '-'. ASCII text as is."""
+    if text.isascii():
+        return text
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(c for c in text if unicodedata.category(c) != "Cf").translate(_DASHES)
+
+
 def looks_like_personnummer(text: str) -> bool:
     """True when ``text`` contains a date-valid, Luhn-valid personnummer or samordningsnummer."""
-    for match in _PNR.finditer(text.translate(_DASHES)):
+    for match in _PNR.finditer(_normal(text)):
         date, tail = match.group(1)[-6:], match.group(2)
         if _valid_date(date) and _luhn_ok(date + tail):
             return True
@@ -64,11 +75,12 @@ def looks_like_personnummer(text: str) -> bool:
 
 def looks_like_phone_number(text: str) -> bool:
     """True when ``text`` contains something shaped like a Swedish phone number."""
-    return _PHONE.search(text.translate(_DASHES)) is not None
+    return _PHONE.search(_normal(text)) is not None
 
 
 def looks_like_email(text: str) -> bool:
     """True when ``text`` contains an e-mail address."""
+    text = _normal(text)
     return "@" in text and _EMAIL.search(text) is not None
 
 
