@@ -41,6 +41,13 @@ def add_reports(db, *, lat: float, lon: float, at: dt.datetime, n: int = 1, unti
     return reports
 
 
+def reporting_began(db, *, cycles_back: int = 20) -> None:
+    """The municipality's first report, ``cycles_back`` cycles ago: the cycles since have a
+    history (no reports is zero reports), before it they are no data. 20 back is outside the
+    10-cycle trend window of the cycles tests look at, so it changes no count there."""
+    add_reports(db, lat=59.40, lon=16.58, at=cycle_back(db, cycles_back).start + dt.timedelta(hours=1))
+
+
 def fill_a_year_for_the_planner(db, *, source: str | None = None) -> None:
     """20,000 copies of a stored report, one every 26 minutes back from now (``source``: the
     copies'), and fresh statistics: on the near-empty test table any plan costs the same, and

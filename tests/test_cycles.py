@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from app.errors import InvalidInput, NotFound
-from app.hotspots.cycles import CycleGrid, aoristic_weights
+from app.hotspots.cycles import CycleGrid, aoristic_weights, observed_shares
 from app.timeutil import STOCKHOLM
 
 GRID = CycleGrid(anchor=dt.date(2026, 1, 7), days=14)  # the demo's meeting Wednesdays
@@ -68,3 +68,15 @@ def test_aoristic_weights_share_a_window_in_proportion_to_overlap():
     np.testing.assert_allclose(w[1], [1.0, 0.0])  # an instant
     np.testing.assert_allclose(w[2], [1.0, 0.0])
     assert w[3].sum() < 1  # the part after the last cycle is not counted here
+
+
+def test_observed_shares_leave_out_the_time_before_the_first_report_and_after_now():
+    cycles = GRID.span(GRID.resolve("current", now=NOW), 4)  # 2026-10-14 (over DST) … 2026-11-11
+    first_report = dt.datetime(2026, 10, 21, 12, tzinfo=STOCKHOLM)  # halfway through the second (337 h)
+    shares = observed_shares(cycles, since=first_report, now=NOW)
+    assert shares[0] == 0.0 and shares[2] == 1.0
+    assert shares[1] == pytest.approx((dt.datetime(2026, 10, 28, tzinfo=STOCKHOLM).timestamp()
+                                       - first_report.timestamp()) / (337 * 3600))
+    assert shares[3] == pytest.approx((10 * 24 + 12) / (14 * 24))  # 21 Nov 12:00 in the cycle from 11 Nov
+    assert cycles[3].elapsed_share(NOW) == shares[3] and cycles[2].elapsed_share(NOW) == 1.0
+    assert (observed_shares(cycles, since=None, now=NOW) == 0).all()  # no report yet: nothing observed

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from app.actions.models import Action, AuditEntry, Place
 from app.geo import wgs84_to_sweref
 
-from tests.factories import add_reports, cycle_back
+from tests.factories import add_reports, cycle_back, reporting_began
 from tests.helpers import SQUARE
 
 PROBLEM = "application/problem+json"
@@ -124,6 +124,7 @@ def test_a_drawn_place_is_measured_whichever_way_its_rings_run(client, auth):
 
 
 def test_an_action_shows_the_baseline_that_makes_its_goal_concrete(client, auth, db):
+    reporting_began(db)
     for back in range(1, 7):  # 2 reports per cycle over the 6 full cycles
         add_reports(db, **SQUARE, at=cycle_back(db, back).start + dt.timedelta(days=3, hours=20), n=2)
     add_reports(db, **SQUARE, at=cycle_back(db, 1).start + dt.timedelta(days=3), n=1, category="brand_container")
@@ -138,6 +139,28 @@ def test_an_action_shows_the_baseline_that_makes_its_goal_concrete(client, auth,
     assert action["causes"] == [note["id"]] and action["status"] == "planned"
     everything = client.post("/api/v1/actions", headers=auth("est"), json=action_body(place["id"])).json()
     assert everything["baseline"]["per_cycle"] == round(13 / 6, 3)  # all categories: the fire counts too
+
+
+def test_a_new_municipalitys_baseline_is_over_the_cycles_since_its_first_report(client, auth, db):
+    """Reporting began 2 full cycles ago (at the start): 4 reports per cycle at the place since.
+    The baseline is 4 over 2 cycles, not 8/6 with four cycles of zeros before the first report."""
+    for back in (1, 2):
+        add_reports(db, **SQUARE, at=cycle_back(db, back).start + dt.timedelta(seconds=1), n=4)
+    place = make_place(client, auth)
+    assert client.get(f"/api/v1/places/{place['id']}", headers=auth("est")).json()["baseline"] == {
+        "per_cycle": 4.0, "cycles": 2}
+    action = client.post("/api/v1/actions", headers=auth("est"), json=action_body(place["id"])).json()
+    assert action["baseline"] == {"per_cycle": 4.0, "cycles": 2}
+    assert client.get(f"/api/v1/actions/{action['id']}", headers=auth("est")).json()["baseline"]["cycles"] == 2
+
+
+def test_before_a_full_cycle_of_reporting_an_action_has_no_baseline(client, auth, db):
+    add_reports(db, **SQUARE, at=cycle_back(db, 0).start + dt.timedelta(hours=1), n=3)
+    place = make_place(client, auth)
+    assert client.get(f"/api/v1/places/{place['id']}", headers=auth("est")).json()["baseline"] == {
+        "per_cycle": None, "cycles": 0}
+    action = client.post("/api/v1/actions", headers=auth("est"), json=action_body(place["id"]))
+    assert action.status_code == 201 and action.json()["baseline"] == {"per_cycle": None, "cycles": 0}
 
 
 def test_bad_actions_get_a_clear_problem(client, auth, db):

@@ -150,6 +150,7 @@ def test_hotspot_layer_exports_in_all_formats(client, auth, db):
     rows = read_csv(export(client, auth, "hotspots", "csv", resolution=8, crs="EPSG:3006"))
     assert [row["h3"] for row in rows] == [f["id"] for f in layer["features"]]
     assert rows[0]["wkt"].startswith("POLYGON ((5") and "," in rows[0]["x"]
+    assert rows[0]["baseline"] == rows[0]["p_increase"] == ""  # reporting began in the cycle: no baseline
     r = export(client, auth, "hotspots", "gpkg", resolution=8, cycle=prev.id)
     assert f"hotspots-r8-{prev.id}-EPSG4326.gpkg" in r.headers["content-disposition"]
     with tempfile.TemporaryDirectory() as folder:

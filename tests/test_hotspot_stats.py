@@ -35,6 +35,84 @@ def test_three_to_five_is_noise_but_a_real_jump_is_not():
     assert stats.increase_p(0, 0, 6) == 1.0
 
 
+def test_the_running_cycle_is_tested_for_the_share_that_has_passed():
+    """Half the cycle gone, 20 so far against 20 per cycle over 6: a doubled rate. Compared as
+    if the cycle were complete it is nothing (p ≈ 0.54); for the half that has passed it is
+    Binomial(140, 0.5 / 6.5)'s tail."""
+    assert stats.increase_p(20, 120, 6) == pytest.approx(0.537, abs=0.001)
+    assert stats.increase_p(20, 120, 6, exposure=0.5) == pytest.approx(
+        sps.binomtest(20, 140, 0.5 / 6.5, alternative="greater").pvalue, rel=1e-9)
+    assert stats.increase_p(20, 120, 6, exposure=0.5) < 0.01
+    assert stats.increase_p(10, 120, 6, exposure=0.5) > 0.4  # the same rate so far: nothing
+
+
+def test_without_a_baseline_cycle_there_is_no_increase_test():
+    assert np.isnan(stats.increase_p(np.array([12.0, 0.0]), np.zeros(2), 0)).all()
+    assert np.isnan(stats.increase_p(3, 4, 6, exposure=0.0))
+
+
+def new_town(rng: np.random.Generator, cycles_reporting: int) -> tuple[np.ndarray, np.ndarray]:
+    """217 cells with their own constant Poisson rates; reports only in the last cycles (the
+    municipality began reporting then); 10 cycles in all, as the layer's trend window."""
+    cells = disk(8)
+    lam = rng.gamma(1.0, 2.0, cells.size)
+    counts = np.zeros((cells.size, 10))
+    counts[:, -cycles_reporting:] = rng.poisson(lam[:, None], (cells.size, cycles_reporting))
+    return cells, counts
+
+
+def test_a_new_municipality_does_not_see_every_busy_cell_as_a_significant_increase():
+    """Reporting began 2 cycles ago at a constant rate per cell. The 6 cycles before the last
+    are mostly before reporting began, and those are not zeros: the baseline is the one cycle
+    there is (it was 6 with zeros: 46 of 160 cells 'increase', a cell with 12 and 6 reports
+    had baseline 1.0)."""
+    cells, counts = new_town(np.random.default_rng(3), 2)
+    result = analysis.analyse(cells, counts, area=cells, baseline_cycles=6)
+    assert result.baseline_cycles == 1 and result.baseline_exposure == 1.0
+    assert int(result.increase.sum()) <= 2
+    np.testing.assert_array_equal(result.baseline, counts[:, -2])
+    busy = int(np.argmax(result.count))
+    assert (result.count[busy], result.baseline[busy]) == (12.0, 6.0)
+    # told explicitly when reporting began (the layer knows it from the first report): the same
+    exposure = np.r_[np.zeros(8), np.ones(2)]
+    explicit = analysis.analyse(cells, counts, area=cells, baseline_cycles=6, exposure=exposure)
+    np.testing.assert_array_equal(explicit.p_increase, result.p_increase)
+
+
+def test_with_reporting_begun_this_cycle_there_is_no_baseline_and_no_increase():
+    cells, counts = new_town(np.random.default_rng(4), 1)
+    result = analysis.analyse(cells, counts, area=cells, baseline_cycles=6)
+    assert result.baseline_cycles == 0 and not result.increase.any()
+    assert np.isnan(result.baseline).all() and np.isnan(result.p_increase).all()
+    assert result.hot.any()  # the hot test needs no history: it compares cells within the cycle
+
+
+def test_a_cycle_reporting_began_in_counts_for_its_observed_part():
+    """Reporting began halfway through a cycle: that half-cycle of reports is half a cycle of
+    baseline, not a quiet cycle that makes the next one look doubled."""
+    cells, counts = new_town(np.random.default_rng(5), 3)
+    counts[:, -3] = np.random.default_rng(6).poisson(counts[:, -2:].mean(axis=1) / 2)
+    exposure = np.r_[np.zeros(7), 0.5, 1.0, 1.0]
+    result = analysis.analyse(cells, counts, area=cells, baseline_cycles=6, exposure=exposure)
+    assert result.baseline_cycles == 2 and result.baseline_exposure == 1.5
+    np.testing.assert_allclose(result.baseline, counts[:, -3:-1].sum(axis=1) / 1.5)
+    assert int(result.increase.sum()) <= 2
+
+
+def test_a_running_cycle_compares_its_change_for_the_same_share():
+    cells = disk(1)
+    counts = np.full((cells.size, 10), 20.0)
+    counts[:, -1] = 10.0  # half the cycle gone, the same rate
+    exposure = np.r_[np.ones(9), 0.5]
+    result = analysis.analyse(cells, counts, area=cells, baseline_cycles=6, exposure=exposure)
+    assert result.share == 0.5
+    np.testing.assert_array_equal(result.change, 0.0)
+    np.testing.assert_array_equal(result.change_vs_baseline, 0.0)
+    assert not result.increase.any()
+    done = analysis.analyse(cells, counts, area=cells, baseline_cycles=6)  # as a finished cycle: halved
+    np.testing.assert_array_equal(done.change, -10.0)
+
+
 def test_benjamini_hochberg_agrees_with_scipy():
     rng = np.random.default_rng(5)
     p = np.concatenate([rng.uniform(size=80), rng.uniform(0, 0.002, size=20)])

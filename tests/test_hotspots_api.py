@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from app.municipalities.models import Municipality
 
-from tests.factories import add_reports, cycle_back
+from tests.factories import add_reports, cycle_back, demo_grid, reporting_began
 from tests.helpers import SQUARE
 
 PROBLEM = "application/problem+json"
@@ -53,6 +53,7 @@ def by_cell(fc) -> dict[str, dict]:
 
 
 def test_a_cluster_at_the_square_is_a_hot_hexagon_with_its_numbers(client, auth, db):
+    reporting_began(db)
     prev = cycle_back(db, 1)
     add_reports(db, **SQUARE, at=noon(prev), n=12)
     scatter(db, prev, 30)
@@ -65,7 +66,9 @@ def test_a_cluster_at_the_square_is_a_hot_hexagon_with_its_numbers(client, auth,
     assert square["p_increase"] < 0.001 and square["change"] == 12
     assert fc["features"][0]["id"] == SQUARE_R9 == square["h3"]
     assert sum(p["hotspot"] == "hot" for p in cells.values()) <= 7  # the square and perhaps its ring
-    assert fc["total"] == 42
+    assert fc["total"] == 42  # the first report, long before, is not in the cycle
+    assert fc["method"]["baseline_cycles"] == 6 and fc["method"]["baseline_exposure"] == 6
+    assert fc["cycle"]["partial"] is False and fc["cycle"]["elapsed_share"] == 1
 
 
 def test_every_hexagon_is_valid_rfc7946_and_contains_its_cell_centre(client, auth, db):
@@ -126,12 +129,74 @@ def test_filters_by_category_group_and_reporting_organisation(client, auth, db):
 
 
 def test_baseline_and_a_change_from_three_to_five_that_must_not_light_up(client, auth, db):
-    for back in range(1, 7):
+    reporting_began(db)
+    for back in range(2, 8):
         add_reports(db, **SQUARE, at=noon(cycle_back(db, back)), n=3)
-    add_reports(db, **SQUARE, at=noon(cycle_back(db, 0), day=0), n=5)
-    square = by_cell(layer(client, auth, cycle="current"))[SQUARE_R9]
+    add_reports(db, **SQUARE, at=noon(cycle_back(db, 1), day=0), n=5)
+    square = by_cell(layer(client, auth, cycle=cycle_back(db, 1).id))[SQUARE_R9]
     assert square["baseline"] == 3 and square["previous"] == 3 and square["change"] == 2
+    assert square["change_vs_baseline"] == 2
     assert square["p_increase"] > 0.1 and square["increase"] is False
+
+
+def test_a_new_municipality_compares_with_the_cycles_since_its_first_report(client, auth, db):
+    """Reporting began 2 cycles ago (at the start of the cycle): the cycles before are no data,
+    not zeros. 12 reports at the square this cycle after 6 the one before is a baseline of 6
+    over 1 cycle, nothing significant (with zeros it was 1.0 over 6 and p < 0.001)."""
+    two, one = cycle_back(db, 2), cycle_back(db, 1)
+    add_reports(db, **SQUARE, at=two.start + dt.timedelta(hours=2), n=6)
+    add_reports(db, **SQUARE, at=noon(one), n=12)
+    fc = layer(client, auth, cycle=one.id)
+    square = by_cell(fc)[SQUARE_R9]
+    assert fc["method"]["baseline_cycles"] == 1 and fc["method"]["baseline_cycles_max"] == 6
+    assert fc["method"]["baseline_exposure"] == pytest.approx(1 - 2 / (14 * 24), abs=0.001)  # from the first report
+    assert square["baseline"] == pytest.approx(6 / fc["method"]["baseline_exposure"], abs=0.001)
+    assert square["p_increase"] > 0.05 and square["increase"] is False
+    # the first cycle has no cycle before it to compare with: no baseline, no increase test
+    first = layer(client, auth, cycle=two.id)
+    assert first["method"]["baseline_cycles"] == 0
+    square = by_cell(first)[SQUARE_R9]
+    assert square["count"] == 6 and square["baseline"] is None and square["change_vs_baseline"] is None
+    assert square["p_increase"] is None and square["increase"] is False
+
+
+def mid_cycle(db, monkeypatch, share: float = 0.5):
+    """"Now" set to ``share`` of the way through the cycle before the real current one, which
+    then is the running cycle (the dashboard shows it from its middle on)."""
+    import app.hotspots.cycles
+
+    grid = demo_grid(db)
+    running = grid.cycle(grid.current().index - 1)
+    now = running.start + (running.end - running.start) * share
+    monkeypatch.setattr(app.hotspots.cycles, "utcnow", lambda: now)
+    return running, now
+
+
+def test_the_running_cycle_is_compared_for_the_time_that_has_passed(client, auth, db, monkeypatch):
+    """Half the running cycle gone: 20 reports at the square in each of 9 cycles before, 20 so
+    far in this one, twice the rate. Compared with 6 whole cycles it was nothing (p = 0.537,
+    change 0); for the half that has passed it is p ≈ 0.005 and 10 more than the previous cycle
+    had by the same time."""
+    running, now = mid_cycle(db, monkeypatch)
+    for back in range(1, 10):
+        c = demo_grid(db).cycle(running.index - back)
+        for i in range(20):
+            add_reports(db, **SQUARE, at=c.start + dt.timedelta(hours=15 * i + 5))
+    for i in range(20):
+        add_reports(db, **SQUARE, at=running.start + (now - running.start) * (i + 0.5) / 21)
+    fc = layer(client, auth, cycle="current", res=9)
+    assert fc["cycle"]["id"] == running.id and fc["cycle"]["partial"] is True
+    assert fc["cycle"]["elapsed_share"] == 0.5
+    square = by_cell(fc)[SQUARE_R9]
+    assert (square["count"], square["previous"], square["baseline"]) == (20, 20, 20)
+    assert square["change"] == 10 and square["change_vs_baseline"] == 10
+    assert square["p_increase"] == pytest.approx(0.0053, abs=0.0005) and square["increase"] is True
+    top = client.get("/api/v1/hotspots/top", headers=auth("est"), params={"cycle": "current"}).json()
+    assert top["cycle"]["partial"] is True and top["items"][0]["change"] == 10
+    # the same cycle once it is over: whole-cycle numbers as before
+    monkeypatch.setattr("app.hotspots.cycles.utcnow", lambda: running.end + dt.timedelta(hours=1))
+    after = layer(client, auth, cycle=running.id, res=9)
+    assert after["cycle"]["partial"] is False and by_cell(after)[SQUARE_R9]["change"] == 0
 
 
 def test_a_place_hot_three_cycles_running_is_a_repeat_place(client, auth, db):

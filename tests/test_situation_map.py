@@ -71,6 +71,19 @@ def test_printed_map_shows_the_cycle_and_every_hexagon():
     assert 'class="rank-badge">1<' in html
 
 
+def test_a_running_cycle_says_so_and_a_missing_baseline_is_a_dash():
+    layer = hexagon_layer()
+    layer["cycle"] = {"id": "2026-03-30", "partial": True, "elapsed_share": 0.4286}
+    layer["method"] = {"baseline_cycles": 0}
+    for feature in layer["features"]:
+        feature["properties"].update(baseline=None, p_increase=None)
+    html = render(layer=layer)
+    assert "Pågående cykel: 42 % av cykeln har gått; jämförelsen gäller samma andel" in html
+    cell = r"\u003c/th\u003e\u003ctd\u003e\u2013\u003c"  # "</th><td>–<" in the layer's JSON
+    assert "Baslinje (medel 0 cykler)" + cell in html and r"Sannolikhet f\u00f6r \u00f6kning" + cell in html
+    assert "Pågående cykel" not in render()  # a finished cycle
+
+
 def test_nothing_is_fetched_from_outside_but_the_configured_tiles():
     html = render()
     assert external_urls(html) == {TILE_URL}

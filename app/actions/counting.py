@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from app.actions.models import Place
 from app.hotspots import grid, queries
-from app.hotspots.cycles import Cycle
+from app.hotspots.cycles import Cycle, observed_shares
 from app.hotspots.queries import Selection
-from app.hotspots.service import BASELINE_CYCLES, Scope, build_selection
+from app.hotspots.service import BASELINE_CYCLES, Scope, build_selection, reporting_since
 
 # The buffer ring around a place, in grid steps: about 300–350 m wide at res 9 and 10 (the
 # usual displacement buffer in evaluations), one ring of the coarse cells at res 7 and 8.
@@ -63,9 +63,24 @@ def area_counts(session: Session, *, place: Place, cycles: list[Cycle], selectio
     return AreaCounts(cycles=cycles, target=target, ring=ring, rest=np.maximum(total - target - ring, 0.0))
 
 
-def baseline(session: Session, *, scope: Scope, place: Place, selection: Selection) -> float:
-    """The place's mean count per cycle over the last ``BASELINE_CYCLES`` full cycles."""
+@dataclass(frozen=True)
+class Baseline:
+    """A place's mean count per cycle (None without a cycle since reporting began) and how many
+    of the last :data:`BASELINE_CYCLES` full cycles it is over."""
+
+    per_cycle: float | None
+    cycles: int
+
+
+def baseline(session: Session, *, scope: Scope, place: Place, selection: Selection) -> Baseline:
+    """The place's mean count per cycle over the last ``BASELINE_CYCLES`` full cycles since the
+    municipality's reporting began, each by its observed time (as the hotspot layer's baseline:
+    cycles before the first report are no data, not zeros)."""
     current = scope.grid.current()
     cycles = scope.grid.span(scope.grid.cycle(current.index - 1), BASELINE_CYCLES)
-    counts = _per_cycle(session, replace(selection, cells={place.resolution: tuple(place.cells)}), cycles)
-    return float(counts.mean())
+    shares = observed_shares(cycles, since=reporting_since(session, municipality_id=scope.municipality.id))
+    observed = [c for c, share in zip(cycles, shares) if share > 0]
+    if not observed:
+        return Baseline(per_cycle=None, cycles=0)
+    counts = _per_cycle(session, replace(selection, cells={place.resolution: tuple(place.cells)}), observed)
+    return Baseline(per_cycle=float(counts.sum() / shares.sum()), cycles=len(observed))

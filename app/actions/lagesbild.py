@@ -127,8 +127,7 @@ def _counts(session: Session, selection: queries.Selection, categories: dict[int
     rest = sum((v for _, v in ranked[TOP_AREAS:]), np.zeros(len(groups)))
     # Quarters before the first report of any kind are before EST reporting began, not zeros:
     # they stay out of the trend test (else the start of reporting reads as an increase).
-    reporting = np.flatnonzero(series.sum(axis=0) > 0)
-    first = int(reporting[0]) if reporting.size else len(periods)
+    first = stats.first_reporting(series.sum(axis=0))
     days = np.array([p["days"] for p in periods], dtype=np.float64)
     per_day = series[:, first:] / days[first:]
     n = per_day.shape[1]

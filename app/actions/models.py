@@ -101,7 +101,8 @@ class Meeting(Base):
 
 class Action(Base):
     """An action (*insats*) at a place: what, the SMART goal, the problem owner and dates.
-    ``baseline`` is the place's mean count per cycle over the 6 cycles before creation."""
+    ``baseline`` is the place's mean count per cycle over the ``baseline_cycles`` (up to 6) full
+    cycles before creation since the municipality's reporting began; None when there was none."""
 
     __tablename__ = "action"
 
@@ -111,7 +112,8 @@ class Action(Base):
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meeting.id", ondelete="SET NULL"), index=True)
     what: Mapped[str] = mapped_column(Text)
     goal: Mapped[str] = mapped_column(Text)
-    baseline: Mapped[float] = mapped_column(Float)
+    baseline: Mapped[float | None] = mapped_column(Float)
+    baseline_cycles: Mapped[int] = mapped_column(Integer)
     categories: Mapped[list[str]] = mapped_column(ARRAY(String(50)), default=list, server_default="{}")
     kind: Mapped[str] = mapped_column(String(20))
     owner_organisation: Mapped[str] = mapped_column(String(200))

@@ -14,7 +14,7 @@ from typing import Any
 from jinja2 import Environment
 from markupsafe import Markup
 
-from app.hotspots.situation_map import CLASS_COLOURS, TREND_SV, class_breaks, fill_colour, format_sv
+from app.hotspots.situation_map import CLASS_COLOURS, TREND_SV, class_breaks, fill_colour, format_sv, partial_note_sv
 
 LIGHT_SV = {"green": "Grön", "yellow": "Gul", "red": "Röd"}
 LIGHT_COLOUR = {"green": "#2e7d32", "yellow": "#f9a825", "red": "#c62828"}
@@ -50,6 +50,7 @@ Rapporter som kommit in senare ändrar inte detta protokoll.</p>
 {% if svg %}{{ svg|safe }}<p class="muted">Antal rapporter per H3-cell (upplösning 9); tjock kant = hot spot.</p>
 {% else %}<p>Ingen fryst lägesbild.</p>{% endif %}
 <h2>Dagordning</h2>
+{% if partial_note %}<p class="muted">{{ partial_note }}</p>{% endif %}
 <table><tr><th>#</th><th>Cell</th><th>Antal</th><th>Förändring</th><th>Trend</th><th>Kategorier</th></tr>
 {% for item in agenda %}<tr><td>{{ item.rank }}</td><td>{{ item.h3 }}</td><td class="num">{{ fmt(item.count) }}</td>
 <td class="num">{{ fmt(item.change, signed=True) }}</td><td>{{ trend(item.trend) }}</td>
@@ -76,7 +77,8 @@ Rapporter som kommit in senare ändrar inte detta protokoll.</p>
 
 ACTIONS_TABLE = """<table><tr><th>Insats</th><th>Mål</th><th>Problemägare</th><th>Start</th><th>Klar senast</th>
 <th>Status</th></tr>{% for a in actions %}<tr><td>{{ a.what }}</td><td>{{ a.goal }}<br><span class="muted">baslinje
-{{ fmt(a.baseline.per_cycle) }} per cykel</span></td><td>{{ a.owner_organisation }}{% if a.owner_contact %}<br>
+{% if a.baseline.per_cycle is not none %}{{ fmt(a.baseline.per_cycle) }} per cykel{% else %}saknas (rapporteringen
+hade pågått kortare än en cykel){% endif %}</span></td><td>{{ a.owner_organisation }}{% if a.owner_contact %}<br>
 {{ a.owner_contact }}{% endif %}</td><td>{{ a.start_date }}</td><td>{{ a.due_date }}</td>
 <td>{{ status_sv[a.status] }}</td></tr>{% else %}<tr><td colspan="6">Inga.</td></tr>{% endfor %}</table>"""
 
@@ -194,7 +196,8 @@ def render_meeting_html(meeting: dict[str, Any], *, municipality: str, open_acti
         css=CSS, municipality=municipality, cycle=meeting["cycle"], held_on=meeting["held_on"],
         organisations=meeting["organisations"], minutes=meeting["minutes"],
         started_at=(meeting["started_at"] or "")[:16].replace("T", " "), svg=hotspot_svg(meeting.get("frozen_layer")),
-        agenda=agenda.get("items", []), matrix=matrix, weekdays=WEEKDAYS_SV,
+        agenda=agenda.get("items", []), partial_note=partial_note_sv(agenda.get("cycle")), matrix=matrix,
+        weekdays=WEEKDAYS_SV,
         shade=lambda v: _shade(v, peak), fmt=_fmt, trend=lambda t: TREND_SV.get(t, t),
         actions_table=lambda rows: Markup(_actions.render(actions=rows, fmt=_fmt, status_sv=STATUS_SV)),
         decisions=meeting["decisions"], open_actions=open_actions, follow_ups=meeting["follow_ups"],

@@ -300,8 +300,8 @@ def action_json(session: Session, action: Action) -> dict[str, Any]:
     causes = session.scalars(select(action_cause.c.note_id).where(action_cause.c.action_id == action.id)
                              .order_by(action_cause.c.note_id)).all()
     return {"id": action.id, "place_id": action.place_id, "meeting_id": action.meeting_id, "what": action.what,
-            "goal": action.goal, "baseline": {"per_cycle": round(action.baseline, 3),
-                                              "cycles": counting.BASELINE_CYCLES},
+            "goal": action.goal, "baseline": {"per_cycle": _rounded(action.baseline),
+                                              "cycles": action.baseline_cycles},
             "categories": list(action.categories), "kind": action.kind,
             "owner_organisation": action.owner_organisation, "owner_contact": action.owner_contact,
             "start_date": action.start_date.isoformat(), "due_date": action.due_date.isoformat(),
@@ -346,19 +346,23 @@ def _check_meeting(session: Session, principal: Principal, meeting_id: int | Non
         raise _bad("meeting_id", f"No meeting {meeting_id} in your municipality")
 
 
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
 def place_baseline(session: Session, *, principal: Principal, place: Place) -> dict[str, Any]:
     """What a new action's goal starts from: the place's mean count per cycle over the last
-    full cycles (all categories), shown in the action form so a goal like "from 12 to ≤ 6"
-    is concrete."""
+    full cycles since reporting began (all categories), shown in the action form so a goal
+    like "from 12 to ≤ 6" is concrete; ``per_cycle`` None and ``cycles`` 0 before a full cycle."""
     scope = get_scope(session, municipality_id=principal.municipality_id)
     selection = counting.place_selection(session, scope=scope, categories=[])
-    return {"per_cycle": round(counting.baseline(session, scope=scope, place=place, selection=selection), 3),
-            "cycles": counting.BASELINE_CYCLES}
+    found = counting.baseline(session, scope=scope, place=place, selection=selection)
+    return {"per_cycle": _rounded(found.per_cycle), "cycles": found.cycles}
 
 
 def create_action(session: Session, *, principal: Principal, payload: ActionCreate) -> Action:
     """A new action; its baseline (mean count per cycle at the place over the last 6 full
-    cycles, for its categories) is computed and stored now."""
+    cycles since reporting began, for its categories) is computed and stored now."""
     place = get_place(session, principal=principal, place_id=payload.place_id)
     _check_dates(payload.start_date, payload.due_date)
     _check_owner(payload.owner_organisation)
@@ -367,7 +371,8 @@ def create_action(session: Session, *, principal: Principal, payload: ActionCrea
     selection = counting.place_selection(session, scope=scope, categories=payload.categories)
     baseline = counting.baseline(session, scope=scope, place=place, selection=selection)
     action = Action(municipality_id=principal.municipality_id, place_id=place.id, meeting_id=payload.meeting_id,
-                    what=payload.what, goal=payload.goal, baseline=baseline, categories=sorted(set(payload.categories)),
+                    what=payload.what, goal=payload.goal, baseline=baseline.per_cycle,
+                    baseline_cycles=baseline.cycles, categories=sorted(set(payload.categories)),
                     kind=payload.kind, owner_organisation=payload.owner_organisation.strip(),
                     owner_contact=payload.owner_contact, start_date=payload.start_date, due_date=payload.due_date,
                     recurrence=payload.recurrence, status=payload.status, created_by=principal.user_id)

@@ -60,7 +60,10 @@ HOTSPOTS_TILEJSON_MAXZOOM = 14  # res 10 from here on; clients overzoom
 REPORTS_TILEJSON_MAXZOOM = 16  # under 0.1 m per tile unit: enough for any screen, clients overzoom
 
 # Seconds a tile may be reused (HTTP max-age, and the server's cache of a layer's statistics).
-CURRENT_CYCLE_MAX_AGE = 60  # reports keep arriving in the cycle in progress
+# Reports keep arriving in the cycle in progress, and its comparisons scale with the share of it
+# that has passed (app.hotspots.service.layer_cycle_json): a layer kept 60 s is 0.005 % of a
+# fortnight behind. When the cycle ends, 'current' names the next one, a new key.
+CURRENT_CYCLE_MAX_AGE = 60
 PAST_CYCLE_MAX_AGE = 300  # a finished cycle changes only by late moderation
 REPORTS_MAX_AGE = 60
 
@@ -71,9 +74,10 @@ HOTSPOT_FIELDS = {
     "rank": (Integer, "agenda order in the cycle, 1 first"),
     "count": (Float, "reports in the cycle (aoristic: a window shared over the cycles it overlaps)"),
     "previous": (Float, "reports in the cycle before"),
-    "baseline": (Float, "mean reports per cycle over the 6 cycles before"),
-    "change": (Float, "count - previous"),
-    "change_vs_baseline": (Float, "count - baseline"),
+    "baseline": (Float, "mean reports per cycle over the (up to) 6 cycles before since reporting began; "
+                        "absent when there is none"),
+    "change": (Float, "count - previous; in a running cycle count - elapsed share × previous"),
+    "change_vs_baseline": (Float, "count - baseline; in a running cycle count - elapsed share × baseline"),
     "increase": (Boolean, "true when the increase against the baseline is significant (Benjamini-Hochberg, "
                           "q = 0.05)"),
     "hotspot": (Text, "'hot' or 'none' (cell and ring against the municipality-wide rate, BH q = 0.05)"),

@@ -119,6 +119,30 @@ class Cycle:
             return f"v.{w1} {y1}–v.{w2} {y2}"
         return f"v.{w1} {y1}" if w1 == w2 else f"v.{w1}–{w2} {y1}"
 
+    def elapsed_share(self, now: dt.datetime | None = None) -> float:
+        """Share of the cycle's time (0–1) that has passed at ``now`` (default: this instant): 1
+        for a finished cycle, a fraction for the running one. Through UTC instants, so a cycle
+        over a DST change is its 335 or 337 hours."""
+        return float(observed_shares([self], since=self.start, now=now)[0])
+
+
+def observed_shares(cycles: list[Cycle], *, since: dt.datetime | None, now: dt.datetime | None = None) -> np.ndarray:
+    """Per cycle, the share of its time (0–1) in which reports could come in: after ``since``
+    (when the municipality's reporting began, see :func:`app.hotspots.service.reporting_since`;
+    None: no report yet) and before ``now`` (default: this instant).
+
+    1 for a finished cycle since reporting began, 0 for one before it (no data, not zero
+    reports), a fraction for the cycle reporting began in and for the running cycle. The
+    statistics compare counts per observed time (the exposure), so neither a cycle before
+    the first report nor the half of the running cycle still to come reads as a drop."""
+    if since is None:
+        return np.zeros(len(cycles))
+    now = now or utcnow()
+    start = np.array([c.start.timestamp() for c in cycles])
+    end = np.array([c.end.timestamp() for c in cycles])
+    observed = np.minimum(end, now.timestamp()) - np.maximum(start, since.timestamp())
+    return np.clip(observed / (end - start), 0.0, 1.0)
+
 
 def aoristic_weights(start_s: np.ndarray, end_s: np.ndarray, edges_s: np.ndarray) -> np.ndarray:
     """Share of each occurrence window falling in each period: an (n_reports, n_periods) array.

@@ -109,6 +109,12 @@ def weighted_counts(selection: Selection, *, edges: list[dt.datetime], keys: lis
             .where(rows.c.w > 0, rows.c.k.is_not(None)).group_by(*key_cols, rows.c.k))
 
 
+def first_report(municipality_id: int) -> Select:
+    """The end of the municipality's earliest occurrence window, any status: when its reporting
+    began. One descent of ``ix_report_municipality_occurred_to`` (min of its second key)."""
+    return select(func.min(Report.occurred_to)).where(Report.municipality_id == municipality_id)
+
+
 def local_hour_rows(selection: Selection, *, lo, hi) -> tuple[Select, Select]:
     """For the weekday × hour pattern between instants ``lo`` and ``hi``: (instants aggregated
     by ISO weekday 1–7 and local hour, occurrence windows as local wall-clock epoch seconds)."""

@@ -21,7 +21,7 @@ from app.errors import InvalidInput, NotFound, require_known
 from app.geo import Area
 from app.hotspots import grid, patterns, queries
 from app.hotspots.analysis import CellStats, analyse
-from app.hotspots.cycles import Cycle, CycleGrid
+from app.hotspots.cycles import Cycle, CycleGrid, observed_shares
 from app.hotspots.queries import Selection
 from app.municipalities.models import ORGANISATION_KINDS, Municipality, Organisation
 from app.reports.models import Category, Report
@@ -106,15 +106,27 @@ def _cells_by_resolution(values: list[str]) -> dict[int, tuple[int, ...]]:
     return {res: tuple(cells) for res, cells in out.items()}
 
 
+def reporting_since(session: Session, *, municipality_id: int) -> dt.datetime | None:
+    """When the municipality's reporting began: the end of its earliest occurrence window (any
+    status; None before the first report). Cycles before it are no data, not zero reports:
+    the baselines leave them out (:func:`app.hotspots.cycles.observed_shares`). The end, not
+    the start, of the window: a report of a bike stolen "some time last year" says nothing
+    about the cycles of last year; and it is one index descent (the start would read them all)."""
+    return session.scalar(queries.first_report(municipality_id))
+
+
 def cell_stats(session: Session, scope: Scope, *, cycle: Cycle, res: int, selection: Selection) -> CellStats:
-    """Counts over the trend window ending with ``cycle`` and every per-cell statistic."""
+    """Counts over the trend window ending with ``cycle`` and every per-cell statistic. The
+    baseline is the last :data:`BASELINE_CYCLES` cycles since reporting began, each by its
+    observed time; a running ``cycle`` is compared for the share of it that has passed."""
     cycles = scope.grid.span(cycle, TREND_CYCLES)
     cell_col = queries.CELL_COLUMNS[res].label("cell")
     query = queries.weighted_counts(selection, edges=[c.start for c in cycles] + [cycle.end], keys=[cell_col])
     rows = session.execute(query).all()
     area = grid.area_cells(scope.municipality.boundary.desc, res)  # hex (E)WKB as loaded: no re-encoding
     cells, counts = count_matrix(rows, TREND_CYCLES)
-    return analyse(cells, counts, area=area, baseline_cycles=BASELINE_CYCLES)
+    exposure = observed_shares(cycles, since=reporting_since(session, municipality_id=scope.municipality.id))
+    return analyse(cells, counts, area=area, baseline_cycles=BASELINE_CYCLES, exposure=exposure)
 
 
 def count_matrix(rows: list[Any], n_periods: int) -> tuple[np.ndarray, np.ndarray]:
@@ -141,11 +153,14 @@ def shown(result: CellStats) -> np.ndarray:
 
 
 def cell_properties(result: CellStats, rows: np.ndarray) -> list[dict[str, Any]]:
-    """Per-cell properties in API form (numbers rounded for people: 3 decimals on counts)."""
-    def col(values: np.ndarray, digits: int) -> list[float]:
-        return np.round(np.asarray(values, dtype=np.float64)[rows], digits).tolist()
+    """Per-cell properties in API form (numbers rounded for people: 3 decimals on counts; None
+    where there is no baseline to compare with)."""
+    def col(values: np.ndarray, digits: int) -> list[float | None]:
+        rounded = np.round(np.asarray(values, dtype=np.float64)[rows], digits)
+        return [None if v != v else v for v in rounded.tolist()]  # NaN: not computed
 
     count, previous, baseline = col(result.count, 3), col(result.previous, 3), col(result.baseline, 3)
+    change, change_vs_baseline = col(result.change, 3), col(result.change_vs_baseline, 3)
     p_increase, z = col(result.p_increase, 6), col(result.gi_star_z, 3)
     p_hot, trend_p = col(result.p_hot, 6), col(result.trend_p, 6)
     hot, increase = result.hot[rows].tolist(), result.increase[rows].tolist()
@@ -155,7 +170,7 @@ def cell_properties(result: CellStats, rows: np.ndarray) -> list[dict[str, Any]]
         out.append({
             "h3": grid.cell_string(result.cells[row]), "rank": i + 1,
             "count": count[i], "previous": previous[i], "baseline": baseline[i],
-            "change": round(count[i] - previous[i], 3), "change_vs_baseline": round(count[i] - baseline[i], 3),
+            "change": change[i], "change_vs_baseline": change_vs_baseline[i],
             "p_increase": p_increase[i], "increase": increase[i],
             "hotspot": "hot" if hot[i] else "none", "p_hot": p_hot[i], "gi_star_z": z[i],
             "trend": result.trend[row], "trend_p": trend_p[i], "hot_streak": streak[i], "repeat": repeat[i],
@@ -176,16 +191,28 @@ def get_layer(session: Session, scope: Scope, *, cycle: Cycle, res: int, selecti
     return {"type": "FeatureCollection", "features": features, **layer_metadata(scope, cycle, res, selection, result)}
 
 
+def layer_cycle_json(cycle: Cycle, *, now: dt.datetime | None = None) -> dict[str, Any]:
+    """The cycle as a layer shows it: :func:`cycle_json` plus ``elapsed_share``, the share of
+    the cycle's time that has passed (1 once it is over), and ``partial`` (still running: the
+    counts are so far, and ``change``/``change_vs_baseline``/``p_increase`` compare them with
+    the same share of the earlier cycles)."""
+    share = cycle.elapsed_share(now)
+    return {**cycle_json(cycle), "elapsed_share": round(share, 4), "partial": share < 1.0}
+
+
 def layer_metadata(scope: Scope, cycle: Cycle, res: int, selection: Selection, result: CellStats) -> dict[str, Any]:
     """Foreign members of the layer: what it shows and how it was computed."""
     return {
-        "cycle": cycle_json(cycle), "resolution": res,
+        "cycle": layer_cycle_json(cycle), "resolution": res,
         "total": round(float(result.count.sum()), 3),
         "statuses": list(selection.statuses),
-        "method": {"baseline_cycles": BASELINE_CYCLES, "trend_cycles": TREND_CYCLES, "fdr_q": 0.05,
+        "method": {"baseline_cycles": result.baseline_cycles, "baseline_exposure": round(result.baseline_exposure, 3),
+                   "baseline_cycles_max": BASELINE_CYCLES, "trend_cycles": TREND_CYCLES, "fdr_q": 0.05,
                    "hotspot_test": "exact binomial tail of the k=1 neighbourhood total vs the municipality-wide "
                                    "rate, Benjamini-Hochberg", "increase_test": "exact conditional Poisson test "
-                                   "of this cycle vs the baseline cycles"},
+                                   "of this cycle vs the baseline cycles since reporting began, each by its "
+                                   "observed time (the running cycle by the share that has passed); none "
+                                   "without a baseline cycle"},
         "generated_at": local_iso(utcnow()),
     }
 
@@ -201,7 +228,7 @@ def get_top(session: Session, scope: Scope, *, cycle: Cycle, res: int, selection
         lat, lon = h3.cell_to_latlng(item["h3"])
         item["centre"] = [round(lon, 6), round(lat, 6)]
         item.update(details.get(int(result.cells[row]), {"categories": [], "organisations": []}))
-    return {"cycle": cycle_json(cycle), "resolution": res, "items": items}
+    return {"cycle": layer_cycle_json(cycle), "resolution": res, "items": items}
 
 
 def get_cell(session: Session, scope: Scope, *, cycle: Cycle, cell_ref: str, selection: Selection) -> dict[str, Any]:

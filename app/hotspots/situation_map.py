@@ -102,7 +102,8 @@ def render_situation_map(
         _boundary_layer(boundary).add_to(fmap)
     breaks = class_breaks([float(f["properties"]["count"]) for f in features])
     if features:
-        _hexagon_layer(features, breaks).add_to(fmap)
+        _hexagon_layer(features, breaks, baseline_cycles=(layer.get("method") or {}).get("baseline_cycles", 6)
+                       ).add_to(fmap)
     for feature in sorted(features, key=lambda f: f["properties"]["rank"])[:TOP_RANKS]:
         _rank_label(feature).add_to(fmap)
     bounds = _bounds(features, boundary)
@@ -113,7 +114,8 @@ def render_situation_map(
     _PrintLayout(bounds).add_to(fmap)
     root = fmap.get_root()
     root.title = escape(f"{title} – {cycle_label}")
-    root.html.add_child(folium.Element(_title_box(title, cycle_label, generated_at)), name="title_box")
+    root.html.add_child(folium.Element(_title_box(title, cycle_label, generated_at, partial_note_sv(layer.get("cycle")))),
+                        name="title_box")
     root.html.add_child(folium.Element(_legend(breaks, has_boundary=bool(boundary))), name="legend")
     return root.render()
 
@@ -151,7 +153,15 @@ def format_sv(value: float, *, signed: bool = False) -> str:
     return f"+{text}" if signed and value > 0 else text
 
 
-def _hexagon_layer(features: list[dict], breaks: list[float]) -> folium.GeoJson:
+def partial_note_sv(cycle: dict | None) -> str | None:
+    """For a running cycle (the layer's ``cycle.partial``), what its numbers compare, in Swedish."""
+    if not cycle or not cycle.get("partial"):
+        return None
+    share = int(100 * float(cycle["elapsed_share"]))
+    return f"Pågående cykel: {share} % av cykeln har gått; jämförelsen gäller samma andel av tidigare cykler."
+
+
+def _hexagon_layer(features: list[dict], breaks: list[float], *, baseline_cycles: int) -> folium.GeoJson:
     """Hexagons coloured by count, hotspots outlined, each with a Swedish tooltip and popup."""
     shown = [
         {
@@ -161,7 +171,7 @@ def _hexagon_layer(features: list[dict], breaks: list[float]) -> folium.GeoJson:
             "properties": {
                 "fill": fill_colour(float(f["properties"]["count"]), breaks),
                 "hot": f["properties"]["hotspot"] == "hot",
-                "info": _hexagon_info(f["properties"]),
+                "info": _hexagon_info(f["properties"], baseline_cycles=baseline_cycles),
             },
         }
         for f in features
@@ -182,15 +192,18 @@ def _hexagon_layer(features: list[dict], breaks: list[float]) -> folium.GeoJson:
     )
 
 
-def _hexagon_info(props: dict) -> str:
-    """The tooltip table for one hexagon; every value escaped, labels in Swedish."""
+def _hexagon_info(props: dict, *, baseline_cycles: int) -> str:
+    """The tooltip table for one hexagon; every value escaped, labels in Swedish. Without a
+    baseline (reporting began less than a cycle before) its numbers are a dash."""
     trend = str(props.get("trend", "none"))
+    no_baseline = props.get("baseline") is None
     rows = [
         ("Antal denna cykel", format_sv(float(props["count"]))),
         ("Föregående cykel", format_sv(float(props["previous"]))),
-        ("Baslinje (medel 6 cykler)", format_sv(float(props["baseline"]))),
+        (f"Baslinje (medel {baseline_cycles} cykler)", "–" if no_baseline else format_sv(float(props["baseline"]))),
         ("Förändring", format_sv(float(props["change"]), signed=True)),
-        ("Sannolikhet för ökning", f"{format_sv(100 * float(props['p_increase']))} %"),
+        ("Sannolikhet för ökning", "–" if props.get("p_increase") is None
+         else f"{format_sv(100 * float(props['p_increase']))} %"),
         ("Trend", TREND_SV.get(trend, trend)),
         ("Hotspot", "ja" if props["hotspot"] == "hot" else "nej"),
         ("Gi* z-värde", format_sv(float(props["gi_star_z"]))),
@@ -241,13 +254,15 @@ def _bounds(features: list[dict], boundary: dict | None) -> list[list[float]] | 
     return [[min(lats), min(lons)], [max(lats), max(lons)]]
 
 
-def _title_box(title: str, cycle_label: str, generated_at: str) -> str:
-    """The heading the printout is filed under: what, which cycle, when it was produced."""
+def _title_box(title: str, cycle_label: str, generated_at: str, note: str | None = None) -> str:
+    """The heading the printout is filed under: what, which cycle, when it was produced (and,
+    for a running cycle, that it is one)."""
     return (
         '<div class="situation-title">'
         f"<h1>{escape(title)}</h1>"
         f'<div class="cycle">{escape(cycle_label)}</div>'
-        f'<div class="generated">Skapad {escape(generated_at)}</div>'
+        + (f'<div class="partial">{escape(note)}</div>' if note else "")
+        + f'<div class="generated">Skapad {escape(generated_at)}</div>'
         "</div>"
     )
 

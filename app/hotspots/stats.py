@@ -45,17 +45,32 @@ def binomial_lower_p(k: np.ndarray, n: np.ndarray, p: np.ndarray | float) -> np.
     return out
 
 
-def increase_p(count: np.ndarray, baseline_total: np.ndarray, baseline_cycles: int) -> np.ndarray:
+def increase_p(count: np.ndarray, baseline_total: np.ndarray, baseline_cycles: float,
+               exposure: float = 1.0) -> np.ndarray:
     """One-sided p-value that a cell's rate this cycle exceeds its rate over ``baseline_cycles``.
 
     The exact conditional test for two Poisson counts (Przyborowski–Wilenski): given the total
-    ``count + baseline_total``, ``count`` is Binomial(total, 1 / (1 + baseline_cycles)) when the
-    rate is unchanged. It accounts for the noise in the baseline too: 5 against a baseline of 3
-    per cycle gives p ≈ 0.2, nothing to act on.
+    ``count + baseline_total``, ``count`` is Binomial(total, f / (f + k)) when the rate is
+    unchanged, for ``f`` = ``exposure`` (the share of this cycle observed: below 1 while it
+    runs) and ``k`` = ``baseline_cycles`` (cycles' worth of observed time in the baseline, a
+    fraction for the cycle reporting began in). It accounts for the noise in the baseline too:
+    5 against a baseline of 3 per cycle gives p ≈ 0.2, nothing to act on. NaN (no test) when
+    there is no baseline or nothing of the cycle observed: comparing with cycles before
+    reporting began would make every busy cell an increase.
     """
     count = np.asarray(count, dtype=np.float64)
     total = count + np.asarray(baseline_total, dtype=np.float64)
-    return binomial_upper_p(count, total, 1.0 / (1.0 + baseline_cycles))
+    if baseline_cycles <= 0 or exposure <= 0:
+        return np.full(count.shape, np.nan)
+    return binomial_upper_p(count, total, exposure / (exposure + baseline_cycles))
+
+
+def first_reporting(totals: np.ndarray) -> int:
+    """Index of the first period with any report (``len(totals)`` when none). Periods before it
+    are before the municipality's reporting began, not zeros: baselines and trend tests leave
+    them out (else the start of reporting reads as an increase)."""
+    reporting = np.flatnonzero(np.asarray(totals) > 0)
+    return int(reporting[0]) if reporting.size else len(totals)
 
 
 def benjamini_hochberg(p: np.ndarray, q: float = ALPHA) -> np.ndarray:
