@@ -84,6 +84,25 @@ def test_cycle_switch_changes_the_layer(desktop):
     assert "Förra cykelns hotspots" in page.inner_text("#legend")
 
 
+def test_the_running_cycle_says_its_comparison_is_for_the_time_that_has_passed(desktop, live_server):
+    """The running cycle's layer compares with the same share of the earlier cycles; the legend
+    says how much of the cycle has passed, in the API's own number. A finished cycle does not."""
+    page = desktop("est")
+    page.wait_for_selector("body[data-layer-ready]")
+    current, previous = page.eval_on_selector_all("#cycle option", "els => els.slice(0, 2).map(e => e.value)")
+    for cycle in (previous, current):  # the map opens on either, by the day
+        page.select_option("#cycle", cycle)
+        page.wait_for_function(f"document.body.dataset.layerReady === '{cycle}'")
+        legend = page.inner_text("#legend")
+        if cycle == previous:
+            assert "Pågående cykel" not in legend
+    share = httpx.get(f"{live_server.url}/api/v1/hotspots", params={"cycle": "current"},
+                      headers=live_server.headers("est")).json()["cycle"]["elapsed_share"]
+    shown = re.search(r"Pågående cykel: (\d+) % av cykeln har gått; jämförelsen med förra cykeln och baslinjen "
+                      r"gäller samma andel", legend)
+    assert shown and abs(int(shown[1]) - 100 * share) <= 1, legend
+
+
 @pytest.mark.parametrize("days_in, opens_on", [(0.1, "previous"), (3, "previous"), (8, "current"), (13.9, "current")])
 def test_the_map_opens_on_the_cycle_the_meeting_looks_at(browser, live_server, days_in, opens_on):
     """On meeting day a new cycle has just begun: the map opens on the one before, until the

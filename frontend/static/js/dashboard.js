@@ -101,7 +101,23 @@
     }
     rows.push(legendRow("transparent", t("dash.hotOutline"), `border:3px solid ${HOT_OUTLINE}`));
     if ($("#compare").checked) rows.push(legendRow("transparent", t("dash.previousOutline"), "border:2px dashed #222"));
+    rows.push(...comparisonNotes(state.data));
     $("#legend").replaceChildren(...rows);
+  }
+
+  /* What the layer's comparisons mean: a running cycle is compared for the share of it that has
+     passed, and a short history has a shorter baseline (or none). */
+  function comparisonNotes(data) {
+    if (!data || !data.cycle || !data.method) return [];
+    const notes = [], m = data.method;
+    if (data.cycle.partial) {
+      notes.push(h("p", { class: "hint partial-cycle" }, t("dash.partial", { share: Math.floor(100 * data.cycle.elapsed_share) })));
+    }
+    if (m.baseline_cycles === 0) notes.push(h("p", { class: "hint short-history" }, t("dash.noBaseline")));
+    else if (m.baseline_cycles < m.baseline_cycles_max) {
+      notes.push(h("p", { class: "hint short-history" }, t("dash.shortHistory", { n: m.baseline_cycles, max: m.baseline_cycles_max })));
+    }
+    return notes;
   }
 
   /* Leaflet sets a path's class only when it is made: the picked-for-a-place mark is toggled here. */
@@ -237,7 +253,8 @@
     const p = feature ? feature.properties : null;
     const rows = p ? [
       [t("dash.thisCycle"), LB.fmtNumber(p.count)], [t("dash.previous"), LB.fmtNumber(p.previous)],
-      [t("dash.baseline"), LB.fmtNumber(p.baseline)], [t("dash.trend"), t("trend." + p.trend)],
+      [t("dash.baseline", { n: state.data.method.baseline_cycles }), p.baseline === null ? "–" : LB.fmtNumber(p.baseline)],
+      [t("dash.trend"), t("trend." + p.trend)],
       [t("dash.hotspot"), p.hotspot === "hot" ? t("dash.hotYes", { p: p.p_hot < 0.001 ? "< 0,001" : "= " + LB.fmtNumber(p.p_hot, 3) }) : t("dash.hotNo")],
     ] : [];
     box.replaceChildren(

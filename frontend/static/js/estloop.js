@@ -216,8 +216,8 @@
     const field = (key, input) => h("label", {}, h("span", {}, t(key)), input);
     const form = h("form", { class: "action-form", id: "action-form" },
       h("h4", {}, t("action.new")),
-      baseline ? h("p", { class: "baseline hint" }, t("action.baseline", {
-        n: LB.fmtNumber(baseline.per_cycle), cycles: baseline.cycles })) : null,
+      baseline ? h("p", { class: "baseline hint" }, baseline.per_cycle === null ? t("action.noBaseline")
+        : t("action.baseline", { n: LB.fmtNumber(baseline.per_cycle), cycles: baseline.cycles })) : null,
       field("action.what", h("input", { name: "what", required: true })),
       field("action.goal", h("input", { name: "goal", required: true, placeholder: t("action.goalHint") })),
       field("action.kind", h("select", { name: "kind" },
