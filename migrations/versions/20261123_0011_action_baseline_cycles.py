@@ -4,8 +4,8 @@ The baseline was always the mean over the last 6 cycles, counting the cycles bef
 municipality's first report as zeros; now it is over the cycles since reporting began (up to 6)
 and None before a full one. Actions stored before this migration were taken over 6 cycles.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-23 10:00:00
 """
 from typing import Sequence, Union
@@ -13,8 +13,8 @@ from typing import Sequence, Union
 from alembic import op
 import sqlalchemy as sa
 
-revision: str = '0010'
-down_revision: Union[str, None] = '0009'
+revision: str = '0011'
+down_revision: Union[str, None] = '0010'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
