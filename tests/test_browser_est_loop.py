@@ -125,7 +125,7 @@ def test_the_meeting_of_a_cycle_is_held_from_the_map(est_page, live_server):
     cycle = next(c for c in options[2:] if c not in taken)  # a past cycle without a meeting
     page.select_option("#cycle", cycle)
     page.wait_for_function(f"document.body.dataset.layerReady === '{cycle}'")
-    form = page.wait_for_selector("#meeting-form")
+    form = page.wait_for_selector(f"#meeting[data-cycle='{cycle}'] #meeting-form")  # not the last cycle's form
     assert "Inget möte" in form.inner_text()
     page.fill("#meeting-form [name=organisations]", "Kommunen, Polisen")
     try:
@@ -164,7 +164,7 @@ def test_a_meeting_created_meanwhile_by_someone_else_is_shown_not_refused_in_eng
     options = page.eval_on_selector_all("#cycle option", "els => els.map(e => e.value)")
     cycle = next(c for c in options[2:] if c not in taken)
     page.select_option("#cycle", cycle)
-    page.wait_for_selector("#meeting-form")
+    page.wait_for_selector(f"#meeting[data-cycle='{cycle}'] #meeting-form")
     try:
         other = httpx.post(f"{live_server.url}/api/v1/meetings", headers=live_server.headers("coordinator"),
                            json={"cycle": cycle, "held_on": cycle, "organisations": ["Polisen"]})
@@ -191,7 +191,7 @@ def test_minutes_someone_else_saved_meanwhile_are_shown_not_overwritten(est_page
     assert created.status_code == 201, created.text
     try:
         page.select_option("#cycle", cycle)
-        page.wait_for_selector("#meeting-minutes")
+        page.wait_for_selector(f"#meeting[data-cycle='{cycle}'] #meeting-minutes")
         page.fill("#meeting-minutes", "1. Klotter vid stationen.")
         theirs = httpx.patch(f"{live_server.url}/api/v1/meetings/{created.json()['id']}",
                              headers={**live_server.headers("coordinator"), "If-Match": created.headers["etag"]},

@@ -42,6 +42,7 @@
       if (shown !== cycle.id) return;  // another cycle was chosen meanwhile
       box.replaceChildren(...(meeting ? view(meeting, cycle) : ctx.canWrite ? [createForm(cycle)]
         : [h("p", { class: "hint" }, t("meeting.none"))]).filter(Boolean));
+      box.dataset.cycle = cycle.id;  // which cycle's meeting is shown (a test waits for it)
     } catch (e) {
       shown = null;  // tried again with the next layer
       box.replaceChildren(h("p", { class: "error" }, LB.problemText(e)));
