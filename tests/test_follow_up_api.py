@@ -47,8 +47,8 @@ def test_a_done_action_with_a_real_drop_gets_a_green_proposal(client, auth, db):
     assert body["cycles_used"] == 3 and body["after"][0]["id"] == start
     assert body["before"][-1]["id"] == cycle_back(db, 4).first_day.isoformat()
     assert body["counts"] == {"target": [24.0, 3.0], "ring": [6.0, 6.0], "control": [120.0, 120.0]}
-    assert body["test"]["p_decrease"] == pytest.approx(stats.binomtest(3, 27, 0.5, alternative="less").pvalue,
-                                                       rel=1e-6)
+    assert body["test"]["p_decrease"] == pytest.approx(
+        stats.fisher_exact([[3, 24], [120, 120]], alternative="less").pvalue, rel=1e-5)
     assert body["rate_ratio"]["ratio"] == pytest.approx(0.125)
     assert body["wdd"]["wdd"] == pytest.approx(-21.0)
     assert body["displacement"]["p_increase"] > 0.05
@@ -105,6 +105,76 @@ def test_later_follow_ups_show_whether_the_effect_lasted(client, auth, db):
     assert first["counts"]["target"][1] == 16.0 and latest["counts"]["target"][1] == 2.0
 
 
+def test_an_empty_control_is_not_reported_as_no_reduction(client, auth, db):
+    """A rare category (abandoned vehicles): 6 per cycle before, 1 per cycle after at the place,
+    none anywhere else in the town. Was red "no reduction against the control (p = 1.000)"."""
+    for back in range(1, 7):
+        at = cycle_back(db, back).start + dt.timedelta(days=3, hours=22)
+        add_reports(db, **SQUARE, at=at, n=1 if back <= 3 else 6, category="overgivet_fordon")
+        add_reports(db, **FAR_AWAY, at=at, n=20)
+    start = cycle_back(db, 3).first_day.isoformat()
+    action = started_action(client, auth, start_date=start, due_date=start, status="done", recurrence="one_off",
+                            categories=["overgivet_fordon"])
+    body = client.get(f"/api/v1/actions/{action['id']}/follow-up", headers=auth("est")).json()
+    assert body["counts"]["target"] == [18.0, 3.0] and body["counts"]["control"] == [0.0, 0.0]
+    own = stats.binomtest(3, 21, 0.5, alternative="less").pvalue
+    assert body["proposal"] == {"light": "yellow", "code": "no_control", "reason": body["proposal"]["reason"],
+                                "values": {"t0": 18, "t1": 3, "p_own": round(own, 3)}}
+    assert "cannot be compared with a control" in body["proposal"]["reason"]
+
+
+def lit_until(db, back_last_lit: int) -> None:
+    """6 reports per cycle at the square up to the cycle ``back_last_lit`` cycles back, none after;
+    the rest of the town flat at 20 per cycle (10 cycles)."""
+    for back in range(1, 11):
+        at = cycle_back(db, back).start + dt.timedelta(days=3, hours=22)
+        if back >= back_last_lit:
+            add_reports(db, **SQUARE, at=at, n=6)
+        add_reports(db, **FAR_AWAY, at=at, n=20)
+
+
+def test_a_one_off_action_is_measured_after_it_was_carried_out(client, auth, db):
+    """New lighting: started 7 cycles back, due (and done) at the end of the cycle 4 back; reports
+    6 per cycle until the lights were up, none since. Was measured from the start (18 -> 18, red)."""
+    lit_until(db, 4)
+    start, due = cycle_back(db, 7).first_day, cycle_back(db, 4).last_day
+    action = started_action(client, auth, start_date=start.isoformat(), due_date=due.isoformat(), status="done",
+                            recurrence="one_off")
+    body = client.get(f"/api/v1/actions/{action['id']}/follow-up", headers=auth("est")).json()
+    assert body["effect_from"] == due.isoformat()
+    assert [c["id"] for c in body["after"]] == [cycle_back(db, b).first_day.isoformat() for b in (3, 2, 1)]
+    assert [c["id"] for c in body["before"]] == [cycle_back(db, b).first_day.isoformat() for b in (10, 9, 8)]
+    assert body["counts"]["target"] == [18.0, 0.0] and body["proposal"]["light"] == "green"
+    # a recurring action (regular work) still works from its start: the 3 cycles from then
+    recurring = started_action(client, auth, start_date=start.isoformat(), due_date=due.isoformat(),
+                               status="in_progress", recurrence="recurring")
+    body = client.get(f"/api/v1/actions/{recurring['id']}/follow-up", headers=auth("est")).json()
+    assert body["effect_from"] == start.isoformat() and body["after"][0]["id"] == start.isoformat()
+    assert body["counts"]["target"] == [18.0, 18.0] and body["proposal"]["code"] == "no_reduction"
+
+
+def test_an_action_within_its_planned_period_gets_no_light_yet(client, auth, db):
+    """Started 3 cycles back, due in a month, in progress: not "red, not carried out" but no light
+    yet (the numbers so far, from the start); it cannot be stored as a follow-up until then."""
+    fill(db, before=8, after=8)
+    start = cycle_back(db, 3).first_day.isoformat()
+    due = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    action = started_action(client, auth, start_date=start, due_date=due, status="in_progress", recurrence="one_off")
+    body = client.get(f"/api/v1/actions/{action['id']}/follow-up", headers=auth("est")).json()
+    assert body["effect_from"] == start and body["counts"]["target"] == [24.0, 24.0]
+    assert body["proposal"]["light"] is None and body["proposal"]["code"] == "not_yet_due"
+    assert body["proposal"]["values"] == {"status": "in_progress", "due_date": due}
+    r = client.post(f"/api/v1/actions/{action['id']}/follow-ups", json={"light": "green", "comment": "Bra"},
+                    headers=auth("coordinator"))
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
+    assert "nothing to follow up yet" in r.json()["detail"]
+    # once its due date has passed without it being done, it is red
+    client.patch(f"/api/v1/actions/{action['id']}", json={"due_date": cycle_back(db, 2).last_day.isoformat()},
+                 headers=auth("est"))
+    late = client.get(f"/api/v1/actions/{action['id']}/follow-up", headers=auth("est")).json()["proposal"]
+    assert (late["light"], late["code"], late["values"]["status"]) == ("red", "not_carried_out", "in_progress")
+
+
 def test_a_follow_up_too_early_is_refused(client, auth, db):
     today = dt.date.today()
     future = started_action(client, auth, start_date=(today + dt.timedelta(days=5)).isoformat(),
@@ -117,6 +187,13 @@ def test_a_follow_up_too_early_is_refused(client, auth, db):
     r = client.get(f"/api/v1/actions/{fresh['id']}/follow-up", headers=auth("est"))
     assert r.status_code == 422 and "No full cycle has passed" in r.json()["detail"]
     assert client.post(f"/api/v1/actions/{fresh['id']}/follow-ups", json={}, headers=auth("est")).status_code == 422
+    # a one-off action is measured from its due date: no full cycle after it yet
+    yesterday = (today - dt.timedelta(days=1)).isoformat()
+    done = started_action(client, auth, start_date=cycle_back(db, 4).first_day.isoformat(), due_date=yesterday,
+                          status="done", recurrence="one_off")
+    r = client.get(f"/api/v1/actions/{done['id']}/follow-up", headers=auth("est"))
+    assert r.status_code == 422 and "No full cycle has passed since the due date" in r.json()["detail"]
+    assert r.json()["errors"] == [{"field": "date", "message": "no full cycle after the due date yet"}]
 
 
 def test_effect_for_any_place_and_date(client, auth, db):

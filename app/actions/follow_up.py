@@ -1,11 +1,16 @@
 """Measured follow-up (uppföljning) and its repetition over later cycles (återkoppling).
 
-Windows: ``n`` full cycles after the start against the ``n`` cycles before it. The cycle in
-which the start falls counts as "after" only when the start is its first day; otherwise it is
-left out (partly before, partly after). ``window=first`` takes the ``n`` cycles right after the
-start; ``window=latest`` the ``n`` most recent full cycles (still after the start), which is how
-the group sees whether an effect lasted. With fewer full cycles than asked, as many as exist
-are used (before and after always equally many).
+Windows: ``n`` full cycles after the action against the ``n`` full cycles before its start.
+"Before" ends with the last cycle that ends before the start. "After" begins with the first
+cycle that starts on or after the day the action is in place: its start for a recurring action
+(part of regular work, it works while it runs), its due date for a one-off action (new lighting,
+a cleared thicket: it works once it is done), so a one-off's implementation period is in neither
+window. A cycle partly before and partly after is left out. ``window=first`` takes the ``n``
+cycles right after; ``window=latest`` the ``n`` most recent full cycles (still after), which is
+how the group sees whether an effect lasted. With fewer full cycles than asked, as many as exist
+are used (before and after always equally many). A one-off action whose due date has not come
+yet is measured from its start for now (the numbers so far; no light is proposed unless it is
+already done).
 """
 from __future__ import annotations
 
@@ -27,23 +32,28 @@ from app.hotspots.service import cycle_json, get_scope
 from app.timeutil import STOCKHOLM, local_iso, utcnow
 
 
-def windows(grid: CycleGrid, *, start: dt.date, cycles: int, window: str,
+def windows(grid: CycleGrid, *, start: dt.date, cycles: int, window: str, effect_from: dt.date | None = None,
             now: dt.datetime | None = None) -> tuple[list[Cycle], list[Cycle]]:
-    """(before, after) cycle lists; 422 when the start is in the future or no full cycle has
-    passed since it."""
+    """(before, after) cycle lists: before the ``start``, after ``effect_from`` (default: the start;
+    see the module docstring). 422 when the start is in the future or no full cycle has passed
+    since ``effect_from``."""
     current = grid.current(now)
     today = (now or utcnow()).astimezone(STOCKHOLM).date()
     if start > today:
         raise InvalidInput(f"The start {start} has not come yet; a follow-up needs at least one full cycle after "
                            "the start", errors=[{"field": "date", "message": "start in the future"}])
     first = grid.cycle(grid.index_of_day(start))
-    first_after = first.index if first.first_day == start else first.index + 1
+    since = effect_from or start
+    in_place = grid.cycle(grid.index_of_day(since))
+    first_after = in_place.index if in_place.first_day == since else in_place.index + 1
     available = current.index - first_after  # full cycles from first_after up to the previous one
     if available < 1:
         nxt = grid.cycle(first_after)
-        raise InvalidInput(f"No full cycle has passed since the start {start}: the first full cycle after it is "
+        what, code = ("start", "start") if since == start else ("due date (a one-off action is measured from when it "
+                                                                 "is in place)", "due date")
+        raise InvalidInput(f"No full cycle has passed since the {what} {since}: the first full cycle after it is "
                            f"{nxt.id}, which ends on {nxt.last_day}",
-                           errors=[{"field": "date", "message": "no full cycle after the start yet"}])
+                           errors=[{"field": "date", "message": f"no full cycle after the {code} yet"}])
     n = min(cycles, available)
     after_first = first_after if window == "first" else current.index - n
     after = [grid.cycle(i) for i in range(after_first, after_first + n)]
@@ -52,11 +62,12 @@ def windows(grid: CycleGrid, *, start: dt.date, cycles: int, window: str,
 
 
 def measure(session: Session, *, principal: Principal, place: Place, start: dt.date, cycles: int, window: str,
-            control: str, categories: list[str], carried_out: bool | None) -> dict[str, Any]:
+            control: str, categories: list[str], effect_from: dt.date | None = None,
+            action: Action | None = None) -> dict[str, Any]:
     """Counts before/after in the place, its ring and the control; the exact test, the rate
-    ratio, WDD/WDQ, the displacement check and (when ``carried_out`` is known) the light."""
+    ratio, WDD/WDQ, the displacement check and (for an ``action``) the proposed light."""
     scope = get_scope(session, municipality_id=principal.municipality_id)
-    before, after = windows(scope.grid, start=start, cycles=cycles, window=window)
+    before, after = windows(scope.grid, start=start, cycles=cycles, window=window, effect_from=effect_from)
     selection = counting.place_selection(session, scope=scope, categories=categories)
     span = scope.grid.span(after[-1], after[-1].index - before[0].index + 1)
     counts = counting.area_counts(session, place=place, cycles=span, selection=selection)
@@ -73,7 +84,8 @@ def measure(session: Session, *, principal: Principal, place: Place, start: dt.d
     ratio = effect.rate_ratio(t0, t1, c0, c1)
     displacement = effect.conditional_test(d0, d1, c0, c1) if control == "municipality" else None
     out: dict[str, Any] = {
-        "place_id": place.id, "start": start.isoformat(), "control": control, "window": window,
+        "place_id": place.id, "start": start.isoformat(), "effect_from": (effect_from or start).isoformat(),
+        "control": control, "window": window,
         "cycles_requested": cycles, "cycles_used": len(after), "categories": categories,
         "before": [cycle_json(c) for c in before], "after": [cycle_json(c) for c in after],
         "counts": {"target": [round(t0, 3), round(t1, 3)], "ring": [round(d0, 3), round(d1, 3)],
@@ -87,15 +99,30 @@ def measure(session: Session, *, principal: Principal, place: Place, start: dt.d
         if control == "municipality" else None,
         "ring_steps": counting.RING_STEPS[place.resolution],
     }
-    if carried_out is not None:
-        light = effect.propose_light(carried_out=carried_out, target=target, ratio=ratio, displacement=displacement)
+    if action is not None:
+        light = effect.propose_light(carried_out=carried_out(action), target=target, ratio=ratio,
+                                     displacement=displacement, due_passed=action.due_date < _today(),
+                                     status=action.status, due_date=action.due_date.isoformat())
         out["proposal"] = {"light": light.light, "reason": light.reason, "code": light.code, "values": light.values}
     return out
+
+
+def _today() -> dt.date:
+    return utcnow().astimezone(STOCKHOLM).date()
 
 
 def carried_out(action: Action) -> bool:
     """Done, or a recurring action that is running (part of regular work)."""
     return action.status == "done" or (action.recurrence == "recurring" and action.status == "in_progress")
+
+
+def in_place_from(action: Action) -> dt.date:
+    """The day from which the action can work (see the module docstring): the start for a
+    recurring action; the due date for a one-off once that has come, else (the numbers so far)
+    the start."""
+    if action.recurrence == "one_off" and action.due_date <= _today():
+        return action.due_date
+    return action.start_date
 
 
 def action_follow_up(session: Session, *, principal: Principal, action_id: int, cycles: int, window: str,
@@ -105,7 +132,7 @@ def action_follow_up(session: Session, *, principal: Principal, action_id: int, 
     place = get_place(session, principal=principal, place_id=action.place_id)
     result = measure(session, principal=principal, place=place, start=action.start_date, cycles=cycles,
                      window=window, control=control, categories=list(action.categories),
-                     carried_out=carried_out(action))
+                     effect_from=in_place_from(action), action=action)
     return {"action_id": action.id, "status": action.status, "recurrence": action.recurrence, **result}
 
 
@@ -121,6 +148,10 @@ def create_follow_up(session: Session, *, principal: Principal, action_id: int,
     result = action_follow_up(session, principal=principal, action_id=action_id, cycles=payload.cycles,
                               window=payload.window, control=payload.control)
     proposed = result["proposal"]["light"]
+    if proposed is None:
+        raise InvalidInput(f"Action {action_id} is not done and not due until {result['proposal']['values']['due_date']}: "
+                           "there is nothing to follow up yet; follow it up after the due date (or when it is done)",
+                           errors=[{"field": "action_id", "message": "not due yet"}])
     light = payload.light or proposed
     if light != proposed and not (payload.comment or "").strip():
         raise InvalidInput(f"Overriding the proposed light ({proposed}) with {light} needs a comment saying why",
@@ -152,4 +183,4 @@ def place_effect(session: Session, *, principal: Principal, place_id: int, start
     """On-demand effect for any place and date (no action, so no traffic light)."""
     place = get_place(session, principal=principal, place_id=place_id)
     return measure(session, principal=principal, place=place, start=start, cycles=cycles, window=window,
-                   control=control, categories=categories, carried_out=None)
+                   control=control, categories=categories)
