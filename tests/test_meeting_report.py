@@ -46,6 +46,22 @@ def test_meeting_report_html(client, auth, meeting):
     assert client.get(f"/api/v1/meetings/{meeting['id']}/report.html", headers=auth("reporter")).status_code == 403
 
 
+def test_meeting_report_words_the_follow_up_as_the_dashboard_does(client, auth, db, meeting):
+    place = client.get("/api/v1/places", headers=auth("est")).json()["features"][0]
+    client.post("/api/v1/actions", headers=auth("est"), json=action_body(
+        place["id"], meeting_id=meeting["id"], what="Nattvandring", status="cancelled"))
+    html = client.get(f"/api/v1/meetings/{meeting['id']}/report.html", headers=auth("est")).text
+    follow_ups = html[html.index("<h2>Uppföljning</h2>"):]
+    # what the action is, not its id; why the light was proposed, in Swedish with decimal commas
+    assert "<td>Ta bort klotter inom 24 h</td>" in follow_ups
+    assert "förslag: Gul" in follow_ups and "Förslaget gul:\ngenomförd, men kan inte jämföras med ett kontrollområde" in follow_ups
+    assert "0 → 6 (p = 1,000 för en minskning" in follow_ups and "1.000" not in follow_ups
+    assert "<td>1,000</td>" in follow_ups
+    # a cancelled action is "avbruten", as on the map
+    decisions = html[html.index("<h2>Nya insatser (beslut)</h2>"):html.index("<h2>Pågående insatser</h2>")]
+    assert "<td>avbruten</td>" in decisions and "inställd" not in html
+
+
 def test_meeting_report_pdf_has_the_content_and_renders(client, auth, meeting):
     r = client.get(f"/api/v1/meetings/{meeting['id']}/report.pdf", headers=auth("est"))
     assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"

@@ -143,19 +143,21 @@ def start_meeting(session: Session, *, principal: Principal, meeting_id: int) ->
 
 def meeting_json(session: Session, *, principal: Principal, meeting_id: int,
                  with_picture: bool = True) -> dict[str, Any]:
-    """A meeting with its decisions, the follow-ups reviewed and (unless left out) the frozen
-    situation picture."""
+    """A meeting with its decisions, the follow-ups reviewed (each with its action's ``what``)
+    and (unless left out) the frozen situation picture."""
     meeting = _get(session, principal, meeting_id)
     scope = get_scope(session, municipality_id=principal.municipality_id)
     cycle = scope.grid.cycle(scope.grid.index_of_day(meeting.cycle))
     decisions = session.scalars(select(Action).where(Action.meeting_id == meeting.id).order_by(Action.id)).all()
     reviewed = session.scalars(select(FollowUp).where(FollowUp.meeting_id == meeting.id).order_by(FollowUp.id)).all()
+    what = dict(session.execute(select(Action.id, Action.what)
+                                .where(Action.id.in_({f.action_id for f in reviewed}))).tuples().all())
     out = {"id": meeting.id, "version": meeting_version(meeting), "cycle": cycle_json(cycle),
            "held_on": meeting.held_on.isoformat(),
            "organisations": list(meeting.organisations), "minutes": meeting.minutes,
            "started_at": local_iso(meeting.started_at),
            "decisions": [action_json(session, a) for a in decisions],
-           "follow_ups": [follow_up_json(f) for f in reviewed]}
+           "follow_ups": [{**follow_up_json(f), "action_what": what.get(f.action_id)} for f in reviewed]}
     if with_picture:
         out["frozen_layer"] = meeting.frozen_layer
         out["frozen_agenda"] = meeting.frozen_agenda

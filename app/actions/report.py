@@ -8,17 +8,23 @@ user text is escaped by Jinja2's autoescape.
 """
 from __future__ import annotations
 
+import json
 import math
+import re
 from typing import Any
 
 from jinja2 import Environment
 from markupsafe import Markup
 
+from app.actions.models import ACTION_STATUSES
 from app.hotspots.situation_map import CLASS_COLOURS, TREND_SV, class_breaks, fill_colour, format_sv, partial_note_sv
+from app.static import OWN_STATIC_DIR
 
+# The dashboard's Swedish words (frontend/static/i18n/sv.json), so the report says the same.
+SV: dict[str, str] = json.loads((OWN_STATIC_DIR / "i18n" / "sv.json").read_text(encoding="utf-8"))
 LIGHT_SV = {"green": "Grön", "yellow": "Gul", "red": "Röd"}
 LIGHT_COLOUR = {"green": "#2e7d32", "yellow": "#f9a825", "red": "#c62828"}
-STATUS_SV = {"planned": "planerad", "in_progress": "pågår", "done": "genomförd", "cancelled": "inställd"}
+STATUS_SV = {s: SV[f"action.status.{s}"] for s in ACTION_STATUSES}
 WEEKDAYS_SV = ("mån", "tis", "ons", "tor", "fre", "lör", "sön")
 MAP_W, MAP_H = 680.0, 420.0
 
@@ -65,12 +71,14 @@ Rapporter som kommit in senare ändrar inte detta protokoll.</p>
 <h2>Pågående insatser</h2>{{ actions_table(open_actions) }}
 <h2>Uppföljning</h2>
 <table><tr><th>Insats</th><th>Ljus</th><th>Före → efter</th><th>Kvot</th><th>p</th><th>Kommentar</th></tr>
-{% for f in follow_ups %}<tr><td>{{ f.action_id }}</td>
+{% for f in follow_ups %}<tr><td>{{ f.action_what or f.action_id }}</td>
 <td><span class="light" style="background: {{ light_colour[f.light] }}">{{ light_sv[f.light] }}</span>
 {% if f.overridden %}<br><span class="muted">förslag: {{ light_sv[f.proposed] }}</span>{% endif %}</td>
 <td>{{ fmt(f.result.counts.target[0]) }} → {{ fmt(f.result.counts.target[1]) }}</td>
 <td>{{ fmt(f.result.rate_ratio.ratio) if f.result.rate_ratio.ratio is not none else "–" }}</td>
-<td>{{ "%.3f"|format(f.result.test.p_decrease) }}</td><td>{{ f.comment or "" }}</td></tr>
+<td>{{ p(f.result.test.p_decrease) }}</td><td>{{ f.comment or "" }}</td></tr>
+{% if why(f.result.proposal) %}<tr><td></td><td colspan="5" class="muted">Förslaget {{ light_sv[f.proposed]|lower }}:
+{{ why(f.result.proposal) }}</td></tr>{% endif %}
 {% else %}<tr><td colspan="6">Inga uppföljningar vid detta möte.</td></tr>{% endfor %}</table>
 </body></html>
 """
@@ -118,7 +126,7 @@ jämförs per dag), signifikansnivå 5 %.</p>
 {% endfor %}<th>Trend</th><th>p</th></tr>
 {% for t in d.trends %}<tr><td>{{ d.groups[loop.index0].label }}</td>{% for v in t.counts %}
 <td class="num">{{ fmt(v) if loop.index0 >= d.first_reporting_quarter else "–" }}</td>{% endfor %}
-<td>{{ t.direction }}</td><td class="num">{{ ("%.3f"|format(t.mk_p)).replace(".", ",") }}</td>
+<td>{{ t.direction }}</td><td class="num">{{ p(t.mk_p) }}</td>
 </tr>{% endfor %}</table>
 {% if d.quarters|selectattr("partial")|list %}<p class="muted">* delvis inom perioden.</p>{% endif %}
 {% if d.first_reporting_quarter %}<p class="muted">– inga rapporter ännu (före första rapporten i kommunen);
@@ -154,6 +162,34 @@ _lagesbild = _env.from_string(LAGESBILD_TEMPLATE)
 
 def _fmt(value: float | None, *, signed: bool = False) -> str:
     return "–" if value is None else format_sv(float(value), signed=signed)
+
+
+def _p(value: float | None) -> str:
+    """A p-value with three decimals and a decimal comma (0,031)."""
+    return "–" if value is None else f"{value:.3f}".replace(".", ",")
+
+
+def proposal_sv(proposal: dict[str, Any] | None) -> str:
+    """Why the light was proposed, in the dashboard's Swedish words (``proposal.<code>`` in
+    sv.json, its numbers as Swedes write them); empty for a code or numbers it does not know
+    (a follow-up stored by an older version)."""
+    if not proposal or f"proposal.{proposal.get('code')}" not in SV:
+        return ""
+    v = proposal.get("values") or {}
+    words = {"p": _p(v.get("p")), "p_ring": _p(v.get("p_ring")), "p_own": _p(v.get("p_own")),
+             "change": None if v.get("change_pct") is None else _fmt(v["change_pct"], signed=True),
+             "t0": v.get("t0"), "t1": v.get("t1"), "min": v.get("min"), "due": v.get("due_date"),
+             "status": STATUS_SV.get(v.get("status"))}
+    missing = False
+
+    def fill(m: re.Match) -> str:
+        nonlocal missing
+        value = words.get(m.group(1))
+        missing = missing or value is None or value == "–"
+        return str(value)
+
+    text = re.sub(r"\{(\w+)\}", fill, SV[f"proposal.{proposal['code']}"])
+    return "" if missing else text
 
 
 def hotspot_svg(layer: dict[str, Any] | None) -> str:
@@ -201,12 +237,12 @@ def render_meeting_html(meeting: dict[str, Any], *, municipality: str, open_acti
         shade=lambda v: _shade(v, peak), fmt=_fmt, trend=lambda t: TREND_SV.get(t, t),
         actions_table=lambda rows: Markup(_actions.render(actions=rows, fmt=_fmt, status_sv=STATUS_SV)),
         decisions=meeting["decisions"], open_actions=open_actions, follow_ups=meeting["follow_ups"],
-        light_sv=LIGHT_SV, light_colour=LIGHT_COLOUR)
+        light_sv=LIGHT_SV, light_colour=LIGHT_COLOUR, p=_p, why=proposal_sv)
 
 
 def render_lagesbild_html(data: dict[str, Any]) -> str:
     """The lägesbild (:func:`app.actions.lagesbild.get_lagesbild`) as one self-contained HTML page."""
-    return _lagesbild.render(css=CSS, d=data, fmt=_fmt, svg=hotspot_svg(data["hotspots"]["layer"]),
+    return _lagesbild.render(css=CSS, d=data, fmt=_fmt, p=_p, svg=hotspot_svg(data["hotspots"]["layer"]),
                              trend=lambda t: TREND_SV.get(t, t), status_sv=STATUS_SV, light_sv=LIGHT_SV,
                              light_colour=LIGHT_COLOUR)
 

@@ -163,6 +163,8 @@
                     "unknown or inactive category": "problem.category",
                     "start in the future": "problem.followUpNotStarted",
                     "no full cycle after the start yet": "problem.followUpTooEarly",
+                    "no full cycle after the due date yet": "problem.followUpTooEarlyDue",
+                    "not due yet": "problem.followUpNotDue",
                     "required when overriding": "problem.overrideNeedsComment" };
     const knownFields = { due_date: "problem.dueBeforeStart" };  // its message carries the dates
     const first = errors[0] || {};

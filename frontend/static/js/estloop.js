@@ -176,10 +176,17 @@
       [t("follow.after", { n: f.after.length }), LB.fmtNumber(t1)],
       [t("follow.control"), `${LB.fmtNumber(f.counts.control[0])} → ${LB.fmtNumber(f.counts.control[1])}`],
       [t("follow.ratio"), ratio.ratio == null ? "–"
-        : `${LB.fmtNumber(ratio.ratio, 2)} (${LB.fmtNumber(ratio.low, 2)}–${LB.fmtNumber(ratio.high, 2)})`],
+        : `${LB.fmtNumber(ratio.ratio, 2)} (${LB.fmtNumber(ratio.low, 2)}–${ratio.high == null ? "∞" : LB.fmtNumber(ratio.high, 2)})`],
       [t("follow.p"), LB.fmtNumber(f.test.p_decrease, 3)],
+      [t("follow.from"), f.effect_from],
     ];
+    const table = h("table", { class: "counts" }, ...rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, v))));
     const proposal = f.proposal || { light: "red", reason: "" };
+    if (!proposal.light) {  // not due yet: the numbers so far, nothing to judge or store
+      box.replaceChildren(table, h("p", { class: "proposal" }, t("follow.noProposal"), " ",
+                                   h("span", { class: "hint" }, proposalReason(proposal))));
+      return;
+    }
     const choice = h("select", { class: "light-choice", "aria-label": t("follow.lightLabel") },
       ...["green", "yellow", "red"].map((l) => h("option", { value: l, selected: l === proposal.light }, t("light." + l))));
     const comment = h("input", { class: "light-comment", placeholder: t("follow.comment"), "aria-label": t("follow.comment") });
@@ -195,7 +202,7 @@
       } catch (e) { error.textContent = LB.problemText(e); }
     } }, t("follow.save"));
     box.replaceChildren(
-      h("table", { class: "counts" }, ...rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, v)))),
+      table,
       h("p", { class: "proposal" }, dot(proposal.light), " ", t("follow.proposal", { light: t("light." + proposal.light) }),
         " ", h("span", { class: "hint" }, proposalReason(proposal))),
       ctx.canWrite ? h("div", { class: "confirm" }, choice, comment, save, error) : null);
@@ -207,7 +214,9 @@
     const key = "proposal." + proposal.code;
     const v = proposal.values || {};
     const words = t(key, { p: LB.fmtNumber(v.p, 3), p_ring: LB.fmtNumber(v.p_ring, 3),
-                           change: (v.change_pct > 0 ? "+" : "") + LB.fmtNumber(v.change_pct, 0) });
+                           change: (v.change_pct > 0 ? "+" : "") + LB.fmtNumber(v.change_pct, 0),
+                           p_own: LB.fmtNumber(v.p_own, 3), t0: v.t0, t1: v.t1, min: v.min, due: v.due_date,
+                           status: t("action.status." + v.status) });
     return words === key ? proposal.reason : words;
   }
 
