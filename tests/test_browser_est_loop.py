@@ -96,6 +96,16 @@ def test_place_action_and_follow_up_from_the_map(est_page, live_server, artifact
     assert stored.light == stored.proposed == proposed
     page.screenshot(path=artifacts / "dashboard-est-loop.png")
 
+    # the same action still within its planned period: no light yet, and nothing to save
+    r = httpx.patch(f"{live_server.url}/api/v1/actions/{action.id}", headers=live_server.headers("est"),
+                    json={"due_date": (dt.date.today() + dt.timedelta(days=30)).isoformat()})
+    assert r.status_code == 200, r.text
+    page.select_option("#place-panel li[data-action] .action-status", "in_progress")
+    page.wait_for_selector("#place-panel li[data-action] .hint:has-text('pågår')")
+    page.click("#place-panel .follow-up-button")
+    waiting = page.wait_for_selector("#place-panel .proposal:has-text('Inget förslag ännu')")
+    assert "ska vara klar senast" in waiting.inner_text() and page.locator("#place-panel .confirm").count() == 0
+
 
 def test_the_action_form_shows_the_servers_refusal(est_page):
     page = est_page
