@@ -151,7 +151,7 @@ def meeting_json(session: Session, *, principal: Principal, meeting_id: int,
     decisions = session.scalars(select(Action).where(Action.meeting_id == meeting.id).order_by(Action.id)).all()
     reviewed = session.scalars(select(FollowUp).where(FollowUp.meeting_id == meeting.id).order_by(FollowUp.id)).all()
     what = dict(session.execute(select(Action.id, Action.what)
-                                .where(Action.id.in_({f.action_id for f in reviewed}))).tuples().all())
+                                .where(Action.id.in_({f.action_id for f in reviewed}))).all())
     out = {"id": meeting.id, "version": meeting_version(meeting), "cycle": cycle_json(cycle),
            "held_on": meeting.held_on.isoformat(),
            "organisations": list(meeting.organisations), "minutes": meeting.minutes,
