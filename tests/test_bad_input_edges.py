@@ -130,3 +130,12 @@ def test_access_log_cannot_be_forged_by_a_path(client, caplog):
 @pytest.mark.parametrize("text", ["pnr 19121212–1212", "pnr 1912\u200b1212-1212", "ring ０７０-１２３ ４５ ６７"])
 def test_personal_data_check_normalises_the_text(text):
     assert personal_data_kinds(text), text
+
+
+@pytest.mark.parametrize("path, typo", [("/api/v1/hotspots?categroy=klotter", "categroy"),
+                                        ("/api/v1/patterns?cycel=previous", "cycel"),
+                                        ("/api/v1/actions?stauts=planned", "stauts")])
+def test_a_typo_in_a_filter_is_named_not_the_unfiltered_picture(client, auth, path, typo):
+    r = client.get(path, headers=auth("est"))
+    assert r.status_code == 422, r.status_code  # was 200: every category, every status
+    assert r.json()["errors"] == [{"field": typo, "message": "unknown parameter"}]

@@ -16,9 +16,11 @@ from app.auth.deps import CurrentPrincipal, RequireRole
 from app.auth.service import ALL_REPORTS_ROLES, MODERATOR_ROLES, Principal
 from app.db import RowId, SessionDep
 from app.middleware import require_json
+from app.reports.deps import reject_unknown_query_params
 from app.reports.schemas import Day
 
-router = APIRouter(prefix="/api/v1", tags=["EST loop"])
+# (a typo in a filter — stauts=planned — is 422 naming it, not the unfiltered list)
+router = APIRouter(prefix="/api/v1", tags=["EST loop"], dependencies=[Depends(reject_unknown_query_params)])
 WRITE_ROLES = frozenset({"est_member", "coordinator"})
 Reader = Annotated[Principal, Depends(RequireRole(ALL_REPORTS_ROLES, "see the EST group's places and actions"))]
 Writer = Annotated[Principal, Depends(RequireRole(WRITE_ROLES, "change the EST group's places and actions"))]

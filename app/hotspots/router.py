@@ -18,12 +18,13 @@ from app.hotspots import service
 from app.hotspots.cycles import Cycle
 from app.hotspots.queries import Selection
 from app.hotspots.situation_map import render_situation_map
-from app.reports.deps import csv_values
+from app.reports.deps import csv_values, reject_unknown_query_params
 from app.reports.schemas import Day
 from app.static import inline_leaflet
 from app.timeutil import STOCKHOLM, local_iso, utcnow
 
-router = APIRouter(tags=["situation picture"])
+# A typo in a filter (categroy=klotter) must not quietly show the unfiltered picture: 422 naming it.
+router = APIRouter(tags=["situation picture"], dependencies=[Depends(reject_unknown_query_params)])
 GEOJSON = "application/geo+json"
 Analyst = Annotated[Principal, Depends(RequireRole(ALL_REPORTS_ROLES, "see the situation picture"))]
 Resolution = Annotated[int, Query(ge=7, le=10, description="H3 resolution: 7 (~5 km²) … 10 (~0.015 km²)")]
