@@ -501,3 +501,24 @@ def test_a_batch_of_usual_times_has_the_same_results_as_a_mixed_one(client, db):
     assert [stored[f"{run}-A{i}"] for i in range(4)] == expected
     assert [stored[f"{run}-B{i}"] for i in range(4)] == expected
     assert all(r["status"] == "created" for r in [*first.values(), *second.values()])
+
+
+def test_a_lone_surrogate_in_one_event_rejects_that_event_not_the_batch(client, db):
+    """JSON may escape half of a surrogate pair ("\\ud800"): valid JSON, not storable text. The
+    events that carry one are rejected with the reason; the others are applied."""
+    import json
+
+    from tests.feeds import KEY, URL
+
+    features = [event("SUR-ok"), event("SUR-desc", description="Brand \ud800 i container"),
+                event("SUR-\udc00-id"), event("SUR-type", event_type="Brand i \ud83d")]
+    body = json.dumps({"type": "FeatureCollection", "features": features})  # ensure_ascii: the escapes as sent
+    r = client.post(URL, content=body, headers={**KEY, "Content-Type": "application/geo+json"})
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [x["status"] for x in results] == ["created", "rejected", "rejected", "rejected"]
+    assert "lone surrogate" in results[1]["reason"] and "printable" in results[2]["reason"]
+    assert "not mapped" in results[3]["reason"]
+    assert results[2]["external_id"] == "SUR-\\udc00-id"  # shown escaped: the answer is UTF-8
+    broken = client.post(URL, content=body[:-3], headers={**KEY, "Content-Type": "application/geo+json"})
+    assert broken.status_code == 422 and "Malformed JSON" in broken.json()["detail"]

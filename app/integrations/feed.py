@@ -32,7 +32,7 @@ from app.config import Settings
 from app.errors import Conflict, UnsupportedMediaType
 from app.integrations import parsing
 from app.integrations.service import IntegrationClient, duplicate_external_id, lock_external_ids, mapping_lookup
-from app.integrations.validation import Events, Rules, validate
+from app.integrations.validation import Events, Rules, is_unicode, validate
 from app.municipalities.models import Municipality
 from app.reports import incidents
 from app.timeutil import utcnow
@@ -333,6 +333,8 @@ def _ingest(session: Session, *, client: IntegrationClient, body: bytes, content
 
 def _result(index: int, external_id: Any, status: str, *, reason: str | None = None, report_id: Any = None,
             linked: list | None = None) -> dict[str, Any]:
+    if type(external_id) is str and not is_unicode(external_id):
+        external_id = external_id.encode("utf-8", "backslashreplace").decode()  # a lone surrogate, as \udc00
     out: dict[str, Any] = {"index": index,
                            "external_id": str(external_id) if type(external_id) in (str, int) else None,
                            "status": status}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -145,13 +146,30 @@ def read_geojson(body: bytes, *, max_events: int) -> RawBatch:
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"Malformed JSON: {exc}", errors=[{"field": "body", "message": "malformed JSON"}]) from None
+        doc = _with_lone_surrogates(body, exc)
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" or not isinstance(doc.get("features"), list):
         raise InvalidInput('The body must be a GeoJSON FeatureCollection: {"type": "FeatureCollection", '
                            '"features": [...]} (or CSV with Content-Type: text/csv)',
                            errors=[{"field": "body", "message": "not a FeatureCollection"}])
     _require_size(len(doc["features"]), max_events)
     return _batch([_feature_row(f) for f in doc["features"]], _crs_member(doc.get("crs")))
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _with_lone_surrogates(body: bytes, exc: orjson.JSONDecodeError) -> Any:
+    """A body orjson refuses only for a lone surrogate escape ("\\ud800") in some string is
+    valid JSON all the same: read again by the standard library, so that only the events with
+    such a string are rejected (their text cannot be stored), not the whole batch. Any other
+    error is the body's: 422 malformed JSON."""
+    if "surrogate" in str(exc):
+        try:
+            return json.loads(body, parse_constant=_refuse_constant)
+        except ValueError:
+            pass
+    raise InvalidInput(f"Malformed JSON: {exc}", errors=[{"field": "body", "message": "malformed JSON"}]) from None
 
 
 def read_csv(body: bytes, *, max_events: int) -> RawBatch:

@@ -336,14 +336,26 @@ def _crs_or_none(value: Any) -> str | None:
         return None
 
 
+def is_unicode(text: str) -> bool:
+    """Whether ``text`` is storable Unicode (no lone surrogate, which only an escape in JSON can make)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _descriptions(values: tuple[Any, ...], confirmed: tuple[Any, ...], problems: _Problems) -> list[str]:
     out = ["" if v is None else v.strip() if type(v) is str else None for v in values]
     for i, text in enumerate(out):
         if text is None:
             problems.add(i, "description must be a string")
             out[i] = ""
-        elif len(text) > DESCRIPTION_MAX_CHARS or "\x00" in text:
-            problems.add(i, f"description must be at most {DESCRIPTION_MAX_CHARS} characters, without NUL")
+        elif len(text) > DESCRIPTION_MAX_CHARS or "\x00" in text or not is_unicode(text):
+            problems.add(i, f"description must be at most {DESCRIPTION_MAX_CHARS} characters of text, without NUL "
+                            "or a lone surrogate (\\ud800-\\udfff)")
             out[i] = ""
     for i in sorted(personal_data.may_contain(out)):
         if (kinds := personal_data.personal_data_kinds(out[i])) and confirmed[i] is not True:
