@@ -25,6 +25,9 @@ def test_the_frozen_picture_does_not_change_when_late_reports_arrive(client, aut
     frozen = started.json()
     assert frozen["frozen_layer"]["total"] == 4.0
     assert frozen["frozen_agenda"]["items"][0]["count"] == 4.0
+    layer = {f["id"]: f["properties"] for f in frozen["frozen_layer"]["features"]}
+    for item in frozen["frozen_agenda"]["items"]:  # one computation: the agenda says what the layer says
+        assert (item["count"], item["rank"]) == (layer[item["h3"]]["count"], layer[item["h3"]]["rank"])
 
     add_reports(db, **SQUARE, at=previous.start + dt.timedelta(days=3, hours=1), n=3)  # reported late
     live = client.get(f"/api/v1/hotspots?cycle={previous.id}", headers=auth("est")).json()

@@ -22,7 +22,9 @@ from app.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from app.hotspots.cycles import Cycle
 from app.actions import report
 from app.actions.service import list_actions
-from app.hotspots.service import build_selection, cycle_json, get_layer, get_patterns, get_scope, get_top
+from app.hotspots.service import (
+    build_selection, cell_stats, cycle_json, get_layer, get_patterns, get_scope, get_top,
+)
 from app.timeutil import local_iso, utcnow
 
 FROZEN_RESOLUTION = 9
@@ -126,8 +128,12 @@ def start_meeting(session: Session, *, principal: Principal, meeting_id: int) ->
     cycle = scope.grid.cycle(scope.grid.index_of_day(meeting.cycle))
     selection = build_selection(session, municipality_id=principal.municipality_id, categories=[], groups=[],
                                 organisation_kinds=[], statuses=["verified"])
-    meeting.frozen_layer = get_layer(session, scope, cycle=cycle, res=FROZEN_RESOLUTION, selection=selection)
-    agenda = get_top(session, scope, cycle=cycle, res=FROZEN_RESOLUTION, selection=selection, n=AGENDA_ITEMS)
+    # one computation of the cells for both: the agenda has the layer's counts, at half the cost
+    result = cell_stats(session, scope, cycle=cycle, res=FROZEN_RESOLUTION, selection=selection)
+    meeting.frozen_layer = get_layer(session, scope, cycle=cycle, res=FROZEN_RESOLUTION, selection=selection,
+                                     result=result)
+    agenda = get_top(session, scope, cycle=cycle, res=FROZEN_RESOLUTION, selection=selection, n=AGENDA_ITEMS,
+                     result=result)
     agenda["patterns"] = get_patterns(session, selection=selection, start=cycle.start, end=cycle.end)
     # the actions under way as the meeting saw them: the report of an old meeting lists these,
     # not those open today

@@ -178,9 +178,11 @@ def cell_properties(result: CellStats, rows: np.ndarray) -> list[dict[str, Any]]
     return out
 
 
-def get_layer(session: Session, scope: Scope, *, cycle: Cycle, res: int, selection: Selection) -> dict[str, Any]:
-    """The hotspot layer: an RFC 7946 FeatureCollection of H3 hexagons, best rank first."""
-    result = cell_stats(session, scope, cycle=cycle, res=res, selection=selection)
+def get_layer(session: Session, scope: Scope, *, cycle: Cycle, res: int, selection: Selection,
+              result: CellStats | None = None) -> dict[str, Any]:
+    """The hotspot layer: an RFC 7946 FeatureCollection of H3 hexagons, best rank first (from
+    ``result`` when the caller has the cell statistics already)."""
+    result = result or cell_stats(session, scope, cycle=cycle, res=res, selection=selection)
     rows = shown(result)
     features = [
         {"type": "Feature", "id": props["h3"],
@@ -217,9 +219,11 @@ def layer_metadata(scope: Scope, cycle: Cycle, res: int, selection: Selection, r
     }
 
 
-def get_top(session: Session, scope: Scope, *, cycle: Cycle, res: int, selection: Selection, n: int) -> dict[str, Any]:
-    """The meeting agenda: the ``n`` best-ranked cells with what and who was reported there."""
-    result = cell_stats(session, scope, cycle=cycle, res=res, selection=selection)
+def get_top(session: Session, scope: Scope, *, cycle: Cycle, res: int, selection: Selection, n: int,
+            result: CellStats | None = None) -> dict[str, Any]:
+    """The meeting agenda: the ``n`` best-ranked cells with what and who was reported there
+    (from ``result`` when the caller has the cell statistics already: the same counts as its layer)."""
+    result = result or cell_stats(session, scope, cycle=cycle, res=res, selection=selection)
     rows = shown(result)[:n]
     items = cell_properties(result, rows)
     details = _what_and_who(session, scope, cycle=cycle, res=res, selection=selection,
