@@ -6,7 +6,7 @@ import re
 
 import httpx
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from app.actions.models import Action, AnalysisNote, FollowUp, Meeting, Place
 from tests.browser import DESKTOP, login, marker
@@ -25,6 +25,19 @@ def est_page(browser, live_server):
         ids = select(Place.id).where(Place.name.like("Testplats %"))
         conn.execute(delete(Action).where(Action.place_id.in_(ids)))
         conn.execute(delete(Place).where(Place.name.like("Testplats %")))
+
+
+def free_cycle(page, live_server) -> str:
+    """A past cycle of the map's list that has no meeting yet (the tests create one in it)."""
+    with live_server.engine.connect() as conn:
+        taken = {d.isoformat() for d in conn.scalars(select(Meeting.cycle))}
+    options = page.eval_on_selector_all("#cycle option", "els => els.map(e => e.value)")
+    return next(c for c in options[2:] if c not in taken)
+
+
+def stored_minutes(live_server, meeting_id: int) -> str:
+    with live_server.engine.connect() as conn:
+        return conn.scalar(select(Meeting.minutes).where(Meeting.id == meeting_id))
 
 
 def test_place_action_and_follow_up_from_the_map(est_page, live_server, artifacts):
@@ -129,10 +142,7 @@ def test_the_meeting_of_a_cycle_is_held_from_the_map(est_page, live_server):
     """Create the cycle's meeting, start it (the situation picture frozen), write the minutes and
     take the meeting report as PDF — from the meeting map."""
     page = est_page
-    with live_server.engine.connect() as conn:
-        taken = {d.isoformat() for d in conn.scalars(select(Meeting.cycle))}
-    options = page.eval_on_selector_all("#cycle option", "els => els.map(e => e.value)")
-    cycle = next(c for c in options[2:] if c not in taken)  # a past cycle without a meeting
+    cycle = free_cycle(page, live_server)  # a past cycle without a meeting
     page.select_option("#cycle", cycle)
     page.wait_for_function(f"document.body.dataset.layerReady === '{cycle}'")
     form = page.wait_for_selector(f"#meeting[data-cycle='{cycle}'] #meeting-form")  # not the last cycle's form
@@ -169,10 +179,7 @@ def test_the_meeting_of_a_cycle_is_held_from_the_map(est_page, live_server):
 
 def test_a_meeting_created_meanwhile_by_someone_else_is_shown_not_refused_in_english(est_page, live_server):
     page = est_page
-    with live_server.engine.connect() as conn:
-        taken = {d.isoformat() for d in conn.scalars(select(Meeting.cycle))}
-    options = page.eval_on_selector_all("#cycle option", "els => els.map(e => e.value)")
-    cycle = next(c for c in options[2:] if c not in taken)
+    cycle = free_cycle(page, live_server)  # a past cycle without a meeting
     page.select_option("#cycle", cycle)
     page.wait_for_selector(f"#meeting[data-cycle='{cycle}'] #meeting-form")
     try:
@@ -192,10 +199,7 @@ def test_minutes_someone_else_saved_meanwhile_are_shown_not_overwritten(est_page
     another screen: her save is refused, both texts are on screen, and after merging hers goes
     through — nobody's minutes are lost."""
     page = est_page
-    with live_server.engine.connect() as conn:
-        taken = {d.isoformat() for d in conn.scalars(select(Meeting.cycle))}
-    options = page.eval_on_selector_all("#cycle option", "els => els.map(e => e.value)")
-    cycle = next(c for c in options[2:] if c not in taken)
+    cycle = free_cycle(page, live_server)  # a past cycle without a meeting
     created = httpx.post(f"{live_server.url}/api/v1/meetings", headers=live_server.headers("coordinator"),
                          json={"cycle": cycle, "held_on": cycle, "organisations": ["Polisen"]})
     assert created.status_code == 201, created.text
@@ -212,16 +216,51 @@ def test_minutes_someone_else_saved_meanwhile_are_shown_not_overwritten(est_page
         assert "Någon annan sparade protokollet" in page.inner_text("#meeting-theirs")
         assert page.input_value("#meeting-minutes") == "1. Klotter vid stationen."  # hers, kept
         assert page.input_value("#meeting-theirs textarea") == "1. Belysning i parken."
-        with live_server.engine.connect() as conn:
-            assert conn.scalar(select(Meeting.minutes).where(Meeting.id == created.json()["id"])) == \
-                "1. Belysning i parken."  # not overwritten unseen
+        assert stored_minutes(live_server, created.json()["id"]) == "1. Belysning i parken."  # not overwritten unseen
         page.fill("#meeting-minutes", "1. Belysning i parken.\n2. Klotter vid stationen.")
         page.click("#meeting-save")
         page.wait_for_selector("#meeting .saved:has-text('Protokollet är sparat')")
         assert page.locator("#meeting-theirs").count() == 0
-        with live_server.engine.connect() as conn:
-            assert conn.scalar(select(Meeting.minutes).where(Meeting.id == created.json()["id"])) == \
-                "1. Belysning i parken.\n2. Klotter vid stationen."
+        assert stored_minutes(live_server, created.json()["id"]) == "1. Belysning i parken.\n2. Klotter vid stationen."
+    finally:
+        with live_server.engine.begin() as conn:
+            conn.execute(delete(Meeting).where(Meeting.cycle == dt.date.fromisoformat(cycle)))
+
+
+def test_a_note_or_minutes_with_a_phone_number_are_asked_about_then_saved_on_confirmation(est_page, live_server):
+    """Someone writes a phone number into a cause-analysis note and into the minutes: the map
+    says so in Swedish, and "Spara ändå" saves it confirmed."""
+    page = est_page
+    page.click("#select-cells")
+    page.locator("path.hex").nth(0).dispatch_event("click")
+    name = f"Testplats {marker()}"
+    page.fill("#place-name", name)
+    page.click("#create-place")
+    page.wait_for_selector(f"#place-panel h3:has-text('{name}')")
+    page.fill("#place-panel .note-form [name=text]", "Grannen ringer 070-123 45 67 varje kväll")
+    page.click("#place-panel .note-form button[type=submit]")
+    error = page.wait_for_selector("#place-panel .note-form .error:has(button.confirm-personal)")
+    assert error.inner_text().startswith("Texten verkar innehålla ett telefonnummer. Hela EST-gruppen läser texten")
+    with live_server.engine.connect() as conn:
+        place_id = conn.scalar(select(Place.id).where(Place.name == name))
+        assert conn.scalar(select(func.count()).select_from(AnalysisNote).where(AnalysisNote.place_id == place_id)) == 0
+    page.click("#place-panel .note-form button.confirm-personal")
+    page.wait_for_selector("#place-panel .notes li:has-text('Grannen ringer')")
+
+    cycle = free_cycle(page, live_server)  # a past cycle without a meeting
+    created = httpx.post(f"{live_server.url}/api/v1/meetings", headers=live_server.headers("coordinator"),
+                         json={"cycle": cycle, "held_on": cycle})
+    assert created.status_code == 201, created.text
+    try:
+        page.select_option("#cycle", cycle)
+        page.wait_for_selector(f"#meeting[data-cycle='{cycle}'] #meeting-minutes")
+        page.fill("#meeting-minutes", "Kontakt: anna.svensson@example.se")
+        page.click("#meeting-save")
+        note = page.wait_for_selector("#meeting .error:has(button.confirm-personal)")
+        assert note.inner_text().startswith("Protokollet verkar innehålla en e-postadress")
+        page.click("#meeting button.confirm-personal")
+        page.wait_for_selector("#meeting .saved:has-text('Protokollet är sparat')")
+        assert stored_minutes(live_server, created.json()["id"]) == "Kontakt: anna.svensson@example.se"
     finally:
         with live_server.engine.begin() as conn:
             conn.execute(delete(Meeting).where(Meeting.cycle == dt.date.fromisoformat(cycle)))

@@ -288,8 +288,12 @@ def test_a_deleted_cause_analysis_note_leaves_no_personal_data_in_the_audit_log(
     """Someone wrote a personnummer into an offender note; deleting the note removes it: the
     audit log keeps who created and deleted the note, never its text (nor a walk remark's)."""
     place = make_place(client, auth)
+    body = {"kind": "offender", "text": "Kalle 811218-9876 langar här"}
+    asked = client.post(f"/api/v1/places/{place['id']}/analysis", headers=auth("est"), json=body)
+    assert asked.status_code == 422 and asked.json()["type"].endswith("/personal-data")  # asked first
+    assert asked.json()["errors"] == [{"field": "text", "message": "looks like personal data", "code": "personnummer"}]
     note = client.post(f"/api/v1/places/{place['id']}/analysis", headers=auth("est"),
-                       json={"kind": "offender", "text": "Kalle 811218-9876 langar här"})
+                       json={**body, "confirm_personal_data": True})
     assert note.status_code == 201, note.text
     assert client.delete(f"/api/v1/analysis/{note.json()['id']}", headers=auth("est")).status_code == 204
     log = client.get("/api/v1/audit?entity=analysis_note", headers=auth("coordinator")).json()["items"]

@@ -228,3 +228,26 @@ def test_two_saves_of_the_same_version_at_once_keep_the_first(engine):
         assert "changed by someone else" in _second_waits_for_first(engine, save("Först"), save("Sedan"))
         with Session(engine) as s:
             assert s.scalar(select(Meeting.minutes).where(Meeting.id == meeting_id)) == "Först"
+
+
+def test_minutes_and_actions_that_name_someone_are_asked_about_first(client, auth, db):
+    """The meeting report goes to the council: a phone number in the minutes, or an e-mail
+    address in an action, is asked about as in a report; confirmed, it is saved (and never
+    copied into the audit log); an action's contact person is the owner's own and is not asked about."""
+    m = client.post("/api/v1/meetings", headers=auth("est"), json={"cycle": "previous", "held_on": "2026-11-04"})
+    assert m.status_code == 201, m.text
+    url = f"/api/v1/meetings/{m.json()['id']}"
+    r = client.patch(url, headers=auth("est"), json={"minutes": "Ring Anna på 070-123 45 67 om lamporna"})
+    assert r.status_code == 422 and r.json()["errors"][0] == {"field": "minutes", "message": "looks like personal data",
+                                                              "code": "phone"}
+    assert "meeting report" in r.json()["detail"]
+    assert client.get(url, headers=auth("est")).json()["minutes"] == ""  # nothing saved
+    r = client.patch(url, headers=auth("est"), json={"minutes": "Ring Anna på 070-123 45 67 om lamporna",
+                                                     "confirm_personal_data": True})
+    assert r.status_code == 200 and r.json()["minutes"].startswith("Ring Anna")
+    place = make_place(client, auth)
+    action = action_body(place["id"], goal="Svar till kalle.andersson@gmail.com", owner_contact="Anna, 070-123 45 67")
+    r = client.post("/api/v1/actions", headers=auth("est"), json=action)
+    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["goal"]
+    r = client.post("/api/v1/actions", headers=auth("est"), json={**action, "goal": "Färre än 6 per cycle"})
+    assert r.status_code == 201 and r.json()["owner_contact"] == "Anna, 070-123 45 67"

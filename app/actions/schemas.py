@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.db import RowId
+from app.reports import personal_data
 from app.reports.schemas import Day, Number, Text
 
 Name = Annotated[Text, Field(min_length=1, max_length=200)]
@@ -20,7 +21,29 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class PlaceCreate(_Strict):
+# Free text that the whole EST group reads and the meeting report prints: asked about as a
+# report's description is (a personnummer, a phone number, an e-mail address), confirmed with
+# confirm_personal_data. An action's owner_contact is left alone: it is the owner's contact.
+PERSONAL_TEXT = ("name", "title", "text", "test_plan", "result", "what", "goal", "comment", "minutes")
+
+
+class _FreeText(_Strict):
+    confirm_personal_data: bool = Field(False, exclude=True, description=(
+        "Send true after a 422 'personal-data' answer when the text really must contain what it was asked about"))
+
+    @model_validator(mode="after")
+    def _no_unconfirmed_personal_data(self) -> "_FreeText":
+        if not self.confirm_personal_data:
+            found = personal_data.found_in({name: value for name in PERSONAL_TEXT
+                                            if isinstance(value := getattr(self, name, None), str)})
+            if found:  # (a DomainError: pydantic lets it through, and it is answered as such)
+                raise personal_data.suspected(
+                    found, read_by="The whole EST group reads it and the meeting report prints it",
+                    resend="send it again with confirm_personal_data: true")
+        return self
+
+
+class PlaceCreate(_FreeText):
     """A place from H3 cells (one resolution, 7–10; e.g. hotspot cells) or a drawn polygon
     (GeoJSON Polygon/MultiPolygon in ``crs``: EPSG:4326 lon/lat by default, or EPSG:3006)."""
 
@@ -44,11 +67,11 @@ class PlaceCreate(_Strict):
         return self
 
 
-class PlaceUpdate(_Strict):
+class PlaceUpdate(_FreeText):
     name: Name
 
 
-class NoteCreate(_Strict):
+class NoteCreate(_FreeText):
     """A cause-analysis note: ``kind`` is a perspective (situation, target_victim, offender) or
     ``hypothesis`` (then ``test_plan`` says how it will be tested, ``result`` what came out)."""
 
@@ -64,13 +87,13 @@ class NoteCreate(_Strict):
         return self
 
 
-class NoteUpdate(_Strict):
+class NoteUpdate(_FreeText):
     text: Annotated[Text, Field(min_length=1, max_length=10_000)] | None = None
     test_plan: LongText | None = None
     result: LongText | None = None
 
 
-class ActionFields(_Strict):
+class ActionFields(_FreeText):
     what: Annotated[Text, Field(min_length=1, max_length=10_000)]
     goal: Annotated[Text, Field(min_length=1, max_length=2000,
                                 description="SMART operational goal, e.g. 'from 12 to ≤ 6 per cycle by March'")]
@@ -91,7 +114,7 @@ class ActionCreate(ActionFields):
     place_id: RowId
 
 
-class ActionUpdate(_Strict):
+class ActionUpdate(_FreeText):
     what: Annotated[Text, Field(min_length=1, max_length=10_000)] | None = None
     goal: Annotated[Text, Field(min_length=1, max_length=2000)] | None = None
     kind: Literal["situational", "social"] | None = None
@@ -104,7 +127,7 @@ class ActionUpdate(_Strict):
     causes: list[RowId] | None = Field(None, max_length=100)
 
 
-class RemarkCreate(_Strict):
+class RemarkCreate(_FreeText):
     text: Annotated[Text, Field(min_length=1, max_length=2000)]
     lat: Annotated[Number, Field(ge=-90, le=90)]
     lon: Annotated[Number, Field(ge=-180, le=180)]
@@ -112,7 +135,7 @@ class RemarkCreate(_Strict):
     fix_by: Day | None = None
 
 
-class SafetyWalkCreate(_Strict):
+class SafetyWalkCreate(_FreeText):
     title: Name
     walked_on: Day
     place_id: RowId | None = None
@@ -125,7 +148,7 @@ class RemarkUpdate(_Strict):
     owner_organisation: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
 
 
-class FollowUpCreate(_Strict):
+class FollowUpCreate(_FreeText):
     """Store a follow-up: the numbers are computed now; ``light`` confirms the proposal when
     equal to it (or left out) and overrides it otherwise, which needs a ``comment``."""
 
@@ -137,14 +160,14 @@ class FollowUpCreate(_Strict):
     meeting_id: RowId | None = None
 
 
-class MeetingCreate(_Strict):
+class MeetingCreate(_FreeText):
     cycle: str = Field(description="'current', 'previous' or a cycle id (first day, YYYY-MM-DD)")
     held_on: Day
     organisations: list[Name] = Field([], max_length=50)
     minutes: LongText = ""
 
 
-class MeetingUpdate(_Strict):
+class MeetingUpdate(_FreeText):
     held_on: Day | None = None
     organisations: list[Name] | None = Field(None, max_length=50)
     minutes: LongText | None = None

@@ -15,7 +15,8 @@ Dashes are read as '-' whichever a phone's keyboard or a word processor wrote (e
 the Unicode hyphens, minus), fullwidth digits as digits, and invisible characters (a zero-width
 space between the digits) are ignored.
 
-Pure functions, no logging of what was found (it is the personal data itself).
+Pure functions, no logging of what was found (it is the personal data itself); the refusal
+itself is built here so that every write path words it alike.
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ import re
 import unicodedata
 
 import numpy as np
+
+from app.errors import PersonalDataSuspected
 
 _DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d", "-"))
 _PNR = re.compile(r"(?<![\d-])((?:19|20)?\d{6})[-+ ]?(\d{4})(?![\d-])")
@@ -112,3 +115,20 @@ def describe(kinds: list[str]) -> str:
     """'a personal identity number (personnummer) and a phone number', for messages."""
     return " and ".join({"personnummer": "a personal identity number (personnummer)",
                          "phone": "a phone number", "email": "an e-mail address"}[k] for k in kinds)
+
+
+def found_in(texts: dict[str, str | None]) -> dict[str, list[str]]:
+    """Field -> the kinds of personal data its text seems to contain, for the fields that do."""
+    return {field: kinds for field, text in texts.items() if text and (kinds := personal_data_kinds(text))}
+
+
+def suspected(found: dict[str, list[str]], *, read_by: str, resend: str) -> PersonalDataSuspected:
+    """The refusal (422 personal-data) for what :func:`found_in` found, naming the fields and the
+    kinds (each as an error with its ``code``, which the pages word in Swedish)."""
+    what = describe(sorted({k for kinds in found.values() for k in kinds}))
+    fields = " and the ".join(found)
+    return PersonalDataSuspected(
+        f"The {fields} seem{'s' if len(found) == 1 else ''} to contain {what}. {read_by}: remove it, or {resend} "
+        "if it must stay",
+        errors=[{"field": field, "message": "looks like personal data", "code": k}
+                for field, kinds in found.items() for k in kinds])

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, aliased
 from app import geo
 from app.auth.models import User
 from app.auth.service import Principal
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound, PersonalDataSuspected, require_known
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound, require_known
 from app.hotspots.queries import in_cells
 from app.integrations.service import IntegrationClient, duplicate_external_id, lock_external_ids
 from app.municipalities.models import Municipality, Organisation
@@ -133,17 +133,12 @@ def check_personal_data(payload: ReportCreate) -> None:
     """Ask the reporter to confirm a description or place that looks like it names someone
     (422 personal-data). Both are shown to several organisations; an Open311 app fills the
     place from its free-text address."""
-    found = {field: kinds for field, text in (("description", payload.description), ("place", payload.place or ""))
-             if (kinds := personal_data.personal_data_kinds(text))}
-    if not found or payload.confirm_personal_data:
+    if payload.confirm_personal_data:
         return
-    what = personal_data.describe(sorted({k for kinds in found.values() for k in kinds}))
-    fields = " and the ".join(found)
-    raise PersonalDataSuspected(
-        f"The {fields} seem{'s' if len(found) == 1 else ''} to contain {what}. Reports are read by several "
-        "organisations: remove it, or send the report again with confirm_personal_data=true if it must stay",
-        errors=[{"field": field, "message": "looks like personal data", "code": k}
-                for field, kinds in found.items() for k in kinds])
+    found = personal_data.found_in({"description": payload.description, "place": payload.place})
+    if found:
+        raise personal_data.suspected(found, read_by="Reports are read by several organisations",
+                                      resend="send the report again with confirm_personal_data=true")
 
 
 def create_report(session: Session, *, payload: ReportCreate, by: Submitter, skew_s: int) -> dict[str, Any]:

@@ -146,6 +146,16 @@
     throw new ApiError(resp.status, problem);
   };
 
+  /* A refusal for personal data in a text of the EST loop, shown in ``error`` with a button that
+   * sends it again confirmed (``resend``); false for any other refusal (the caller shows it). */
+  LB.offerConfirm = function (error, e, resend) {
+    if (!((e.problem && e.problem.type) || "").endsWith("/personal-data")) return false;
+    const again = LB.h("button", { type: "button", class: "link confirm-personal" }, LB.t("problem.saveAnyway"));
+    again.addEventListener("click", () => { again.disabled = true; resend(); });
+    error.replaceChildren(LB.problemText(e), " ", again);
+    return true;
+  };
+
   /* What a refusal says, in the page's language where the problem is one we know (by its type
    * and its errors' fields, messages and codes); otherwise the server's own words. */
   LB.problemText = function (e) {
@@ -155,7 +165,9 @@
       const and = (parts) => parts.join(LB.t("problem.and"));
       const where = and([...new Set(errors.map((x) => LB.t("problem.field." + x.field)))]);
       const what = and([...new Set(errors.map((x) => LB.t("problem.kind." + x.code)))]);
-      const text = LB.t("problem.personalData", { where, what });
+      // a report's description or place, or a text of the EST loop (notes, actions, minutes)
+      const ofReport = errors.every((x) => x.field === "description" || x.field === "place");
+      const text = LB.t(ofReport ? "problem.personalData" : "problem.personalDataEst", { where, what });
       return text.charAt(0).toUpperCase() + text.slice(1);
     }
     const known = { "in the future": "problem.future", "outside the municipality": "problem.outside",

@@ -55,19 +55,19 @@
     $("#place-selected").textContent = t("place.selected", { n: loop.selected.size });
   }
 
-  async function createPlace(ev) {
-    ev.preventDefault();
+  async function createPlace(ev, confirm) {
+    if (ev) ev.preventDefault();
     const error = $("#place-error");
     error.textContent = "";
     try {
       const place = await LB.api("/api/v1/places", { method: "POST",
-        json: { name: $("#place-name").value.trim(), cells: [...loop.selected] } });
+        json: { name: $("#place-name").value.trim(), cells: [...loop.selected], ...(confirm ? { confirm_personal_data: true } : {}) } });
       $("#place-name").value = "";
       setSelecting(false);
       await loadPlaces();
       openPlace(place.id);
     } catch (e) {
-      error.textContent = LB.problemText(e);
+      if (!LB.offerConfirm(error, e, () => createPlace(null, true))) error.textContent = LB.problemText(e);
     }
   }
 
@@ -117,15 +117,17 @@
     const error = h("p", { class: "error" });
     const form = h("form", { class: "note-form" }, kind, text, h("button", { type: "submit", class: "secondary small" },
       t("note.add")), error);
-    form.addEventListener("submit", async (ev) => {
-      ev.preventDefault();
+    const send = async (confirm) => {
       error.textContent = "";
       try {
         await LB.api(`/api/v1/places/${placeId}/analysis`, { method: "POST",
-          json: { kind: kind.value, text: text.value.trim() } });
+          json: { kind: kind.value, text: text.value.trim(), ...(confirm ? { confirm_personal_data: true } : {}) } });
         openPlace(placeId);
-      } catch (e) { error.textContent = LB.problemText(e); }
-    });
+      } catch (e) {
+        if (!LB.offerConfirm(error, e, () => send(true))) error.textContent = LB.problemText(e);
+      }
+    };
+    form.addEventListener("submit", (ev) => { ev.preventDefault(); send(false); });
     return form;
   }
 
@@ -191,16 +193,19 @@
       ...["green", "yellow", "red"].map((l) => h("option", { value: l, selected: l === proposal.light }, t("light." + l))));
     const comment = h("input", { class: "light-comment", placeholder: t("follow.comment"), "aria-label": t("follow.comment") });
     const error = h("p", { class: "error" });
-    const save = h("button", { type: "button", class: "primary small", onclick: async () => {
+    const send = async (confirm) => {
       error.textContent = "";
       try {
         const stored = await LB.api(`/api/v1/actions/${actionId}/follow-ups`, { method: "POST",
-          json: { light: choice.value, comment: comment.value.trim() || null } });
+          json: { light: choice.value, comment: comment.value.trim() || null, ...(confirm ? { confirm_personal_data: true } : {}) } });
         box.replaceChildren(h("p", { class: "saved" }, dot(stored.light), " ",
           t(stored.overridden ? "follow.overridden" : "follow.confirmed", { light: t("light." + stored.light) })));
         loadPlaces();
-      } catch (e) { error.textContent = LB.problemText(e); }
-    } }, t("follow.save"));
+      } catch (e) {
+        if (!LB.offerConfirm(error, e, () => send(true))) error.textContent = LB.problemText(e);
+      }
+    };
+    const save = h("button", { type: "button", class: "primary small", onclick: () => send(false) }, t("follow.save"));
     box.replaceChildren(
       table,
       h("p", { class: "proposal" }, dot(proposal.light), " ", t("follow.proposal", { light: t("light." + proposal.light) }),
@@ -240,18 +245,20 @@
         ...["planned", "in_progress", "done"].map((s) => h("option", { value: s }, t("action.status." + s))))),
       h("p", { class: "error", id: "action-error" }),
       h("button", { type: "submit", class: "primary small" }, t("action.create")));
-    form.addEventListener("submit", async (ev) => {
-      ev.preventDefault();
+    const send = async (confirm) => {
       const data = Object.fromEntries(new FormData(form).entries());
       if (!data.owner_contact) delete data.owner_contact;
+      const error = $("#action-error");
+      error.textContent = "";
       try {
-        await LB.api("/api/v1/actions", { method: "POST", json: { ...data, place_id: placeId } });
+        await LB.api("/api/v1/actions", { method: "POST", json: { ...data, place_id: placeId, ...(confirm ? { confirm_personal_data: true } : {}) } });
         await loadPlaces();
         openPlace(placeId);
       } catch (e) {
-        $("#action-error").textContent = LB.problemText(e);
+        if (!LB.offerConfirm(error, e, () => send(true))) error.textContent = LB.problemText(e);
       }
-    });
+    };
+    form.addEventListener("submit", (ev) => { ev.preventDefault(); send(false); });
     return form;
   }
 })();

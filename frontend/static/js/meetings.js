@@ -7,22 +7,26 @@
   let ctx = null, shown = null;
   let unsaved = null;  // {id, text, version} of minutes typed and not yet saved, and the version they were typed on
   const refused = {};  // meeting id -> minutes refused because someone else saved first (shown with theirs)
+  const asked = {};  // meeting id -> {text, e}: minutes refused for personal data, to confirm or correct
 
   /* Saved only onto the version they were typed on (If-Match): someone else's minutes saved
    * meanwhile are never overwritten unseen; the server answers 412 instead. */
-  const saveMinutes = ({ id, text, version }) => LB.api(`/api/v1/meetings/${id}`,
-    { method: "PATCH", json: { minutes: text }, headers: { "If-Match": `"${version}"` } });
+  const saveMinutes = ({ id, text, version }, confirm) => LB.api(`/api/v1/meetings/${id}`,
+    { method: "PATCH", json: { minutes: text, ...(confirm ? { confirm_personal_data: true } : {}) },
+      headers: { "If-Match": `"${version}"` } });
+  const personalData = (e) => ((e.problem && e.problem.type) || "").endsWith("/personal-data");
 
-  /* Minutes waiting to be saved go first; if someone else saved meanwhile they are kept aside
-   * and shown next to theirs when that meeting is shown. */
+  /* Minutes waiting to be saved go first; if someone else saved meanwhile, or they look like
+   * personal data, they are kept aside and shown again with that meeting. */
   async function saveUnsaved() {
     if (!unsaved) return;
     const draft = unsaved;
     try {
       await saveMinutes(draft);
     } catch (e) {
-      if (e.status !== 412) throw e;
-      refused[draft.id] = draft.text;
+      if (e.status === 412) refused[draft.id] = draft.text;
+      else if (personalData(e)) asked[draft.id] = { text: draft.text, e };
+      else throw e;
     }
     unsaved = null;
   }
@@ -51,21 +55,24 @@
 
   /* A button's request: the button off while it runs, the refusal in words; a conflict (someone
    * else did it first) shows the meeting as it now is. */
-  function action(button, note, cycle, fn) {
-    button.addEventListener("click", async () => {
+  function action(button, note, cycle, fn, confirmed) {
+    const run = async (f) => {
       button.disabled = true;
       note.className = "error";
       note.textContent = "";
       try {
-        await fn();
+        await f();
       } catch (e) {
+        // minutes that look like personal data: said so, with a button to save them confirmed
+        if (confirmed && LB.offerConfirm(note, e, () => run(confirmed))) return;
         if (e.status === 409 || e.status === 412) await show(cycle, true);
         if (e.status === 412) return;  // the minutes someone else saved are shown next to these
         note.textContent = e.status === 409 ? t("meeting.conflict") : LB.problemText(e);
       } finally {
         button.disabled = false;
       }
-    });
+    };
+    button.addEventListener("click", () => run(fn));
     return button;
   }
 
@@ -86,17 +93,17 @@
         h("p", { class: "error" }, t("meeting.minutesConflict")),
         h("textarea", { rows: "4", readonly: true, "aria-label": t("meeting.theirMinutes") }, m.minutes || ""));
     }
-    const start = ctx.canWrite && !m.started_at ? action(h("button", { type: "button", class: "primary small",
-      id: "meeting-start" }, t("meeting.start")), note, cycle, async () => {
-      if (unsaved) { await saveMinutes(unsaved); unsaved = null; }  // typed before the start: kept
+    const startNow = async (confirm) => {
+      if (unsaved) { await saveMinutes(unsaved, confirm); unsaved = null; }  // typed before the start: kept
       await LB.api(`/api/v1/meetings/${m.id}/start`, { method: "POST", timeoutMs: 120000 });
       await show(cycle, true);
-    }) : null;
-    const save = ctx.canWrite ? action(h("button", { type: "button", class: "secondary small", id: "meeting-save" },
-      t("meeting.save")), note, cycle, async () => {
+    };
+    const start = ctx.canWrite && !m.started_at ? action(h("button", { type: "button", class: "primary small",
+      id: "meeting-start" }, t("meeting.start")), note, cycle, () => startNow(false), () => startNow(true)) : null;
+    const saveNow = async (confirm) => {
       const text = minutes.value;
       try {
-        version = (await saveMinutes({ id: m.id, text, version })).version;
+        version = (await saveMinutes({ id: m.id, text, version }, confirm)).version;
       } catch (e) {
         if (e.status === 412) refused[m.id] = text;
         throw e;
@@ -106,7 +113,16 @@
       if (theirs) theirs.remove();
       note.className = "saved";
       note.textContent = t("meeting.saved");
-    }) : null;
+    };
+    const save = ctx.canWrite ? action(h("button", { type: "button", class: "secondary small", id: "meeting-save" },
+      t("meeting.save")), note, cycle, () => saveNow(false), () => saveNow(true)) : null;
+    if (m.id in asked) {  // saved on the way to another cycle, and asked about: here to confirm or correct
+      const { text, e } = asked[m.id];
+      delete asked[m.id];
+      minutes.value = text;
+      unsaved = { id: m.id, text, version };
+      LB.offerConfirm(note, e, () => saveNow(true).catch((err) => { note.textContent = LB.problemText(err); }));
+    }
     const report = action(h("button", { type: "button", class: "link", id: "meeting-report" }, t("meeting.report")),
                           note, cycle, () => download(m.id));
     return [
@@ -162,7 +178,9 @@
   }
 
   // Minutes typed and not saved: the browser asks before the page is left.
-  window.addEventListener("beforeunload", (ev) => { if (unsaved || Object.keys(refused).length) ev.preventDefault(); });
+  window.addEventListener("beforeunload", (ev) => {
+    if (unsaved || Object.keys(refused).length || Object.keys(asked).length) ev.preventDefault();
+  });
 
   LB.meeting = { init: (options) => { ctx = options; }, show };
 })();
