@@ -168,11 +168,14 @@ def test_an_action_within_its_planned_period_gets_no_light_yet(client, auth, db)
                     headers=auth("coordinator"))
     assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
     assert "nothing to follow up yet" in r.json()["detail"]
-    # once its due date has passed without it being done, it is red
-    client.patch(f"/api/v1/actions/{action['id']}", json={"due_date": cycle_back(db, 2).last_day.isoformat()},
-                 headers=auth("est"))
-    late = client.get(f"/api/v1/actions/{action['id']}/follow-up", headers=auth("est")).json()["proposal"]
-    assert (late["light"], late["code"], late["values"]["status"]) == ("red", "not_carried_out", "in_progress")
+    # once its due date has passed without it being done, it is red — the day after, at the
+    # meeting that should record it, not a cycle later (no "after" window is needed for red)
+    for due in (dt.date.today() - dt.timedelta(days=1), cycle_back(db, 2).last_day):
+        client.patch(f"/api/v1/actions/{action['id']}", json={"due_date": due.isoformat()}, headers=auth("est"))
+        r = client.get(f"/api/v1/actions/{action['id']}/follow-up", headers=auth("est"))
+        assert r.status_code == 200, r.text
+        late = r.json()["proposal"]
+        assert (late["light"], late["code"], late["values"]["status"]) == ("red", "not_carried_out", "in_progress")
 
 
 def test_a_follow_up_too_early_is_refused(client, auth, db):

@@ -101,7 +101,7 @@ def measure(session: Session, *, principal: Principal, place: Place, start: dt.d
     }
     if action is not None:
         light = effect.propose_light(carried_out=carried_out(action), target=target, ratio=ratio,
-                                     displacement=displacement, due_passed=action.due_date < _today(),
+                                     displacement=displacement, due_passed=due_passed(action),
                                      status=action.status, due_date=action.due_date.isoformat())
         out["proposal"] = {"light": light.light, "reason": light.reason, "code": light.code, "values": light.values}
     return out
@@ -116,11 +116,17 @@ def carried_out(action: Action) -> bool:
     return action.status == "done" or (action.recurrence == "recurring" and action.status == "in_progress")
 
 
+def due_passed(action: Action) -> bool:
+    """The action's due date is behind us (one comparison for the window and the light)."""
+    return action.due_date < _today()
+
+
 def in_place_from(action: Action) -> dt.date:
     """The day from which the action can work (see the module docstring): the start for a
-    recurring action; the due date for a one-off once that has come, else (the numbers so far)
-    the start."""
-    if action.recurrence == "one_off" and action.due_date <= _today():
+    recurring action; the due date for a one-off carried out and due, else the start — the
+    numbers so far, and for a one-off not carried out by its due date (red needs no "after"
+    window: it must not wait a cycle for one)."""
+    if action.recurrence == "one_off" and carried_out(action) and due_passed(action):
         return action.due_date
     return action.start_date
 
