@@ -205,3 +205,15 @@ def test_hexagon_rings_are_closed_counter_clockwise_and_contain_their_centre():
         assert LinearRing(ring).is_ccw
         lat, lon = h3.cell_to_latlng(h3.int_to_str(int(cell)))
         assert Polygon(ring).contains(Point(lon, lat))
+
+
+def test_reporting_begun_in_the_last_hour_of_the_cycle_before_gives_no_baseline_yet():
+    """0.2 reports in the last hour of the cycle before are not a baseline of 20 per cycle: less
+    than a cycle's worth of observed time gives no baseline (and no increase test) yet."""
+    cells = disk(1)
+    counts = np.zeros((cells.size, 10))
+    counts[:, -2], counts[:, -1] = 0.2, 3.0
+    exposure = np.r_[np.zeros(8), 0.01, 1.0]
+    result = analysis.analyse(cells, counts, area=cells, baseline_cycles=6, exposure=exposure)
+    assert result.baseline_cycles == 0 and np.isnan(result.baseline).all() and np.isnan(result.p_increase).all()
+    assert not result.increase.any()

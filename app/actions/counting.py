@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from app.actions.models import Place
-from app.hotspots import grid, queries
+from app.hotspots import grid, queries, stats
 from app.hotspots.cycles import Cycle, observed_shares
 from app.hotspots.queries import Selection
 from app.hotspots.service import BASELINE_CYCLES, Scope, build_selection, reporting_since
@@ -80,7 +80,7 @@ def baseline(session: Session, *, scope: Scope, place: Place, selection: Selecti
     cycles = scope.grid.span(scope.grid.cycle(current.index - 1), BASELINE_CYCLES)
     shares = observed_shares(cycles, since=reporting_since(session, municipality_id=scope.municipality.id))
     observed = [c for c, share in zip(cycles, shares) if share > 0]
-    if not observed:
+    if not observed or shares.sum() < stats.MIN_BASELINE_EXPOSURE:  # less than half a cycle's worth of reporting
         return Baseline(per_cycle=None, cycles=0)
     counts = _per_cycle(session, replace(selection, cells={place.resolution: tuple(place.cells)}), observed)
     return Baseline(per_cycle=float(counts.sum() / shares.sum()), cycles=len(observed))

@@ -96,6 +96,8 @@ def analyse(cells: np.ndarray, counts: np.ndarray, *, area: np.ndarray, baseline
                                      disk=disk)
     count, previous, share = counts[:, -1], counts[:, -2], float(exposure[-1])
     observed = np.flatnonzero(exposure[-1 - baseline_cycles:-1] > 0) + n_cycles - 1 - baseline_cycles
+    if exposure[observed].sum() < stats.MIN_BASELINE_EXPOSURE:  # too little observed time: no baseline yet
+        observed = observed[:0]
     baseline_exposure = float(exposure[observed].sum())
     baseline_total = counts[:, observed].sum(axis=1)
     baseline = baseline_total / baseline_exposure if baseline_exposure > 0 else np.full(count.shape, np.nan)

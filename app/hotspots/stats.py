@@ -65,6 +65,11 @@ def increase_p(count: np.ndarray, baseline_total: np.ndarray, baseline_cycles: f
     return binomial_upper_p(count, total, exposure / (exposure + baseline_cycles))
 
 
+# A baseline needs at least half a cycle's worth of observed time: reporting that began in the
+# last hour of the cycle before would otherwise scale that hour's reports up to a whole cycle's.
+MIN_BASELINE_EXPOSURE = 0.5
+
+
 def first_reporting(totals: np.ndarray) -> int:
     """Index of the first period with any report (``len(totals)`` when none). Periods before it
     are before the municipality's reporting began, not zeros: baselines and trend tests leave

@@ -2,7 +2,7 @@
 
 The baseline was always the mean over the last 6 cycles, counting the cycles before the
 municipality's first report as zeros; now it is over the cycles since reporting began (up to 6)
-and None before a full one. Actions stored before this migration were taken over 6 cycles.
+and None before half a cycle of reporting. Actions stored before this migration were taken over 6 cycles.
 
 Revision ID: 0011
 Revises: 0010
