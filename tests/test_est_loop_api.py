@@ -204,7 +204,7 @@ def test_every_change_is_in_the_audit_log_for_the_coordinator(client, auth):
     assert got == [("action", "delete", "est"), ("place", "update", "est"), ("action", "update", "coordinator"),
                    ("action", "create", "est"), ("place", "create", "est")]
     assert items[2]["changes"] == {"status": ["planned", "in_progress"]}
-    assert items[1]["changes"] == {"name": ["Fristadstorget", "Fristadstorget norra"]}
+    assert items[1]["changes"] == {"name": True}  # renamed; what it is called is the place's own
     assert items[3]["changes"]["owner_organisation"] == [None, "Gatukontoret"]
     only = client.get(f"/api/v1/audit?entity=place&entity_id={place['id']}", headers=auth("coordinator")).json()
     assert [i["operation"] for i in only["items"]] == ["update", "create"]
@@ -300,3 +300,14 @@ def test_a_deleted_cause_analysis_note_leaves_no_personal_data_in_the_audit_log(
     assert [(e["operation"], e["changes"].get("text")) for e in log[:2]] == [("delete", True), ("create", True)]
     assert log[0]["changes"]["kind"] == ["offender", None]
     assert "811218" not in str(log)
+
+
+def test_a_safety_walk_remark_with_a_phone_number_is_asked_about_and_confirmed_with_the_walk(client, auth):
+    walk = {"title": "Trygghetsvandring Årby", "walked_on": "2026-10-14", "remarks": [
+        {"text": "Trasig belysning", "lat": 59.362, "lon": 16.47, "owner_organisation": "Gatukontoret"},
+        {"text": "Fastighetsvärden nås på 070-123 45 67", "lat": 59.363, "lon": 16.472, "owner_organisation": "Bostaden"}]}
+    r = client.post("/api/v1/safety-walks", headers=auth("est"), json=walk)
+    assert r.status_code == 422 and r.json()["errors"] == [
+        {"field": "remarks.1.text", "message": "looks like personal data", "code": "phone"}]
+    r = client.post("/api/v1/safety-walks", headers=auth("est"), json={**walk, "confirm_personal_data": True})
+    assert r.status_code == 201 and r.json()["remarks"][1]["text"].endswith("070-123 45 67")

@@ -22,10 +22,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
-# Free text (cause-analysis notes, the minutes, comments, a safety walk's remarks) may name
-# people: the log says that it changed, never what it said — as a report's history does — so
-# that text taken out of a note or the minutes is gone, not kept here for ever.
-FREE_TEXT = frozenset({"text", "test_plan", "result", "comment", "minutes"})
+# Free text (cause-analysis notes, the minutes, comments, a safety walk's remarks, an action's
+# what, goal and contact, a place's or walk's name) may name people: the log says that it changed,
+# never what it said — as a report's history does — so that text taken out is gone, not kept
+# here for ever. (The texts checked for personal data, app.actions.schemas.PERSONAL_TEXT, and
+# the owner's contact.)
+FREE_TEXT = frozenset({"text", "test_plan", "result", "comment", "minutes", "what", "goal", "name", "title",
+                       "owner_contact"})
 NOT_LOGGED = "(text not logged)"
 
 

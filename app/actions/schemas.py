@@ -31,11 +31,14 @@ class _FreeText(_Strict):
     confirm_personal_data: bool = Field(False, exclude=True, description=(
         "Send true after a 422 'personal-data' answer when the text really must contain what it was asked about"))
 
+    def _free_texts(self) -> dict[str, str]:
+        """Field (as the error names it) -> text, for the check."""
+        return {name: value for name in PERSONAL_TEXT if isinstance(value := getattr(self, name, None), str)}
+
     @model_validator(mode="after")
     def _no_unconfirmed_personal_data(self) -> "_FreeText":
         if not self.confirm_personal_data:
-            found = personal_data.found_in({name: value for name in PERSONAL_TEXT
-                                            if isinstance(value := getattr(self, name, None), str)})
+            found = personal_data.found_in(self._free_texts())
             if found:  # (a DomainError: pydantic lets it through, and it is answered as such)
                 raise personal_data.suspected(
                     found, read_by="The whole EST group reads it and the meeting report prints it",
@@ -127,7 +130,7 @@ class ActionUpdate(_FreeText):
     causes: list[RowId] | None = Field(None, max_length=100)
 
 
-class RemarkCreate(_FreeText):
+class RemarkCreate(_Strict):  # its text is checked, and confirmed, with its walk's
     text: Annotated[Text, Field(min_length=1, max_length=2000)]
     lat: Annotated[Number, Field(ge=-90, le=90)]
     lon: Annotated[Number, Field(ge=-180, le=180)]
@@ -140,6 +143,9 @@ class SafetyWalkCreate(_FreeText):
     walked_on: Day
     place_id: RowId | None = None
     remarks: list[RemarkCreate] = Field([], max_length=500)
+
+    def _free_texts(self) -> dict[str, str]:
+        return {**super()._free_texts(), **{f"remarks.{i}.text": r.text for i, r in enumerate(self.remarks)}}
 
 
 class RemarkUpdate(_Strict):
