@@ -98,3 +98,10 @@ def test_an_old_meetings_report_lists_the_actions_open_at_that_meeting(client, a
     html = client.get(f"/api/v1/meetings/{m['id']}/report.html", headers=auth("est")).text
     under_way = html.split("<h2>Pågående insatser</h2>", 1)[1].split("<h2>", 1)[0]
     assert "Belysning i gångtunneln" in under_way and "Nattvandring 2027" not in under_way
+    assert "pågår" in under_way and "genomförd" not in under_way  # its status then
+    # the frozen list keeps which and how they stood, not their texts: a text corrected since is shown as now
+    frozen = client.get(f"/api/v1/meetings/{m['id']}", headers=auth("gis")).json()["frozen_agenda"]["open_actions"]
+    assert [(a["id"], a["status"]) for a in frozen] == [(before["id"], "in_progress")] and "what" not in frozen[0]
+    client.patch(f"/api/v1/actions/{before['id']}", headers=auth("est"), json={"what": "Belysning (rättad)"})
+    html = client.get(f"/api/v1/meetings/{m['id']}/report.html", headers=auth("est")).text
+    assert "Belysning (rättad)" in html.split("<h2>Pågående insatser</h2>", 1)[1].split("<h2>", 1)[0]

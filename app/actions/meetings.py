@@ -29,6 +29,7 @@ from app.timeutil import local_iso, utcnow
 
 FROZEN_RESOLUTION = 9
 OPEN_STATUSES = ["planned", "in_progress"]
+FROZEN_ACTION_FIELDS = ("id", "status", "start_date", "due_date", "owner_organisation")
 AGENDA_ITEMS = 10
 
 
@@ -135,9 +136,11 @@ def start_meeting(session: Session, *, principal: Principal, meeting_id: int) ->
     agenda = get_top(session, scope, cycle=cycle, res=FROZEN_RESOLUTION, selection=selection, n=AGENDA_ITEMS,
                      result=result)
     agenda["patterns"] = get_patterns(session, selection=selection, start=cycle.start, end=cycle.end)
-    # the actions under way as the meeting saw them: the report of an old meeting lists these,
-    # not those open today
-    agenda["open_actions"] = list_actions(session, principal=principal, place_id=None, status=OPEN_STATUSES)
+    # the actions under way as the meeting saw them (which, their status and dates): the report
+    # of an old meeting lists these, not those open today. Their texts are not copied: a text
+    # corrected since (personal data taken out) is shown as it is now.
+    agenda["open_actions"] = [{key: a[key] for key in FROZEN_ACTION_FIELDS}
+                              for a in list_actions(session, principal=principal, place_id=None, status=OPEN_STATUSES)]
     meeting.frozen_agenda = agenda
     before = _audit_view(meeting)
     meeting.started_at = utcnow()
@@ -181,8 +184,13 @@ def meeting_report(session: Session, *, principal: Principal, meeting_id: int, a
     """The meeting report: HTML, or PDF rendered from the same HTML."""
     meeting = meeting_json(session, principal=principal, meeting_id=meeting_id)
     scope = get_scope(session, municipality_id=principal.municipality_id)
-    open_actions = (meeting["frozen_agenda"] or {}).get("open_actions")  # as at the start (since 2026-11-22)
-    if open_actions is None:  # not started yet (or started before the start kept them): as they are now
+    frozen = (meeting["frozen_agenda"] or {}).get("open_actions")  # as at the start (since 2026-11-22)
+    if frozen is None:  # not started yet (or started before the start kept them): as they are now
         open_actions = list_actions(session, principal=principal, place_id=None, status=OPEN_STATUSES)
+    else:  # as they stood then, with their texts as they are now
+        now = {a["id"]: a for a in list_actions(session, principal=principal, place_id=None, status=[])}
+        open_actions = [{**now.get(a["id"], {"what": f"Insats {a['id']} (borttagen sedan mötet)", "goal": "",
+                                             "baseline": {"per_cycle": None}, "owner_contact": None}), **a}
+                        for a in frozen]
     html = report.render_meeting_html(meeting, municipality=scope.municipality.name, open_actions=open_actions)
     return report.render_pdf(html) if as_pdf else html

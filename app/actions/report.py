@@ -86,7 +86,7 @@ Rapporter som kommit in senare ändrar inte detta protokoll.</p>
 ACTIONS_TABLE = """<table><tr><th>Insats</th><th>Mål</th><th>Problemägare</th><th>Start</th><th>Klar senast</th>
 <th>Status</th></tr>{% for a in actions %}<tr><td>{{ a.what }}</td><td>{{ a.goal }}<br><span class="muted">baslinje
 {% if a.baseline.per_cycle is not none %}{{ fmt(a.baseline.per_cycle) }} per cykel{% else %}saknas (rapporteringen
-hade pågått kortare än en cykel){% endif %}</span></td><td>{{ a.owner_organisation }}{% if a.owner_contact %}<br>
+hade pågått kortare än en halv cykel){% endif %}</span></td><td>{{ a.owner_organisation }}{% if a.owner_contact %}<br>
 {{ a.owner_contact }}{% endif %}</td><td>{{ a.start_date }}</td><td>{{ a.due_date }}</td>
 <td>{{ status_sv[a.status] }}</td></tr>{% else %}<tr><td colspan="6">Inga.</td></tr>{% endfor %}</table>"""
 
