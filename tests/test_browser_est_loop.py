@@ -217,6 +217,15 @@ def test_minutes_someone_else_saved_meanwhile_are_shown_not_overwritten(est_page
         assert page.input_value("#meeting-minutes") == "1. Klotter vid stationen."  # hers, kept
         assert page.input_value("#meeting-theirs textarea") == "1. Belysning i parken."
         assert stored_minutes(live_server, created.json()["id"]) == "1. Belysning i parken."  # not overwritten unseen
+        # to another cycle and back: hers is not saved over theirs on the way, and comes back with theirs
+        other = next(c for c in page.eval_on_selector_all("#cycle option", "els => els.map(e => e.value)")
+                     if c != cycle)
+        page.select_option("#cycle", other)
+        page.wait_for_selector(f"#meeting[data-cycle='{other}']")
+        page.select_option("#cycle", cycle)
+        page.wait_for_selector(f"#meeting[data-cycle='{cycle}'] #meeting-theirs")
+        assert page.input_value("#meeting-minutes") == "1. Klotter vid stationen."
+        assert stored_minutes(live_server, created.json()["id"]) == "1. Belysning i parken."
         page.fill("#meeting-minutes", "1. Belysning i parken.\n2. Klotter vid stationen.")
         page.click("#meeting-save")
         page.wait_for_selector("#meeting .saved:has-text('Protokollet är sparat')")

@@ -81,14 +81,18 @@
     const minutes = h("textarea", { id: "meeting-minutes", rows: "4", readonly: !ctx.canWrite });
     minutes.value = m.minutes || "";
     let version = m.version;
-    minutes.addEventListener("input", () => { unsaved = { id: m.id, text: minutes.value, version }; });
     // Minutes of ours refused because these were saved first: ours stay in the box, theirs are
-    // shown beside them, and the next save (after merging) goes onto theirs.
+    // shown beside them, and only "Spara" (after merging) saves onto theirs. Until then what is
+    // typed stays aside in ``refused`` — never saved on the way to another cycle, which would
+    // put the unmerged text over theirs — and comes back here with theirs.
+    const conflict = m.id in refused;
+    minutes.addEventListener("input", () => {
+      if (m.id in refused) refused[m.id] = minutes.value;
+      else unsaved = { id: m.id, text: minutes.value, version };
+    });
     let theirs = null;
-    if (m.id in refused) {
+    if (conflict) {
       minutes.value = refused[m.id];
-      delete refused[m.id];
-      unsaved = { id: m.id, text: minutes.value, version };
       theirs = h("div", { class: "meeting-theirs", id: "meeting-theirs", role: "alert" },
         h("p", { class: "error" }, t("meeting.minutesConflict")),
         h("textarea", { rows: "4", readonly: true, "aria-label": t("meeting.theirMinutes") }, m.minutes || ""));
@@ -110,6 +114,8 @@
       }
       // typed while it was being saved: still to save, now onto the version just saved
       unsaved = unsaved && unsaved.text !== text ? { ...unsaved, version } : null;
+      if (m.id in refused && refused[m.id] !== text) unsaved = { id: m.id, text: refused[m.id], version };
+      delete refused[m.id];  // merged and saved: the conflict is over
       if (theirs) theirs.remove();
       note.className = "saved";
       note.textContent = t("meeting.saved");
