@@ -1,10 +1,11 @@
 """Who made the request, for the access log: "who saw what must be traceable" (DOMAIN.md).
 
 The access log (app.middleware) opens a holder for each request; the places that authenticate a
-caller note in it who it is — a user's id (by login or by reading key: ``user:12``, ``key:7``
-for the reading key with id 7 of that user) or an integration (``integration:3``) — never a
-name, a token or a key. Routes run in worker threads with a copy of the request's context,
-which refers to the same holder, so what they note reaches the log line."""
+caller note in it who it is — a user by login (``user:12``), by one of their reading keys
+(``user:12:key:7``; from the tiles' cache of logins, ``user:12`` alone), an integration
+(``integration:3``) — never a name, a token or a key. Routes run in worker threads with a copy
+of the request's context, which refers to the same holder, so what they note reaches the log
+line."""
 from __future__ import annotations
 
 from contextvars import ContextVar, Token

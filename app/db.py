@@ -1,6 +1,7 @@
 """Engine, sessions and the one owner of the transaction: the request's session dependency."""
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -14,6 +15,8 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from app.config import get_settings
 from app.errors import NotFound
+
+log = logging.getLogger("lagesbild.db")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -71,7 +74,10 @@ def request_transaction(session: Session) -> Iterator[Session]:
     finally:
         session.info.pop("on_rollback", None)
     for hook in session.info.pop("on_commit", []):
-        hook()
+        try:
+            hook()
+        except Exception:  # committed: the request succeeded; what is left outside is logged
+            log.exception("after the commit, a clean-up outside the database failed")
 
 
 def on_rollback(session: Session, hook: Callable[[], None]) -> None:

@@ -230,8 +230,7 @@ def install(app: FastAPI) -> None:
         headers = getattr(exc, "headers", None)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"No resource at {request.url.path}"
-        if exc.status_code == 405:
-            allowed = _allowed_methods(request)
+        if exc.status_code == 405 and (allowed := _allowed_methods(request)):  # (a mount's own 405 as it is)
             detail = f"{request.method} is not allowed on {request.url.path}; allowed: {', '.join(allowed)}"
             headers = {**(headers or {}), "Allow": ", ".join(allowed)}
         return error_response(request.url.path, exc.status_code, titles.get(exc.status_code, "Error"), detail,

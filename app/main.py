@@ -46,13 +46,13 @@ def create_app() -> FastAPI:
                        limits={"/attachments": settings.attachment_max_bytes + 64 * 1024,
                                "/integrations/events": settings.feed_body_max_bytes})
     app.add_middleware(PrivateByDefaultMiddleware)
-    app.add_middleware(HeadMiddleware)  # inside the access log, which logs the HEAD as sent
-    app.add_middleware(AccessLogMiddleware)
     # Pages, Leaflet and hotspot layers shrink 4-8x; level 5 costs a fraction of level 9's CPU.
     # Tiles are gzipped by their route (app.responses), Vary included: left alone here, or the
     # middleware would name Accept-Encoding in Vary a second time.
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=5,
                        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, MVT))
+    app.add_middleware(HeadMiddleware)  # outside gzip (GET's headers), inside the access log (logs HEAD)
+    app.add_middleware(AccessLogMiddleware)
     # The tiles first: routes are matched in order, and a map asks for tiles by the dozen
     # (matching past the ~90 other routes cost each tile ~0.2 ms). No other path starts /tiles/.
     for router in (tiles_router, health_router, auth_router, reading_keys_router, reports_router, public_router,

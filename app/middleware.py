@@ -57,7 +57,9 @@ _NON_ASCII = re.compile(rb"[\x80-\xff]")
 
 class HeadMiddleware:
     """HEAD answered as GET without the body (RFC 9110 §9.1: a server supports GET and HEAD),
-    for monitoring (``curl -I``) and link checkers; the headers are GET's, Content-Length included."""
+    for monitoring (``curl -I``) and link checkers. Outside the gzip middleware, so the headers
+    are GET's, Content-Encoding and Content-Length included. (The GET runs: a HEAD of an export
+    costs what the export costs.)"""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -95,7 +97,9 @@ class NulQueryMiddleware:
             await self.app(scope, receive, send)
             return
         shown = [name.replace("\x00", "\\0") for name in names]
-        response = error_response(scope["path"], 422, "Invalid input",
+        # (the OGC API answers an invalid query parameter with 400, /req/core/query-param-invalid)
+        status = 400 if scope["path"].startswith("/ogc") else 422
+        response = error_response(scope["path"], status, "Invalid input",
                                   f"{', '.join(shown)}: a NUL character (%00) is not allowed in a value",
                                   type_slug="invalid-input",
                                   errors=[{"field": name, "message": "contains a NUL character"} for name in shown])

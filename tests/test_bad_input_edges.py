@@ -139,3 +139,21 @@ def test_a_typo_in_a_filter_is_named_not_the_unfiltered_picture(client, auth, pa
     r = client.get(path, headers=auth("est"))
     assert r.status_code == 422, r.status_code  # was 200: every category, every status
     assert r.json()["errors"] == [{"field": typo, "message": "unknown parameter"}]
+
+
+def test_head_has_gets_headers_even_when_gzipped(client):
+    get = client.get("/report", headers={"Accept-Encoding": "gzip"})
+    head = client.head("/report", headers={"Accept-Encoding": "gzip"})
+    assert head.status_code == 200 and head.content == b""
+    assert get.headers["content-encoding"] == head.headers["content-encoding"] == "gzip"
+    assert head.headers["content-length"] == get.headers["content-length"]
+
+
+def test_nul_in_an_ogc_query_is_a_400_as_the_standard_asks(client, auth):
+    r = client.get("/ogc/collections?f=%00", headers=auth("gis"))
+    assert r.status_code == 400 and r.json()["errors"] == [{"field": "f", "message": "contains a NUL character"}]
+
+
+def test_405_under_a_mount_keeps_its_own_answer(client):
+    r = client.post("/static/js/common.js")
+    assert r.status_code == 405 and r.headers.get("allow", "GET, HEAD") != ""

@@ -253,7 +253,8 @@
     const p = feature ? feature.properties : null;
     const rows = p ? [
       [t("dash.thisCycle"), LB.fmtNumber(p.count)], [t("dash.previous"), LB.fmtNumber(p.previous)],
-      [t("dash.baseline", { n: state.data.method.baseline_cycles }), p.baseline === null ? "–" : LB.fmtNumber(p.baseline)],
+      [state.data.method.baseline_cycles ? t("dash.baseline", { n: state.data.method.baseline_cycles })
+        : t("dash.baselineNone"), p.baseline === null ? "–" : LB.fmtNumber(p.baseline)],
       [t("dash.trend"), t("trend." + p.trend)],
       [t("dash.hotspot"), p.hotspot === "hot" ? t("dash.hotYes", { p: p.p_hot < 0.001 ? "< 0,001" : "= " + LB.fmtNumber(p.p_hot, 3) }) : t("dash.hotNo")],
     ] : [];
