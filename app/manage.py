@@ -38,7 +38,7 @@ from app.municipalities.models import ORGANISATION_KINDS
 from app.municipalities.overview import overview
 from app.reports.models import Report
 from app.reports.taxonomy import RESCUE_EVENT_TYPES
-from app.timeutil import STOCKHOLM, utcnow
+from app.timeutil import STOCKHOLM, local_today
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_REPORTS = 30_000
@@ -107,7 +107,7 @@ def _transaction() -> Iterator[Session]:
 def setup_municipality(args: argparse.Namespace) -> None:
     """``municipality``: the kommun with its boundary, categories and its two organisations."""
     boundary = read_boundary(args.boundary, layer=args.layer, where=args.where)
-    anchor = args.cycle_anchor or municipalities.default_cycle_anchor(utcnow().astimezone(STOCKHOLM).date())
+    anchor = args.cycle_anchor or municipalities.default_cycle_anchor(local_today())
     with _transaction() as session:
         muni = municipalities.create_municipality(session, code=args.code, name=args.name, boundary=boundary,
                                                   cycle_anchor=anchor, cycle_days=args.cycle_days,

@@ -20,6 +20,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def local_today() -> dt.date:
+    """Today's date in Sweden (the EST cycles, actions and lägesbild periods are Swedish days)."""
+    return utcnow().astimezone(STOCKHOLM).date()
+
+
 def to_utc(value: dt.datetime) -> dt.datetime:
     """Aware -> UTC; naive -> interpreted as Europe/Stockholm, then UTC."""
     if value.tzinfo is None:

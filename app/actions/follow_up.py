@@ -29,7 +29,7 @@ from app.db import in_municipality
 from app.errors import InvalidInput
 from app.hotspots.cycles import Cycle, CycleGrid
 from app.hotspots.service import cycle_json, get_scope
-from app.timeutil import STOCKHOLM, local_iso, utcnow
+from app.timeutil import STOCKHOLM, local_iso, local_today
 
 
 def windows(grid: CycleGrid, *, start: dt.date, cycles: int, window: str, effect_from: dt.date | None = None,
@@ -38,7 +38,7 @@ def windows(grid: CycleGrid, *, start: dt.date, cycles: int, window: str, effect
     see the module docstring). 422 when the start is in the future or no full cycle has passed
     since ``effect_from``."""
     current = grid.current(now)
-    today = (now or utcnow()).astimezone(STOCKHOLM).date()
+    today = now.astimezone(STOCKHOLM).date() if now else local_today()
     if start > today:
         raise InvalidInput(f"The start {start} has not come yet; a follow-up needs at least one full cycle after "
                            "the start", errors=[{"field": "date", "message": "start in the future"}])
@@ -107,10 +107,6 @@ def measure(session: Session, *, principal: Principal, place: Place, start: dt.d
     return out
 
 
-def _today() -> dt.date:
-    return utcnow().astimezone(STOCKHOLM).date()
-
-
 def carried_out(action: Action) -> bool:
     """Done, or a recurring action that is running (part of regular work)."""
     return action.status == "done" or (action.recurrence == "recurring" and action.status == "in_progress")
@@ -118,7 +114,7 @@ def carried_out(action: Action) -> bool:
 
 def due_passed(action: Action) -> bool:
     """The action's due date is behind us (one comparison for the window and the light)."""
-    return action.due_date < _today()
+    return action.due_date < local_today()
 
 
 def in_place_from(action: Action) -> dt.date:

@@ -35,7 +35,7 @@ from app.hotspots import grid, queries, stats, trend
 from app.hotspots.analysis import hot_states
 from app.hotspots.service import build_selection, count_matrix, get_scope
 from app.reports.models import Category, Report
-from app.timeutil import STOCKHOLM, utcnow
+from app.timeutil import STOCKHOLM, local_today
 
 AREA_RESOLUTION = 7
 HOTSPOT_RESOLUTION = 9  # as the meeting's frozen layer
@@ -51,7 +51,7 @@ GROUP_SV = {"skadegorelse": "Skadegörelse", "miljo": "Miljö och nedskräpning"
 def period(start: dt.date | None, end: dt.date | None, *, today: dt.date | None = None) -> tuple[dt.date, dt.date]:
     """The period in local days, both inclusive; by default the two years up to today.
     422 when ``start`` is after ``end`` or the period is longer than ten years."""
-    today = today or utcnow().astimezone(STOCKHOLM).date()
+    today = today or local_today()
     end = end or today
     start = start or _years_before(end, 2) + dt.timedelta(days=1)
     if start > end:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.actions import audit
 from app.actions.follow_up import follow_up_json
-from app.actions.models import Action, FollowUp, Meeting
+from app.actions.models import OPEN_ACTION_STATUSES, Action, FollowUp, Meeting
 from app.actions.schemas import MeetingCreate, MeetingUpdate
 from app.actions.service import action_json
 from app.auth.service import Principal
@@ -28,7 +28,6 @@ from app.hotspots.service import (
 from app.timeutil import local_iso, utcnow
 
 FROZEN_RESOLUTION = 9
-OPEN_STATUSES = ["planned", "in_progress"]
 FROZEN_ACTION_FIELDS = ("id", "status", "start_date", "due_date", "owner_organisation")
 AGENDA_ITEMS = 10
 
@@ -140,7 +139,7 @@ def start_meeting(session: Session, *, principal: Principal, meeting_id: int) ->
     # of an old meeting lists these, not those open today. Their texts are not copied: a text
     # corrected since (personal data taken out) is shown as it is now.
     agenda["open_actions"] = [{key: a[key] for key in FROZEN_ACTION_FIELDS}
-                              for a in list_actions(session, principal=principal, place_id=None, status=OPEN_STATUSES)]
+                              for a in list_actions(session, principal=principal, place_id=None, status=list(OPEN_ACTION_STATUSES))]
     meeting.frozen_agenda = agenda
     before = _audit_view(meeting)
     meeting.started_at = utcnow()
@@ -186,7 +185,7 @@ def meeting_report(session: Session, *, principal: Principal, meeting_id: int, a
     scope = get_scope(session, municipality_id=principal.municipality_id)
     frozen = (meeting["frozen_agenda"] or {}).get("open_actions")  # as at the start (since 2026-11-22)
     if frozen is None:  # not started yet (or started before the start kept them): as they are now
-        open_actions = list_actions(session, principal=principal, place_id=None, status=OPEN_STATUSES)
+        open_actions = list_actions(session, principal=principal, place_id=None, status=list(OPEN_ACTION_STATUSES))
     else:  # as they stood then, with their texts as they are now
         now = {a["id"]: a for a in list_actions(session, principal=principal, place_id=None, status=[])}
         open_actions = [{**now.get(a["id"], {"what": f"Insats {a['id']} (borttagen sedan mötet)", "goal": "",

@@ -18,6 +18,7 @@ NOTE_KINDS = ("situation", "target_victim", "offender", "hypothesis")
 ACTION_KINDS = ("situational", "social")
 RECURRENCES = ("one_off", "recurring")
 ACTION_STATUSES = ("planned", "in_progress", "done", "cancelled")
+OPEN_ACTION_STATUSES = ("planned", "in_progress")  # under way: listed as open, frozen at a meeting's start
 LIGHTS = ("green", "yellow", "red")
 
 

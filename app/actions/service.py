@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from app import geo
 from app.actions import audit, counting
 from app.actions.models import (
-    Action, AnalysisNote, FollowUp, Meeting, Place, SafetyWalk, SafetyWalkRemark, action_cause,
+    OPEN_ACTION_STATUSES, Action, AnalysisNote, FollowUp, Meeting, Place, SafetyWalk, SafetyWalkRemark, action_cause,
 )
 from app.actions.schemas import (
     ActionCreate, ActionUpdate, NoteCreate, NoteUpdate, PlaceCreate, RemarkUpdate, SafetyWalkCreate,
@@ -198,7 +198,7 @@ def list_places(session: Session, *, principal: Principal) -> dict[str, Any]:
         mine = [a for a in actions if a.place_id == place.id]
         lights = [latest[a.id] for a in mine if a.id in latest]
         props = place_json(place, with_geometry=False)
-        props["open_actions"] = [action_summary(a) for a in mine if a.status in ("planned", "in_progress")]
+        props["open_actions"] = [action_summary(a) for a in mine if a.status in OPEN_ACTION_STATUSES]
         props["actions"] = len(mine)
         props["latest_light"] = max(lights, key=lambda x: x["at"]) if lights else None
         features.append({"type": "Feature", "id": place.id,

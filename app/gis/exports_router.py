@@ -22,7 +22,7 @@ from app.hotspots.router import FiltersDep
 from app.reports import service as reports
 from app.reports.deps import ReportFilterDep, reject_unknown_query_params
 from app.responses import NOT_STORED
-from app.timeutil import STOCKHOLM, utcnow
+from app.timeutil import local_today
 
 OptionalResolution = Annotated[int | None, Query(ge=7, le=10, description="H3 resolution: 7 (~5 km²) … 10 "
                                                                          "(~0.015 km²); 9 by default")]
@@ -84,7 +84,7 @@ def export_reports(fmt: Format, principal: GisReader, session: StreamSessionDep,
     out = exports.parse_crs(crs)
     partitions = _primed(reports.stream_reports(session, principal=principal, flt=flt,
                                                 batch=settings.export_batch_rows))
-    name = exports.filename(f"rapporter-{utcnow().astimezone(STOCKHOLM).date()}", crs=out, ext=fmt)
+    name = exports.filename(f"rapporter-{local_today()}", crs=out, ext=fmt)
     return _file(fmt, exports.report_batches(partitions, crs=out), fields=exports.REPORT_FIELDS, crs=out,
                  id_field="id", layer="rapporter", geometry_type="Point", name=name)
 

@@ -32,9 +32,10 @@ from app.config import Settings
 from app.errors import Conflict, UnsupportedMediaType
 from app.integrations import parsing
 from app.integrations.service import IntegrationClient, duplicate_external_id, lock_external_ids, mapping_lookup
-from app.integrations.validation import Events, Rules, is_unicode, validate
+from app.integrations.validation import Events, Rules, validate
 from app.municipalities.models import Municipality
 from app.reports import incidents
+from app.reports.schemas import is_unicode
 from app.timeutil import utcnow
 
 STATUSES = ("created", "updated", "unchanged", "rejected")

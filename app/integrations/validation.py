@@ -22,7 +22,7 @@ from app import geo
 from app.integrations.parsing import RawBatch, quoted
 from app.integrations.service import normalise_event_type
 from app.reports import personal_data
-from app.reports.schemas import DESCRIPTION_MAX_CHARS
+from app.reports.schemas import DESCRIPTION_MAX_CHARS, is_unicode
 from app.timeutil import stockholm_wall_to_utc_us
 
 EXTERNAL_ID_MAX_CHARS = 200
@@ -334,17 +334,6 @@ def _crs_or_none(value: Any) -> str | None:
         return geo.normalise_crs(value)
     except ValueError:
         return None
-
-
-def is_unicode(text: str) -> bool:
-    """Whether ``text`` is storable Unicode (no lone surrogate, which only an escape in JSON can make)."""
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _descriptions(values: tuple[Any, ...], confirmed: tuple[Any, ...], problems: _Problems) -> list[str]:

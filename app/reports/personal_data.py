@@ -68,24 +68,24 @@ def _normal(text: str) -> str:
     return "".join(c for c in text if unicodedata.category(c) != "Cf").translate(_DASHES)
 
 
-def looks_like_personnummer(text: str) -> bool:
-    """True when ``text`` contains a date-valid, Luhn-valid personnummer or samordningsnummer."""
-    for match in _PNR.finditer(_normal(text)):
+def _personnummer_in(normal: str) -> bool:
+    for match in _PNR.finditer(normal):
         date, tail = match.group(1)[-6:], match.group(2)
         if _valid_date(date) and _luhn_ok(date + tail):
             return True
     return False
 
 
-def looks_like_phone_number(text: str) -> bool:
-    """True when ``text`` contains something shaped like a Swedish phone number."""
-    return _PHONE.search(_normal(text)) is not None
+def _phone_in(normal: str) -> bool:
+    return _PHONE.search(normal) is not None
 
 
-def looks_like_email(text: str) -> bool:
-    """True when ``text`` contains an e-mail address."""
-    text = _normal(text)
-    return "@" in text and _EMAIL.search(text) is not None
+def _email_in(normal: str) -> bool:
+    return "@" in normal and _EMAIL.search(normal) is not None
+
+
+# Each kind's test on text already read as the patterns read it (:func:`_normal`).
+_KINDS = (("personnummer", _personnummer_in), ("phone", _phone_in), ("email", _email_in))
 
 
 def may_contain(texts: list[str]) -> set[int]:
@@ -102,14 +102,8 @@ def personal_data_kinds(text: str) -> list[str]:
     """Which kinds of personal data the text seems to contain: 'personnummer', 'phone', 'email'."""
     if not _CANDIDATE.search(text):
         return []
-    kinds = []
-    if looks_like_personnummer(text):
-        kinds.append("personnummer")
-    if looks_like_phone_number(text):
-        kinds.append("phone")
-    if looks_like_email(text):
-        kinds.append("email")
-    return kinds
+    normal = _normal(text)  # once, for all three
+    return [kind for kind, found_in_text in _KINDS if found_in_text(normal)]
 
 
 def describe(kinds: list[str]) -> str:

@@ -11,15 +11,24 @@ DESCRIPTION_MAX_CHARS = 2000
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
 
+def is_unicode(text: str) -> bool:
+    """Whether ``text`` has a UTF-8 form (JSON's "\\ud800" escape decodes to a lone UTF-16
+    surrogate, which has none, and PostgreSQL cannot store it)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _storable_text(value: str) -> str:
-    """Text PostgreSQL can store: no NUL, and valid Unicode (JSON's "\\ud800" escape decodes
-    to a lone UTF-16 surrogate, which has no UTF-8 form)."""
+    """Text PostgreSQL can store: no NUL, and valid Unicode (:func:`is_unicode`)."""
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text (it contains an unpaired surrogate such as \\ud800)") from None
+    if not is_unicode(value):
+        raise ValueError("must be valid Unicode text (it contains an unpaired surrogate such as \\ud800)")
     return value
 
 
