@@ -14,7 +14,7 @@ from typing import Any
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
-from sqlalchemy import Float, Row, Select, String, and_, case, cast, func, or_, select
+from sqlalchemy import ColumnElement, Float, Row, Select, String, and_, case, cast, func, or_, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
@@ -210,9 +210,17 @@ def submit_report(session: Session, *, payload: ReportCreate, by: Submitter, ske
 def _current_feature(session: Session, *, report_id: uuid.UUID, user_id: int | None) -> dict[str, Any]:
     """A report its submitter filed, as it is now (for a retried Idempotency-Key: the key and the
     request's hash show it is the same submitter, who may not otherwise list it — a citizen)."""
-    row = session.execute(_shown_query().where(Report.id == report_id)).first()
+    return _one_feature(session, report_id=report_id, user_id=user_id,
+                        missing=f"The report {report_id} filed with this Idempotency-Key no longer exists")
+
+
+def _one_feature(session: Session, *, report_id: uuid.UUID, user_id: int | None, missing: str,
+                 visible: ColumnElement[bool] | None = None) -> dict[str, Any]:
+    """One report as a feature with its photos (404 ``missing`` when there is none, or none ``visible``)."""
+    query = _shown_query().where(Report.id == report_id)
+    row = session.execute(query if visible is None else query.where(visible)).first()
     if row is None:
-        raise NotFound(f"The report {report_id} filed with this Idempotency-Key no longer exists")
+        raise NotFound(missing)
     return _row_to_feature(row, user_id=user_id, attachments=_photos(session, [report_id]).get(report_id, ()))
 
 
@@ -302,10 +310,8 @@ def _get_visible(session: Session, *, report_id: uuid.UUID, principal: Principal
 
 def get_report(session: Session, *, report_id: uuid.UUID, principal: Principal) -> dict[str, Any]:
     """One report the principal may see, as a feature."""
-    row = session.execute(_shown_query().where(Report.id == report_id, visible_to(principal))).first()
-    if row is None:
-        raise NotFound(f"No report {report_id} that you may see")
-    return _row_to_feature(row, user_id=principal.user_id, attachments=_photos(session, [report_id]).get(report_id, ()))
+    return _one_feature(session, report_id=report_id, user_id=principal.user_id, visible=visible_to(principal),
+                        missing=f"No report {report_id} that you may see")
 
 
 def _photos(session: Session, report_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
