@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.actions.models import AuditEntry
+from app.actions.schemas import PERSONAL_TEXT
 from app.auth.service import Principal
 from app.timeutil import local_iso
 
@@ -25,10 +26,8 @@ def _plain(value: Any) -> Any:
 # Free text (cause-analysis notes, the minutes, comments, a safety walk's remarks, an action's
 # what, goal and contact, a place's or walk's name) may name people: the log says that it changed,
 # never what it said — as a report's history does — so that text taken out is gone, not kept
-# here for ever. (The texts checked for personal data, app.actions.schemas.PERSONAL_TEXT, and
-# the owner's contact.)
-FREE_TEXT = frozenset({"text", "test_plan", "result", "comment", "minutes", "what", "goal", "name", "title",
-                       "owner_contact"})
+# here for ever: the texts checked for personal data, and the owner's contact.
+FREE_TEXT = frozenset(PERSONAL_TEXT) | {"owner_contact"}
 NOT_LOGGED = "(text not logged)"
 
 
