@@ -9,8 +9,11 @@ Fills the demo town to ``--town`` reports, checks one 10,000-event batch as the 
 keeps the rows it would insert in a table; then makes one copy of the database per variant
 (``CREATE DATABASE … TEMPLATE``), changes the copy's ``report`` as the variant says, and in
 interleaved rounds times ``INSERT … SELECT`` of the same 10,000 rows into each, rolled back.
-Last, the same rows as two halves on two connections at once. Prints medians, every round,
-and the machine.
+Last, the same rows as two halves on two connections at once. The "table of its own" variants
+insert into a lean copy of ``report`` (the same columns and rows, no foreign keys) with only the
+indexes named: what keeping integration events out of ``report`` would cost per batch. Each
+table is vacuumed after each round, so that the rolled-back rows do not pile up. Prints medians,
+every round, and the machine.
 """
 from __future__ import annotations
 
@@ -55,7 +58,21 @@ VARIANTS: dict[str, list[str]] = {
     "occurrence index without INCLUDE": [
         "DROP INDEX ix_report_municipality_occurred_to",
         "CREATE INDEX ix_report_municipality_occurred_to ON report (municipality_id, occurred_to)"],
+    "table of its own: key and external id only": [],
+    "table of its own: + point, time and H3 indexes": [
+        "CREATE INDEX ON feed_events (municipality_id, occurred_to)", "CREATE INDEX ON feed_events (h3_r10)",
+        "CREATE INDEX ON feed_events USING gist (geom)"],
 }
+# A variant named "table of its own…" first makes feed_events: report's columns and rows, a primary
+# key and the unique external id, nothing else (its own statements then add indexes).
+OWN_TABLE = ["CREATE TABLE feed_events (LIKE report INCLUDING DEFAULTS)",
+             "INSERT INTO feed_events SELECT * FROM report",
+             "ALTER TABLE feed_events ADD PRIMARY KEY (id)",
+             "CREATE UNIQUE INDEX ON feed_events (municipality_id, source, external_id) WHERE external_id IS NOT NULL"]
+
+
+def target(variant: str) -> str:
+    return "feed_events" if variant.startswith("table of its own") else "report"
 
 # Run before the INSERT in the same transaction, and timed with it: the feed's check of the
 # batch's references (app/integrations/feed.py foreign_keys_checked_per_batch), with the
@@ -69,7 +86,7 @@ BEFORE_INSERT: dict[str, list[str]] = {
 
 # The feed's own INSERT (app/integrations/feed.py APPLY, "created"), from a plain table.
 INSERT = """
-INSERT INTO report (id, municipality_id, category_id, occurred_from, occurred_to, reported_at, geom,
+INSERT INTO {table} (id, municipality_id, category_id, occurred_from, occurred_to, reported_at, geom,
                     h3_r7, h3_r8, h3_r9, h3_r10, description, organisation_id, source, external_id, event_type, status)
 SELECT id, %(m)s, category_id, occurred_from, occurred_to, now(), geom, h3_r7, h3_r8, h3_r9, h3_r10, description,
        %(o)s, %(s)s, external_id, event_type, 'verified'
@@ -97,11 +114,12 @@ def keep_batch(size: int) -> IntegrationClient:
     return client
 
 
-def timed(conn: psycopg.Connection, params: dict, *, parts: int = 1, part: int = 0, before: list[str] = ()) -> float:
+def timed(conn: psycopg.Connection, params: dict, *, parts: int = 1, part: int = 0, before: list[str] = (),
+          table: str = "report") -> float:
     started = time.perf_counter()
     for statement in before:
         conn.execute(statement, params)
-    conn.execute(INSERT, {**params, "parts": parts, "part": part})
+    conn.execute(INSERT.format(table=table), {**params, "parts": parts, "part": part})
     return time.perf_counter() - started
 
 
@@ -122,20 +140,22 @@ def main() -> int:
             admin.execute(f"DROP DATABASE IF EXISTS {db}")
             admin.execute(f"CREATE DATABASE {db} TEMPLATE {source_db}")
             with psycopg.connect(f"{server}/{db}", autocommit=True) as conn:
-                for statement in VARIANTS[name]:
+                for statement in (OWN_TABLE if target(name) != "report" else []) + VARIANTS[name]:
                     conn.execute(statement)
-                conn.execute("VACUUM ANALYZE report")
+                conn.execute(f"VACUUM ANALYZE {target(name)}")
     with psycopg.connect(url) as conn:
         categories = [row[0] for row in conn.execute("SELECT DISTINCT category_id FROM bench_feed_rows")]
     params = {"m": client.municipality_id, "o": client.organisation_id, "s": client.source, "categories": categories}
     conns = {name: psycopg.connect(f"{server}/{db}") for name, db in copies.items()}
+    vacuums = {name: psycopg.connect(f"{server}/{db}", autocommit=True) for name, db in copies.items()}
     halves = [psycopg.connect(f"{server}/{copies['as it is']}") for _ in range(2)]
     times: dict[str, list[float]] = {name: [] for name in [*VARIANTS, "as it is, two halves at once"]}
     try:
         for _ in range(args.rounds):
             for name, conn in conns.items():
-                times[name].append(timed(conn, params, before=BEFORE_INSERT.get(name, [])))
+                times[name].append(timed(conn, params, before=BEFORE_INSERT.get(name, []), table=target(name)))
                 conn.rollback()
+                vacuums[name].execute(f"VACUUM {target(name)}")
             started = time.perf_counter()
             threads = [threading.Thread(target=timed, args=(conn, params), kwargs={"parts": 2, "part": i})
                        for i, conn in enumerate(halves)]
@@ -146,8 +166,9 @@ def main() -> int:
             times["as it is, two halves at once"].append(time.perf_counter() - started)
             for conn in halves:
                 conn.rollback()
+            vacuums["as it is"].execute("VACUUM report")
     finally:
-        for conn in [*conns.values(), *halves]:
+        for conn in [*conns.values(), *vacuums.values(), *halves]:
             conn.close()
         with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
             for db in copies.values():
