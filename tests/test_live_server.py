@@ -2,6 +2,7 @@
 import concurrent.futures
 import datetime as dt
 import os
+import socket
 import time
 import uuid
 
@@ -113,6 +114,26 @@ def test_real_http_errors_are_problem_json(server):
     big = httpx.post(f"{server}/api/v1/reports", content=b"x" * 200_000,
                      headers={**headers, "Content-Type": "application/json"})
     assert big.status_code == 413 and "limit" in big.json()["detail"]
+
+
+@pytest.mark.parametrize("key", [None, "guess"])
+def test_the_feed_answers_a_missing_or_wrong_key_before_reading_the_body(server, key):
+    """Nobody without a key makes the server hold a 30 MB body: the 401 comes while the client has
+    sent 1 kB of it (the server would otherwise wait for the rest)."""
+    host, port = server.removeprefix("http://").split(":")
+    head = (f"POST {FEED_URL} HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/csv\r\n"
+            f"Content-Length: {30 * 1024 * 1024}\r\n" + (f"X-API-Key: {key}\r\n" if key else "") + "\r\n")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head.encode() + b"x" * 1024)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
+            assert chunk, "the server closed the connection without an answer"
+            answer += chunk
+    status_line, *header_lines = answer.split(b"\r\n\r\n")[0].decode().split("\r\n")
+    headers = dict(line.split(": ", 1) for line in header_lines)
+    assert status_line.split()[1] == "401"
+    assert headers["www-authenticate"].startswith("ApiKey ") and 'header="X-API-Key"' in headers["www-authenticate"]
 
 
 def test_database_has_postgis_and_migrations_at_head(engine):

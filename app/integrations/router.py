@@ -24,8 +24,31 @@ Coordinator = Annotated[Principal, Depends(RequireRole(MODERATOR_ROLES, "manage 
 JsonBody = Depends(require_json)
 
 
-async def raw_body(request: Request) -> bytes:
-    """The request body as bytes (read before the route runs in its worker thread)."""
+# X-API-Key has no registered HTTP authentication scheme; this names the header to send it in
+# (RFC 9110 §11.6.1: a 401 carries a challenge that applies to the resource).
+API_KEY_CHALLENGE = 'ApiKey realm="Lagesbild events feed", header="X-API-Key"'
+
+
+def feed_client(
+    session: SessionDep,
+    api_key: Annotated[str | None, Header(alias="X-API-Key", description="The integration's API key")] = None,
+) -> service.IntegrationClient:
+    """The integration behind the X-API-Key; 401 otherwise, before a byte of the body is read."""
+    try:
+        if not api_key:
+            raise Unauthenticated("Send the integration's API key in the X-API-Key header")
+        return service.authenticate_key(session, key=api_key)
+    except Unauthenticated as exc:
+        exc.headers = {"WWW-Authenticate": API_KEY_CHALLENGE}
+        raise
+
+
+FeedClient = Annotated[service.IntegrationClient, Depends(feed_client)]
+
+
+async def raw_body(request: Request, client: FeedClient) -> bytes:
+    """The request body as bytes, read only once the key is known (so that nobody can make the
+    server hold a 32 MB body without one), before the route runs in its worker thread."""
     return await request.body()
 
 
@@ -39,14 +62,11 @@ FEED_BODY = {"requestBody": {"required": True, "content": {
              summary="Push up to 10,000 events (X-API-Key): GeoJSON FeatureCollection or CSV; idempotent upsert "
                      "by external_id, one result per item")
 def post_events(
-    request: Request, session: SessionDep, settings: SettingsDep, body: Annotated[bytes, Depends(raw_body)],
-    api_key: Annotated[str | None, Header(alias="X-API-Key", description="The integration's API key")] = None,
+    request: Request, session: SessionDep, settings: SettingsDep, client: FeedClient,
+    body: Annotated[bytes, Depends(raw_body)],
     crs: Annotated[str | None, Query(description="CRS of items without their own crs: EPSG:4326 (default) "
                                                  "or EPSG:3006")] = None,
 ) -> Response:
-    if not api_key:
-        raise Unauthenticated("Send the integration's API key in the X-API-Key header")
-    client = service.authenticate_key(session, key=api_key)
     result = feed.ingest(session, client=client, body=body, content_type=request.headers.get("content-type", ""),
                          content_encoding=request.headers.get("content-encoding"), crs=crs, settings=settings)
     return gzipped_response(request, orjson.dumps(result), media_type="application/json")
