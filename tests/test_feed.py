@@ -254,6 +254,29 @@ def test_a_changed_event_updates_its_report_and_keeps_the_history(client, auth, 
     assert client.get(f"/api/v1/reports/{created['id']}/history", headers=auth("est")).status_code == 403
 
 
+def test_a_description_the_coordinator_rewrote_is_never_brought_back_by_the_feed(client, auth):
+    """Personal data taken out of a call-out's text stays out: sending the event again is unchanged,
+    and a real change of the event applies everything else the source sends but not its text."""
+    sent = event("RTJ-GDPR", description="Anna Svensson på Storgatan 5 sågs tända på containern")
+    created = results_by_id(post_events(client, [sent]))["RTJ-GDPR"]
+    rewritten = "En person sågs tända på containern"
+    r = client.patch(f"/api/v1/reports/{created['id']}", json={"description": rewritten}, headers=auth("coordinator"))
+    assert r.status_code == 200, r.text
+
+    again = results_by_id(post_events(client, [sent]))["RTJ-GDPR"]
+    assert again["status"] == "unchanged"
+    later = event("RTJ-GDPR", at="2026-11-20T22:45:00+01:00", description="Anna Svensson igen, nu med bensin")
+    changed = results_by_id(post_events(client, [later]))["RTJ-GDPR"]
+    assert changed["status"] == "updated"
+
+    props = client.get(f"/api/v1/reports/{created['id']}", headers=auth("est")).json()["properties"]
+    assert props["description"] == rewritten
+    assert props["occurred_from"] == "2026-11-20T22:45:00+01:00"
+    history = client.get(f"/api/v1/reports/{created['id']}/history", headers=auth("coordinator")).json()
+    assert [e["action"] for e in history] == ["moderate", "feed_update"]
+    assert "description" not in history[1]["changes"] and "occurred_from" in history[1]["changes"]
+
+
 def test_each_bad_item_is_rejected_with_its_reason_and_the_rest_applied(client, db):
     future = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
     batch = [

@@ -70,7 +70,7 @@ WITH cur AS (
     -- cheaper than hashing every report of the source, which the planner would otherwise do.
     SELECT i.*, r.id AS report_id, r.category_id AS old_category_id, r.occurred_from AS old_from,
            r.occurred_to AS old_to, r.geom AS old_geom, r.description AS old_description,
-           r.event_type AS old_event_type
+           r.event_type AS old_event_type, r.description_edited AS description_kept
     FROM feed_event i LEFT JOIN LATERAL (
         SELECT * FROM report
         WHERE municipality_id = :municipality_id AND source = :source AND external_id = i.external_id LIMIT 1
@@ -81,6 +81,9 @@ WITH cur AS (
     -- coordinator re-mapped a type, or corrected one report's category, keeps the stored category.
     -- (The spelling is compared first: the normalising regular expressions cost ~30 µs an event,
     -- measured 555 -> 914 ms for a batch of 10,000 updates, and are needed only for a respelling.)
+    -- Nor is the description the source's once the coordinator has rewritten it (to take personal
+    -- data out, app.reports.service.update_report): what the source sends for it is not compared
+    -- or written, so that sending the event again never brings the old text back.
     SELECT *, CASE WHEN old_event_type IS NOT DISTINCT FROM event_type THEN old_category_id
                    WHEN """ + TYPE_KEY.format("old_event_type") + """
                         IS DISTINCT FROM """ + TYPE_KEY.format("event_type") + """
@@ -88,7 +91,8 @@ WITH cur AS (
     FROM cur
     WHERE report_id IS NOT NULL
       AND (old_from, old_to, old_geom, old_description, old_event_type)
-          IS DISTINCT FROM (occurred_from, occurred_to, geom, description, event_type)
+          IS DISTINCT FROM (occurred_from, occurred_to, geom,
+                            CASE WHEN description_kept THEN old_description ELSE description END, event_type)
 ), created AS (
     INSERT INTO report (id, municipality_id, category_id, occurred_from, occurred_to, reported_at, geom,
                         h3_r7, h3_r8, h3_r9, h3_r10, description, organisation_id, source, external_id,
@@ -106,7 +110,9 @@ WITH cur AS (
     SET category_id = CASE WHEN c.new_category_id = c.old_category_id THEN r.category_id ELSE c.new_category_id END,
         occurred_from = c.occurred_from, occurred_to = c.occurred_to,
         geom = c.geom, h3_r7 = c.h3_r7, h3_r8 = c.h3_r8, h3_r9 = c.h3_r9, h3_r10 = c.h3_r10,
-        description = c.description, event_type = c.event_type, updated_at = now()
+        -- (the row's own flag, read again: a rewrite that came in while this waited for the row stays)
+        description = CASE WHEN r.description_edited THEN r.description ELSE c.description END,
+        event_type = c.event_type, updated_at = now()
     -- = ANY(ARRAY(...)): probe the primary key for the changed rows instead of hashing the table
     FROM changed c WHERE r.id = ANY(ARRAY(SELECT report_id FROM changed)) AND r.id = c.report_id
     RETURNING r.id
@@ -123,7 +129,7 @@ WITH cur AS (
                          THEN jsonb_build_array(jsonb_build_array(ST_X(c.old_geom), ST_Y(c.old_geom)),
                                                 jsonb_build_array(ST_X(c.geom), ST_Y(c.geom))) END,
         -- free text is not copied into the log (it may name people); that it changed is
-        'description', CASE WHEN c.old_description <> c.description THEN true END))
+        'description', CASE WHEN NOT c.description_kept AND c.old_description <> c.description THEN true END))
     FROM changed c JOIN updated u ON u.id = c.report_id  -- not for a report deleted while this waited for it
 )
 SELECT c.idx,

@@ -74,6 +74,9 @@ class Report(Base):
     h3_r9: Mapped[int] = mapped_column(BigInteger)
     h3_r10: Mapped[int] = mapped_column(BigInteger, index=True)
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The coordinator rewrote the description (to take personal data out): an integration's
+    # event keeps that text, whatever its source sends later (app/integrations/feed.py).
+    description_edited: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     place_name: Mapped[str | None] = mapped_column(String(200))
     reporter_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id", ondelete="SET NULL"))

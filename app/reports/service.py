@@ -455,11 +455,12 @@ def update_report(session: Session, *, report_id: uuid.UUID, changes: ReportUpda
         diff["moderation_note"] = True  # the note itself is kept on the report, not copied to the log
         report.moderation_note = fields["moderation_note"]
     # Rewritten to take personal data out (GDPR art. 16-17): the old text is gone, and the log
-    # says only that it changed. (An integration's event gets its description back if its source
-    # sends the event again with it.)
+    # says only that it changed. An integration's event keeps the rewritten text: its source
+    # sending the event again, or a new text for it, does not bring the old one back.
     if fields.get("description") is not None and fields["description"].strip() != report.description:
         diff["description"] = True
         report.description = fields["description"].strip()
+        report.description_edited = True
     if "place" in fields and (fields["place"] or None) != report.place_name:
         diff["place"] = True
         report.place_name = fields["place"] or None
