@@ -1,10 +1,10 @@
 # Lägesbild API for servers. The database is a separate PostGIS (see docker-compose.yml).
 
-# Leaflet from the npm registry (pinned by frontend/package-lock.json); only its dist/ is kept.
+# Leaflet and Swagger UI from the npm registry (pinned by frontend/package-lock.json); only what is served is kept.
 FROM node:20-bookworm-slim AS leaflet
 WORKDIR /frontend
 COPY frontend/package.json frontend/package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --ignore-scripts --no-audit --no-fund
 
 FROM python:3.11-slim-bookworm
 
@@ -29,6 +29,8 @@ COPY frontend/pages ./frontend/pages
 COPY frontend/static ./frontend/static
 COPY --from=leaflet /frontend/node_modules/leaflet/dist ./frontend/node_modules/leaflet/dist
 COPY --from=leaflet /frontend/node_modules/leaflet.markercluster/dist ./frontend/node_modules/leaflet.markercluster/dist
+COPY --from=leaflet /frontend/node_modules/swagger-ui-dist/swagger-ui-bundle.js \
+     /frontend/node_modules/swagger-ui-dist/swagger-ui.css ./frontend/node_modules/swagger-ui-dist/
 RUN pip install . && mkdir -p /var/lib/lagesbild/attachments && chown -R lagesbild /var/lib/lagesbild
 
 USER lagesbild

@@ -30,7 +30,7 @@ $(VENV)/.installed: pyproject.toml
 $(NODE_STAMP): frontend/package-lock.json
 	@scripts/os-deps.sh
 	@echo "installing frontend packages into frontend/node_modules (log: frontend/npm-install.log)"
-	@cd frontend && npm ci --no-audit --no-fund > npm-install.log 2>&1 \
+	@cd frontend && npm ci --ignore-scripts --no-audit --no-fund > npm-install.log 2>&1 \
 		|| { tail -n 30 npm-install.log; exit 1; }
 	@touch $@
 

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     login_rate_limit: str = "20/minute"  # per client and username
     login_client_rate_limit: str = "60/minute"  # per client, whatever the username
     trust_forwarded_for: bool = False
+    # Host names the service answers to, comma-separated ('*.' for subdomains); '*' = any (links in
+    # answers are built from the request's Host header, so set it in production).
+    allowed_hosts: str = "*"
 
     # Open311 GeoReport v2 discovery: who to contact, how an app gets an api_key.
     open311_contact: str = "The municipality's EST coordinator (samordnare för EST)"
@@ -66,6 +69,12 @@ class Settings(BaseSettings):
     # Basemap for maps; empty = no tiles (the maps stay readable: outline and hexagons only).
     map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     map_tile_attribution: str = "© OpenStreetMap contributors"
+
+    @property
+    def allowed_host_names(self) -> list[str] | None:
+        """The host names to answer to; None for any."""
+        names = [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
+        return None if not names or "*" in names else names
 
     @property
     def demo_mode(self) -> bool:

@@ -31,6 +31,14 @@ RACE_DETAIL = ("Another request changed or deleted what this one refers to at th
                "Read it again, and send this again if it still applies.")
 
 
+def printable(path: str, limit: int = 300) -> str:
+    """The path as one log line can hold it: a line break or NUL in it (``%0A``, ``%00``) escaped,
+    so a request cannot write a line of its own into the log; cut to ``limit`` characters."""
+    if not path.isprintable():
+        path = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in path)
+    return path if len(path) <= limit else path[:limit] + "…"
+
+
 class DomainError(Exception):
     """Base of every error a client may see; ``status`` and ``title`` map it to HTTP."""
 
@@ -252,7 +260,7 @@ def install(app: FastAPI) -> None:
         sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
         if isinstance(exc, StaleDataError) or sqlstate in RACE_SQLSTATES:
             log.warning("%s on %s %s: changed meanwhile by another request, rolled back", type(exc).__name__,
-                        request.method, request.url.path)
+                        request.method, printable(request.url.path))
             return error_response(request.url.path, 409, "Conflict", RACE_DETAIL, type_slug="conflict")
         return await _unexpected(request, exc)
 
@@ -261,17 +269,17 @@ def install(app: FastAPI) -> None:
     async def _database_down(request: Request, exc: Exception) -> Response:
         if getattr(getattr(exc, "orig", None), "sqlstate", None) in RETRYABLE_SQLSTATES:
             log.warning("%s on %s %s: rolled back, the client may retry", type(exc.orig).__name__, request.method,
-                        request.url.path)
+                        printable(request.url.path))
             return error_response(request.url.path, 409, "Conflict", RETRY_DETAIL, type_slug="conflict",
                                   headers={"Retry-After": "1"})
-        log.error("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        log.error("database unavailable on %s %s: %s", request.method, printable(request.url.path), type(exc).__name__)
         return error_response(request.url.path, 503, "Service unavailable",
                               "The database is not reachable right now; nothing was stored. Please retry shortly.",
                               type_slug="database-unavailable", headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.exception("unhandled error on %s %s", request.method, printable(request.url.path))
         return error_response(request.url.path, 500, "Internal server error",
                               "The server failed to handle this request; nothing was stored. "
                               "The error is logged; please try again or contact the administrator.",

@@ -20,8 +20,8 @@ from app.pages import router as pages_router
 from app.integrations.router import router as integrations_router
 from app.static import mount_static
 from app.middleware import (
-    AccessLogMiddleware, BodyLimitMiddleware, HeadMiddleware, NulQueryMiddleware, PrivateByDefaultMiddleware,
-    Utf8FormMiddleware,
+    AccessLogMiddleware, AllowedHostsMiddleware, BodyLimitMiddleware, HeadMiddleware, NulQueryMiddleware, PrivateByDefaultMiddleware,
+    SecurityHeadersMiddleware, Utf8FormMiddleware,
 )
 from app.reports.public_router import router as public_router
 from app.reports.router import router as reports_router
@@ -33,6 +33,8 @@ def create_app() -> FastAPI:
     settings = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = FastAPI(
+        # /docs is served from our own origin (app.pages), not FastAPI's CDN copy of Swagger UI
+        docs_url=None, redoc_url=None,
         title="Lägesbild",
         version="0.1.0",
         description="EST – Effektiv samordning för trygghet: reports, situation picture, follow-up. "
@@ -46,12 +48,15 @@ def create_app() -> FastAPI:
                        limits={"/attachments": settings.attachment_max_bytes + 64 * 1024,
                                "/integrations/events": settings.feed_body_max_bytes})
     app.add_middleware(PrivateByDefaultMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     # Pages, Leaflet and hotspot layers shrink 4-8x; level 5 costs a fraction of level 9's CPU.
     # Tiles are gzipped by their route (app.responses), Vary included: left alone here, or the
     # middleware would name Accept-Encoding in Vary a second time.
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=5,
                        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, MVT))
     app.add_middleware(HeadMiddleware)  # outside gzip (GET's headers), inside the access log (logs HEAD)
+    if settings.allowed_host_names:  # outside everything but the access log, which logs the 400
+        app.add_middleware(AllowedHostsMiddleware, hosts=settings.allowed_host_names)
     app.add_middleware(AccessLogMiddleware)
     # The tiles first: routes are matched in order, and a map asks for tiles by the dozen
     # (matching past the ~90 other routes cost each tile ~0.2 ms). No other path starts /tiles/.

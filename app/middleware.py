@@ -11,8 +11,8 @@ from fastapi import Request
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import caller
-from app.errors import UnsupportedMediaType, error_response
+from app import caller, csp
+from app.errors import UnsupportedMediaType, error_response, printable
 
 access_log = logging.getLogger("lagesbild.access")
 
@@ -106,6 +106,40 @@ class NulQueryMiddleware:
         await response(scope, receive, send)
 
 
+class AllowedHostsMiddleware:
+    """Only requests for the service's own host names are answered (``LAGESBILD_ALLOWED_HOSTS``):
+    links in answers (OGC API ``next``, TileJSON, Open311 discovery) are built from the Host
+    header, and a GIS client follows them with its key. Others get 400. A name may start with
+    ``*.`` for any subdomain; the port is not compared. The health checks answer any host (a
+    monitor asks by address; they hand out no links)."""
+
+    HEALTH = frozenset({"/healthz", "/readyz"})
+
+    def __init__(self, app: ASGIApp, *, hosts: list[str]) -> None:
+        self.app = app
+        self.exact = {h.lower() for h in hosts if not h.startswith("*.")}
+        self.suffixes = tuple(h[1:].lower() for h in hosts if h.startswith("*."))
+
+    def allows(self, host: str) -> bool:
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host  # [::1] has colons of its own
+        name = name.lower()
+        return name in self.exact or (bool(self.suffixes) and name.endswith(self.suffixes))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.HEALTH:
+            await self.app(scope, receive, send)
+            return
+        host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+        if self.allows(host):
+            await self.app(scope, receive, send)
+            return
+        response = error_response(scope["path"], 400, "Bad request",
+                                  f"This service does not answer to the host name {printable(host)!r}; it answers to "
+                                  f"{', '.join(sorted(self.exact) + ['*' + s for s in self.suffixes])} "
+                                  "(LAGESBILD_ALLOWED_HOSTS)", type_slug="bad-request")
+        await response(scope, receive, send)
+
+
 class Utf8FormMiddleware:
     """Form bodies (``application/x-www-form-urlencoded``) with unescaped UTF-8 — what
     ``curl -d description='Klotter på väggen'`` and some reporting apps send — are read as
@@ -186,6 +220,38 @@ class PrivateByDefaultMiddleware:
         await self.app(scope, receive, private)
 
 
+class SecurityHeadersMiddleware:
+    """What every answer carries unless its route set it: no MIME sniffing (a photo, a CSV or an
+    error is never run as HTML or script); a referrer cut to the origin for other sites (the map
+    tile server learns which service, not which page); and for an HTML document without a policy
+    of its own (the meeting report, the lägesbild) a Content-Security-Policy that runs no script,
+    loads nothing from elsewhere and lets no other site frame it (app.csp.DOCUMENT)."""
+
+    DEFAULTS = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"strict-origin-when-cross-origin"))
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_defaults(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                added = [(n, v) for n, v in self.DEFAULTS if n not in names]
+                html = any(n.lower() == b"content-type" and v.lower().startswith(b"text/html") for n, v in headers)
+                if html and b"content-security-policy" not in names:
+                    added.append((b"content-security-policy", csp.DOCUMENT.encode()))
+                if added:
+                    message = {**message, "headers": [*headers, *added]}
+            await send(message)
+
+        await self.app(scope, receive, with_defaults)
+
+
 class AccessLogMiddleware:
     """One line per request: method, route path, status, milliseconds, and who asked
     (:mod:`app.caller`: a user's or an integration's id, ``-`` for nobody; never names, query
@@ -212,16 +278,9 @@ class AccessLogMiddleware:
             await self.app(scope, receive, capture)
         finally:
             caller.end(token)
-            access_log.info("%s %s %d %.1fms %s", scope["method"], _printable(scope["path"]), status,
+            access_log.info("%s %s %d %.1fms %s", scope["method"], printable(scope["path"]), status,
                             (time.perf_counter() - start) * 1000, holder.get("who", "-"))
 
-
-def _printable(path: str, limit: int = 300) -> str:
-    """The path as one log line can hold it: a line break or NUL in it (``%0A``, ``%00``) escaped,
-    so a request cannot write a line of its own into the log; cut to ``limit`` characters."""
-    if not path.isprintable():
-        path = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in path)
-    return path if len(path) <= limit else path[:limit] + "…"
 
 
 async def require_json(request: Request) -> None:

@@ -9,7 +9,6 @@ so an injected script would not run even if some text were ever rendered as HTML
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -18,16 +17,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Response
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, RedirectResponse
 from geoalchemy2.shape import to_shape
 
+from app import csp
 from app.actions.router import WRITE_ROLES as LOOP_WRITE_ROLES
 from app.auth.deps import SettingsDep
 from app.auth.service import ALL_REPORTS_ROLES, MODERATOR_ROLES
 from app.config import Settings
+from app.csp import script_hash
 from app.db import SessionDep
 from app.errors import DomainError
 from app.hotspots import service as hotspots
@@ -62,10 +63,6 @@ def _json_for_html(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
 
 
-def _sha256(text: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
-
-
 def _asset_mtimes() -> tuple[float, ...]:
     return tuple(p.stat().st_mtime for p in sorted([*PAGES.glob("*.html"), *STATIC.rglob("*.*")]))
 
@@ -85,7 +82,7 @@ def _assemble(name: str, _mtimes: tuple[float, ...]) -> Page:
     html = _INLINE_JS.sub(script, html)
     dicts = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(I18N.glob("*.json"))}
     html = html.replace("<!--i18n-->", _json_for_html(dicts), 1)
-    return Page(html=html, script_hashes=tuple(_sha256(s) for s in scripts))
+    return Page(html=html, script_hashes=tuple(script_hash(s) for s in scripts))
 
 
 def _static_file(url: str) -> Path:
@@ -109,19 +106,9 @@ def asset_version() -> str:
     return hashlib.sha256(repr(_asset_mtimes()).encode()).hexdigest()[:12]
 
 
-def _tile_origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}" if parts.scheme and parts.netloc else ""
-
-
 def _csp(page: Page, settings: Settings) -> str:
-    tiles = _tile_origin(settings.map_tile_url) if settings.map_tile_url else ""
-    return "; ".join([
-        "default-src 'self'", f"script-src 'self' {' '.join(page.script_hashes)}",
-        "style-src 'self' 'unsafe-inline'", f"img-src 'self' data: blob: {tiles}".strip(),
-        "connect-src 'self'", "worker-src 'self'", "manifest-src 'self'", "object-src 'none'",
-        "base-uri 'none'", "frame-ancestors 'none'", "form-action 'self'",
-    ])
+    return csp.policy(scripts=page.script_hashes, images=csp.tile_origin(settings.map_tile_url),
+                      extra=("worker-src 'self'", "manifest-src 'self'"))
 
 
 def _page_config(session, settings: Settings) -> dict[str, Any]:
@@ -185,3 +172,33 @@ def service_worker() -> Response:
 def manifest() -> Response:
     return Response((STATIC / "manifest.webmanifest").read_bytes(), media_type="application/manifest+json",
                     headers={"Cache-Control": "public, max-age=3600"})
+
+
+# --- the API's own documentation (Swagger UI) -------------------------------------------------
+
+SWAGGER_UI = "/static/vendor/swagger-ui"
+DOCS_REDIRECT = "/docs/oauth2-redirect"
+
+
+@lru_cache(maxsize=1)
+def _api_docs() -> tuple[str, str]:
+    """/docs as FastAPI writes it, but with Swagger UI from our own /static (municipal networks
+    often block CDNs, and no third party's script runs on this origin), and its Content-Security-Policy."""
+    html = get_swagger_ui_html(
+        openapi_url="/openapi.json", title="Lägesbild – API", oauth2_redirect_url=DOCS_REDIRECT,
+        swagger_js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js", swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css",
+        swagger_favicon_url="/static/icons/icon.svg",
+        # no validator badge: it would send the API description to validator.swagger.io
+        swagger_ui_parameters={"validatorUrl": None}).body.decode()
+    return html, csp.policy(scripts=csp.inline_script_hashes(html))
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def api_docs() -> HTMLResponse:
+    html, policy = _api_docs()
+    return HTMLResponse(html, headers={"Content-Security-Policy": policy, "Cache-Control": "no-cache"})
+
+
+@router.get(DOCS_REDIRECT, response_class=HTMLResponse)
+def api_docs_oauth2_redirect() -> HTMLResponse:
+    return get_swagger_ui_oauth2_redirect_html()

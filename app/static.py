@@ -18,7 +18,8 @@ OWN_STATIC_DIR = FRONTEND_DIR / "static"
 LEAFLET_URL = "/static/vendor/leaflet"
 # npm packages the pages use: URL under /static/vendor -> their dist folder in node_modules.
 VENDOR = {"leaflet": LEAFLET_DIR,
-          "markercluster": FRONTEND_DIR / "node_modules" / "leaflet.markercluster" / "dist"}
+          "markercluster": FRONTEND_DIR / "node_modules" / "leaflet.markercluster" / "dist",
+          "swagger-ui": FRONTEND_DIR / "node_modules" / "swagger-ui-dist"}
 
 log = logging.getLogger(__name__)
 

@@ -125,6 +125,24 @@ def test_access_log_cannot_be_forged_by_a_path(client, caplog):
     assert "\n" not in lines, lines
 
 
+def test_the_error_log_cannot_be_forged_by_a_path_either(client, caplog):
+    from app.main import app
+
+    def boom(x: str) -> None:
+        raise RuntimeError("a defect of ours")
+
+    app.add_api_route("/boom/{x}", boom)
+    try:
+        with caplog.at_level(logging.INFO, logger="lagesbild.errors"):
+            # (a line break is dropped by URL parsing on the way; a terminal escape is not)
+            r = client.get("/boom/x%1B[2J%1B[1;1Hforged")
+    finally:
+        app.router.routes.pop()
+    assert r.status_code == 500
+    [message] = [rec.getMessage() for rec in caplog.records if rec.name == "lagesbild.errors"]
+    assert message == "unhandled error on GET /boom/x\\x1b[2J\\x1b[1;1Hforged"
+
+
 # --- SUGGESTION: personal-data check is bypassed by an en dash, fullwidth digits or a zero-width space -------
 
 @pytest.mark.parametrize("text", ["pnr 19121212–1212", "pnr 1912\u200b1212-1212", "ring ０７０-１２３ ４５ ６７"])

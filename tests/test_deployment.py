@@ -51,3 +51,35 @@ def test_the_links_follow_the_scheme_the_request_came_in_with(client, auth):
     discovery = client.get(f"{base}/open311/v2/discovery.json").json()
     hrefs = [link["href"] for link in page["links"] + landing["links"]] + [e["url"] for e in discovery["endpoints"]]
     assert len(hrefs) > 5 and all(h.startswith(f"{base}/") for h in hrefs), hrefs
+
+
+def test_with_allowed_hosts_set_another_host_gets_400_and_links_are_never_made_of_it(monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from app.config import get_settings
+    from app.main import create_app
+
+    monkeypatch.setenv("LAGESBILD_ALLOWED_HOSTS", "lagesbild.example.se, *.eskilstuna.se")
+    get_settings.cache_clear()
+    try:
+        app = create_app()
+    finally:
+        monkeypatch.delenv("LAGESBILD_ALLOWED_HOSTS")
+        get_settings.cache_clear()
+    with TestClient(app) as client:
+        for host in ("lagesbild.example.se", "LAGESBILD.example.se:8443", "karta.eskilstuna.se"):
+            r = client.get(f"http://{host}/open311/v2/discovery.json")
+            assert r.status_code == 200 and r.json()["endpoints"][0]["url"].startswith(f"http://{host.lower()}/"), host
+        evil = client.get("http://evil.example/open311/v2/discovery.json")
+        assert evil.status_code == 400 and "evil.example" in evil.text and "http://evil.example/" not in evil.text
+        assert client.get("http://evil.example/ogc").headers["content-type"] == "application/problem+json"
+        assert client.get("http://eskilstuna.se.evil.example/ogc").status_code == 400
+        assert client.get("http://10.0.0.5:8000/healthz").status_code == 200  # a monitor asks by address
+
+
+def test_the_build_context_leaves_out_the_local_database_photos_and_secrets():
+    """`docker build .` sends the context to the builder: `make run`'s PostGIS (.local) and the
+    stored photos (var/) must not travel with it."""
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")}
+    assert {".local", "var", ".venv", ".git", "**/node_modules"} <= ignored

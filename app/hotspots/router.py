@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import HTMLResponse
 
-from app import geo
+from app import csp, geo
 from app.auth.deps import CurrentPrincipal, RequireRole, SettingsDep
 from app.auth.service import ALL_REPORTS_ROLES, Principal
 from app.db import SessionDep
@@ -178,4 +178,7 @@ def situation_map(session: SessionDep, principal: Analyst, settings: SettingsDep
         cycle_label=f"{c.label} ({c.first_day.isoformat()} – {c.last_day.isoformat()})",
         generated_at=local_iso(utcnow())[:16].replace("T", " "),
         tile_url=settings.map_tile_url or None, tile_attribution=settings.map_tile_attribution or None)
-    return HTMLResponse(inline_leaflet(html) if embed else html)
+    html = inline_leaflet(html) if embed else html
+    # its own scripts (the map and its data, Leaflet when embedded) and the tiles, nothing else
+    policy = csp.policy(scripts=csp.inline_script_hashes(html), images=csp.tile_origin(settings.map_tile_url))
+    return HTMLResponse(html, headers={"Content-Security-Policy": policy, "Cache-Control": "private, no-store"})
