@@ -20,8 +20,8 @@ from app.pages import router as pages_router
 from app.integrations.router import router as integrations_router
 from app.static import mount_static
 from app.middleware import (
-    AccessLogMiddleware, AllowedHostsMiddleware, BodyLimitMiddleware, HeadMiddleware, NulQueryMiddleware, PrivateByDefaultMiddleware,
-    SecurityHeadersMiddleware, Utf8FormMiddleware,
+    AccessLogMiddleware, AllowedHostsMiddleware, BodyLimitMiddleware, DefaultHeadersMiddleware, HeadMiddleware,
+    NulQueryMiddleware, Utf8FormMiddleware,
 )
 from app.reports.public_router import router as public_router
 from app.reports.router import router as reports_router
@@ -47,8 +47,7 @@ def create_app() -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, default_limit=settings.body_max_bytes,
                        limits={"/attachments": settings.attachment_max_bytes + 64 * 1024,
                                "/integrations/events": settings.feed_body_max_bytes})
-    app.add_middleware(PrivateByDefaultMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(DefaultHeadersMiddleware)
     # Pages, Leaflet and hotspot layers shrink 4-8x; level 5 costs a fraction of level 9's CPU.
     # Tiles are gzipped by their route (app.responses), Vary included: left alone here, or the
     # middleware would name Accept-Encoding in Vary a second time.

@@ -194,40 +194,23 @@ def _utf8_form(content_type: bytes) -> bool:
     return media.strip() == "application/x-www-form-urlencoded" and charset in ("utf-8", "utf8")
 
 
-class PrivateByDefaultMiddleware:
-    """Answers of the API (``/api/``, ``/ogc``, ``/open311``) are kept by no cache — the browser's
-    on a shared meeting-room PC, a proxy, QGIS's disk cache — unless a route says otherwise
-    (a photo, a report, a PDF are personal data). Pages, static files and tiles set their own."""
+class DefaultHeadersMiddleware:
+    """What an answer carries unless its route set it:
 
-    PREFIXES = ("/api/", "/ogc", "/open311/")
-    HEADER = (b"cache-control", b"private, no-store")
+    - ``Cache-Control: private, no-store`` on the API (``/api/``, ``/ogc``, ``/open311``): kept by
+      no cache — the browser's on a shared meeting-room PC, a proxy, QGIS's disk cache (a photo, a
+      report, a PDF are personal data). Pages, static files and tiles set their own.
+    - Everywhere, no MIME sniffing (a photo, a CSV or an error is never run as HTML or script),
+      and a referrer cut to the origin for other sites (a tile server learns which service, not
+      which page).
+    - An HTML document without a policy of its own (the meeting report, the lägesbild): a
+      Content-Security-Policy that runs no script, loads nothing from elsewhere and lets no other
+      site frame it (:data:`app.csp.DOCUMENT`)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.PREFIXES):
-            await self.app(scope, receive, send)
-            return
-
-        async def private(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                if not any(name.lower() == b"cache-control" for name, _ in headers):
-                    message = {**message, "headers": [*headers, self.HEADER]}
-            await send(message)
-
-        await self.app(scope, receive, private)
-
-
-class SecurityHeadersMiddleware:
-    """What every answer carries unless its route set it: no MIME sniffing (a photo, a CSV or an
-    error is never run as HTML or script); a referrer cut to the origin for other sites (the map
-    tile server learns which service, not which page); and for an HTML document without a policy
-    of its own (the meeting report, the lägesbild) a Content-Security-Policy that runs no script,
-    loads nothing from elsewhere and lets no other site frame it (app.csp.DOCUMENT)."""
-
-    DEFAULTS = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"strict-origin-when-cross-origin"))
+    PRIVATE_PREFIXES = ("/api/", "/ogc", "/open311/")
+    PRIVATE = (b"cache-control", b"private, no-store")
+    EVERYWHERE = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"strict-origin-when-cross-origin"))
+    DOCUMENT_CSP = (b"content-security-policy", csp.DOCUMENT.encode())
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -236,15 +219,16 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        defaults = [*self.EVERYWHERE, *([self.PRIVATE] if scope["path"].startswith(self.PRIVATE_PREFIXES) else [])]
 
         async def with_defaults(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 names = {name.lower() for name, _ in headers}
-                added = [(n, v) for n, v in self.DEFAULTS if n not in names]
+                added = [(n, v) for n, v in defaults if n not in names]
                 html = any(n.lower() == b"content-type" and v.lower().startswith(b"text/html") for n, v in headers)
-                if html and b"content-security-policy" not in names:
-                    added.append((b"content-security-policy", csp.DOCUMENT.encode()))
+                if html and self.DOCUMENT_CSP[0] not in names:
+                    added.append(self.DOCUMENT_CSP)
                 if added:
                     message = {**message, "headers": [*headers, *added]}
             await send(message)
