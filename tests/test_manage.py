@@ -26,7 +26,7 @@ from app.integrations.models import ApiKey, Integration
 from app.manage import ROOT, main
 from app.municipalities.models import Municipality, Organisation
 from app.municipalities.service import default_cycle_anchor, kommun_organisation_name
-from app.reports.models import Category
+from app.reports.models import Category, Report
 from app.reports.taxonomy import CATEGORIES, RESCUE_EVENT_TYPES
 from tests.feeds import URL, event, results_by_id
 
@@ -116,7 +116,9 @@ def test_a_kommun_is_set_up_from_a_geopackage_in_sweref_99_tm(setup, capsys, cli
     r = client.post("/api/v1/public/reports", json={"category": "klotter", "lon": NYKOPING[0], "lat": NYKOPING[1],
                                                      "municipality": CODE})
     assert r.status_code == 201, r.text
-    assert r.json()["properties"]["organisation_kind"] == "medborgare"
+    filed_under = db.scalar(select(Organisation.kind).join(Report, Report.organisation_id == Organisation.id)
+                            .where(Report.id == r.json()["id"]))
+    assert filed_under == "medborgare"
     far = client.post("/api/v1/public/reports", json={"category": "klotter", "lon": 16.51, "lat": 59.37,
                                                        "municipality": CODE})
     assert far.status_code == 422  # Eskilstuna's square is outside Nyköping

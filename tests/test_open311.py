@@ -27,14 +27,16 @@ def post(client, data: dict, **kw):
 def error_of(r) -> list[dict]:
     """The spec's error body: a JSON array of {code, description}, code = the HTTP status."""
     body = r.json()
-    assert r.headers["content-type"].startswith("application/json"), r.headers["content-type"]
+    assert r.headers["content-type"] == "application/json; charset=utf-8", r.headers["content-type"]
     assert isinstance(body, list) and all(set(e) == {"code", "description"} for e in body)
     assert all(e["code"] == r.status_code for e in body)
     return body
 
 
 def test_discovery_names_the_json_endpoint_and_how_to_get_a_key(client):
-    doc = client.get(f"{V2}/discovery.json").json()
+    r = client.get(f"{V2}/discovery.json")
+    assert r.headers["content-type"] == "application/json; charset=utf-8"  # as the spec serves JSON
+    doc = r.json()
     assert set(doc) == {"changeset", "contact", "key_service", "endpoints"}
     [endpoint] = doc["endpoints"]
     assert endpoint["specification"] == "http://wiki.open311.org/GeoReport_v2"
@@ -42,13 +44,16 @@ def test_discovery_names_the_json_endpoint_and_how_to_get_a_key(client):
     assert endpoint["type"] == "production" and "api_key" in doc["key_service"]
 
 
-def test_services_are_the_municipalitys_categories(client):
+def test_services_are_the_municipalitys_categories_in_swedish(client):
     services = client.get(f"{V2}/services.json").json()
     klotter = next(s for s in services if s["service_code"] == "klotter")
-    assert klotter == {"service_code": "klotter", "service_name": "Klotter", "description": "Graffiti",
-                       "metadata": True, "type": "realtime", "keywords": "Graffiti, skadegorelse",
-                       "group": "skadegorelse"}
+    assert klotter == {"service_code": "klotter", "service_name": "Klotter",
+                       "description": "Klotter och tags på väggar, fasader, skyltar och fordon",
+                       "metadata": True, "type": "realtime", "keywords": "Klotter, Skadegörelse, Graffiti",
+                       "group": "Skadegörelse"}
     assert len(services) == 15
+    assert {s["group"] for s in services} == {"Skadegörelse", "Miljö och nedskräpning", "Brand",
+                                              "Ordning och otrygghet", "Brott", "Otrygg plats", "Övrigt"}
     assert client.get(f"{V2}/services.json", params={"jurisdiction_id": "0484"}).json() == services
 
 
@@ -66,7 +71,8 @@ def test_an_anonymous_request_becomes_a_citizen_report(client, db):
                       "attribute[occurred_from]": "2026-01-20T22:00:00", "attribute[occurred_to]": "2026-01-21T06:30:00",
                       "email": "kalle@example.se", "first_name": "Kalle", "last_name": "Andersson",
                       "phone": "070-1234567", "device_id": "abc", "media_url": "http://example.se/x.jpg"})
-    assert r.status_code == 201, r.text
+    assert r.status_code == 200, r.text  # not 201: the Bloomington GeoReporter app takes only 200 as success
+    assert r.headers["content-type"] == "application/json; charset=utf-8"
     [answer] = r.json()
     assert set(answer) == {"service_request_id", "service_notice", "account_id"} and answer["account_id"] is None
     assert answer["service_notice"].startswith("Tack! Rapporten är mottagen och granskas av kommunen.")
@@ -82,12 +88,13 @@ def test_an_anonymous_request_becomes_a_citizen_report(client, db):
     assert "Kalle" not in stored and "example.se" not in stored and "070" not in stored
 
 
-def test_with_an_api_key_the_request_is_the_integrations(client, db):
+def test_with_an_api_key_the_request_is_a_citizen_report_through_that_integration(client, db):
     r = post(client, {**FORM, "service_code": "brand_container", "api_key": DEMO_API_KEY, "jurisdiction_id": "0484"})
-    assert r.status_code == 201, r.text
+    assert r.status_code == 200, r.text
     report = db.get(Report, uuid.UUID(r.json()[0]["service_request_id"]))
-    # The integration's initial_status: the demo rescue service's reports arrive verified.
-    assert report.source == "integration:raddningstjanst" and report.status == "verified"
+    # The integration's initial_status: the demo rescue service's reports arrive verified; a person's
+    # report through the app (its source is not integration:, which is the call-outs' own).
+    assert report.source == "open311:raddningstjanst" and report.status == "verified"
     assert r.json()[0]["service_notice"].startswith("Tack! Rapporten är mottagen och med i lägesbilden.")
     assert db.get(Organisation, report.organisation_id).kind == "raddningstjanst"
     wrong = post(client, {**FORM, "api_key": "not-a-key"})
@@ -103,7 +110,7 @@ def test_with_an_api_key_the_request_is_the_integrations(client, db):
 def test_swedish_letters_arrive_whole_however_the_form_is_encoded(client, db, content_type, raw):
     body = "&".join(f"{k}={v}" for k, v in FORM.items()).encode() + b"&description=" + raw
     r = client.post(f"{V2}/requests.json", content=body, headers={"Content-Type": content_type})
-    assert r.status_code == 201, r.text
+    assert r.status_code == 200, r.text
     assert db.get(Report, uuid.UUID(r.json()[0]["service_request_id"])).description == "Tagg på väggen vid Årbyskolan"
 
 
@@ -146,7 +153,7 @@ def test_a_phone_number_in_the_description_is_asked_about_first(client, db):
     assert r.status_code == 400 and "phone number" in error_of(r)[0]["description"]
     assert report_count(db) == before
     kept = post(client, {**FORM, "description": "Ring mig på 070-123 45 67", "confirm_personal_data": "true"})
-    assert kept.status_code == 201
+    assert kept.status_code == 200
 
 
 def test_a_phone_number_in_the_address_string_is_asked_about_too(client, db):
@@ -159,10 +166,10 @@ def test_a_phone_number_in_the_address_string_is_asked_about_too(client, db):
 def test_anonymous_requests_share_the_public_rate_limit(client, db):
     client.post("/api/v1/public/reports", json={"category": "klotter", **SQUARE})
     codes = [post(client, FORM).status_code for _ in range(10)]
-    assert codes == [201] * 9 + [429]
+    assert codes == [200] * 9 + [429]
     limited = post(client, FORM)
     assert int(limited.headers["retry-after"]) >= 1 and error_of(limited)[0]["code"] == 429
-    assert post(client, {**FORM, "api_key": DEMO_API_KEY}).status_code == 201  # keys are not rate-limited
+    assert post(client, {**FORM, "api_key": DEMO_API_KEY}).status_code == 200  # keys are not rate-limited
 
 
 @pytest.mark.parametrize("data, status, says", [
@@ -176,7 +183,7 @@ def test_anonymous_requests_share_the_public_rate_limit(client, db):
     ({**FORM, "attribute[occurred_from]": "yesterday"}, 400, "attribute[occurred_from]"),
     ({**FORM, "attribute[occurred_from]": "2026-01-21T06:00:00", "attribute[occurred_to]": "2026-01-20T06:00:00"},
      400, "before occurred_from"),
-    ({**FORM, "description": "x" * 2001}, 400, "description: Text should have at most 2000 characters"),
+    ({**FORM, "description": "x" * 4001}, 400, "description: Text should have at most 4000 characters"),
     ({**FORM, "jurisdiction_id": "9999"}, 404, "jurisdiction_id '9999' was not found"),
     ({**FORM, "api_key": DEMO_API_KEY, "jurisdiction_id": "9999"}, 400, "belongs to jurisdiction_id 0484"),
 ])
@@ -210,8 +217,19 @@ def test_a_json_body_is_refused_in_the_specs_format(client, db):
 
 
 def test_unknown_open311_paths_answer_in_the_specs_format(client):
-    r = client.get(f"{V2}/requests.xml")
+    r = client.get(f"{V2}/nothing-here.json")
     assert r.status_code == 404 and error_of(r)
+
+
+@pytest.mark.parametrize("method, path", [("GET", "discovery.xml"), ("GET", "services.xml"),
+                                          ("GET", "services/klotter.xml"), ("GET", "requests.xml"),
+                                          ("POST", "requests.xml"), ("GET", f"requests/{uuid.uuid4()}.xml")])
+def test_the_xml_format_is_answered_that_this_server_speaks_json(client, method, path):
+    r = client.request(method, f"{V2}/{path}", data=FORM if method == "POST" else None)
+    assert r.status_code == 404
+    [error] = error_of(r)
+    assert error["description"].startswith("this server speaks JSON only; use .json")
+    assert path.replace(".xml", ".json") in error["description"]
 
 
 def test_anyone_follows_a_request_by_id_without_its_private_details(client, db):

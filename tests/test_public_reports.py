@@ -4,7 +4,9 @@ import uuid
 from sqlalchemy import select
 
 from app.reports.models import Report
+from tests.feeds import event, post_events, results_by_id
 from tests.helpers import SQUARE, report_count
+from tests.test_incidents import FIRE_AT
 
 
 def test_citizen_reports_without_login(client, db):
@@ -12,10 +14,25 @@ def test_citizen_reports_without_login(client, db):
                                                      "description": "Trasig belysning i gångtunneln"})
     assert r.status_code == 201, r.text
     props = r.json()["properties"]
-    assert props["status"] == "new" and props["source"] == "public"
-    assert props["organisation_kind"] == "medborgare" and props["mine"] is False
+    assert props["status"] == "new" and props["mine"] is False and props["category"] == "otrygg_plats"
     row = db.get(Report, uuid.UUID(r.json()["id"]))
-    assert row.reporter_id is None and row.status == "new"
+    assert row.reporter_id is None and row.status == "new" and row.source == "public"
+
+
+def test_a_citizens_answer_does_not_tell_whether_the_rescue_service_was_called_out_nearby(client, auth, db):
+    fire = results_by_id(post_events(client, [event("RTJ-P1", at=FIRE_AT)]))["RTJ-P1"]
+    body = {"category": "brand_container", **SQUARE, "occurred_from": FIRE_AT.isoformat()}
+    key = str(uuid.uuid4())
+    first = client.post("/api/v1/public/reports", json=body, headers={"Idempotency-Key": key})
+    again = client.post("/api/v1/public/reports", json=body, headers={"Idempotency-Key": key})
+    for r in (first, again):
+        assert r.status_code == 201, r.text
+        assert fire["id"] not in r.text
+        assert not {"incident_of", "linked_reports", "organisation", "organisation_kind", "source"} & set(
+            r.json()["properties"])
+    # It is linked all the same: the EST group sees one fire.
+    linked = client.get(f"/api/v1/reports/{first.json()['id']}", headers=auth("coordinator")).json()["properties"]
+    assert linked["incident_of"] == fire["id"] and linked["source"] == "public"
 
 
 def test_citizen_report_with_kommunkod_and_idempotency(client, db):

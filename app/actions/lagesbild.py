@@ -35,6 +35,7 @@ from app.hotspots import grid, queries, stats, trend
 from app.hotspots.analysis import hot_states
 from app.hotspots.service import build_selection, count_matrix, get_scope
 from app.reports.models import Category, Report
+from app.reports.taxonomy import group_label
 from app.timeutil import STOCKHOLM, local_today
 
 AREA_RESOLUTION = 7
@@ -44,8 +45,6 @@ TOP_AREAS = 15
 TOP_HOTSPOTS = 20
 PERSISTENT_SHARE = 0.25  # hot in at least a quarter of the period's full cycles
 MIN_HOT_CYCLES = 3
-GROUP_SV = {"skadegorelse": "Skadegörelse", "miljo": "Miljö och nedskräpning", "brand": "Brand",
-            "ordning": "Ordning och otrygghet", "brott": "Brott", "plats": "Otrygg plats", "ovrigt": "Övrigt"}
 
 
 def period(start: dt.date | None, end: dt.date | None, *, today: dt.date | None = None) -> tuple[dt.date, dt.date]:
@@ -100,7 +99,7 @@ def get_lagesbild(session: Session, *, principal: Principal, start: dt.date | No
     groups = list(dict.fromkeys(c.group_code for c in categories.values()))
     periods = quarters(start, end)
     out = {"municipality": scope.municipality.name, "from": start.isoformat(), "to": end.isoformat(),
-           "groups": [{"code": g, "label": GROUP_SV.get(g, g.capitalize())} for g in groups]}
+           "groups": [{"code": g, "label": group_label(g)} for g in groups]}
     out.update(_counts(session, selection, categories, groups, periods, principal.municipality_id))
     out["hotspots"] = _hotspots(session, scope, selection, start, end)
     out["actions"] = _actions(session, principal.municipality_id, start, end)

@@ -1,23 +1,31 @@
 """Open311 GeoReport v2 (JSON) over the report intake, so that existing reporting apps can send reports in.
 
 - Jurisdiction: ``jurisdiction_id`` is the municipality's kommunkod (``0484``); it may be left
-  out while the service runs one municipality. An ``api_key`` belongs to one integration and
-  so to its municipality.
+  out while the service runs one municipality. An ``api_key`` (the form field or query
+  parameter, or the ``X-API-Key`` header) belongs to one integration and so to its municipality.
 - Services are the municipality's active EST categories (``service_code`` = category code).
-- ``POST requests.json`` with an ``api_key`` files the report as that integration (as
-  ``X-API-Key`` on ``POST /api/v1/reports``); without one it is an anonymous citizen report,
-  exactly as ``POST /api/v1/public/reports`` (rate-limited, status new until verified).
+- ``POST requests.json`` without an ``api_key`` is an anonymous citizen report, exactly as
+  ``POST /api/v1/public/reports`` (rate-limited, status new until verified). With one it is a
+  citizen report through that app: under the integration's organisation and initial status,
+  with source ``open311:<name>`` — a person's report, never a call-out: incident linking puts
+  it on the people's side (as it does every source that is not ``integration:``), so a fire
+  reported through an app is linked with the rescue service's call-out like any citizen's.
+  A ``media`` file part (multipart/form-data) is kept as the report's photo, EXIF removed; a
+  file that is no image we can keep costs the photo, never the report.
 - Status: ``open`` = new or verified (received; counted in the situation picture once
   verified), ``closed`` = rejected or duplicate.
 - Privacy: descriptions and place names may name people, and exact points can identify a
-  home. Full detail (description, address, exact position) only goes to the integration
-  that filed the request. Anyone else, with or without a key, sees a request only by its id
-  (``requests/{id}.json`` or ``service_request_id=``): category, status, times, and the
-  centre of its H3 res-8 cell (~0.7 km², edge ~460 m); no description, no address. Listing
-  without ids needs an ``api_key`` and lists the requests that key's integration filed.
+  home, and where the rescue service was called out is nobody's business. Requests are
+  citizens' reports only (anonymous, or through any Open311 app): anyone follows one by its id
+  (``requests/{id}.json`` or ``service_request_id=``) and sees category, status, times and the
+  centre of its H3 res-8 cell (~0.7 km², edge ~460 m); no description, no address. Full detail
+  (description, address, exact position) only goes to the integration that filed it. Any other
+  report (staff, police, guards, call-outs) is not found. Listing without ids needs an
+  ``api_key`` and lists the requests that key's integration filed.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from dataclasses import dataclass
@@ -25,17 +33,22 @@ from typing import Any
 
 import h3
 from pydantic import ValidationError
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.errors import Forbidden, InvalidInput, NotFound, field_errors, summarise
+from app.auth.service import Principal
+from app.config import Settings
+from app.errors import (
+    Forbidden, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType, field_errors, summarise,
+)
 from app.hotspots.queries import CELL_COLUMNS
-from app.integrations.open311_schemas import Open311RequestForm
+from app.integrations.open311_schemas import Open311ReportCreate, Open311RequestForm
 from app.integrations.service import IntegrationClient, authenticate_key
 from app.municipalities.models import Municipality
 from app.reports import service as reports
+from app.reports.attachments import add_attachment
 from app.reports.models import Category, Report
-from app.reports.schemas import ReportCreate
+from app.reports.taxonomy import DESCRIPTION_SV, group_label
 from app.timeutil import local_iso, to_utc, utcnow
 
 PREFIX = "/open311/v2"
@@ -54,6 +67,8 @@ SERVICE_NOTICE = {  # by the status the report starts with (an integration's may
     "new": "Tack! Rapporten är mottagen och granskas av kommunen. " + _NO_PERSONAL_DATA,
     "verified": "Tack! Rapporten är mottagen och med i lägesbilden. " + _NO_PERSONAL_DATA,
 }
+PHOTO_NOT_KEPT = "Bilden sparades inte (den gick inte att läsa som foto, eller var för stor); rapporten är mottagen utan den."
+SOURCE_PREFIX = "open311:"  # + the integration's name: a citizen report through that app
 PUBLIC_RESOLUTION = 8  # H3 cell whose centre is shown instead of the point
 MAX_REQUESTS = 1000  # per GET requests.json, newest first (the spec's default limit)
 MAX_SPAN = dt.timedelta(days=90)  # the spec's default and largest date range
@@ -107,10 +122,15 @@ def discovery(*, endpoint_url: str, contact: str, key_service: str) -> dict[str,
 
 
 def list_services(session: Session, caller: Caller) -> list[dict[str, Any]]:
-    """The municipality's active categories as Open311 services."""
-    return [{"service_code": c.code, "service_name": c.label_sv, "description": c.label_en, "metadata": True,
-             "type": "realtime", "keywords": f"{c.label_en}, {c.group_code}", "group": c.group_code}
-            for c in reports.list_categories(session, municipality_id=caller.municipality.id)]
+    """The municipality's active categories as Open311 services, in Swedish for the citizen
+    choosing one (``group`` the category group's name, not its internal code)."""
+    out = []
+    for c in reports.list_categories(session, municipality_id=caller.municipality.id):
+        group = group_label(c.group_code)
+        out.append({"service_code": c.code, "service_name": c.label_sv,
+                    "description": DESCRIPTION_SV.get(c.code, c.label_sv), "metadata": True, "type": "realtime",
+                    "keywords": f"{c.label_sv}, {group}, {c.label_en}", "group": group})
+    return out
 
 
 def get_service_definition(session: Session, caller: Caller, *, service_code: str) -> dict[str, Any]:
@@ -127,9 +147,11 @@ def _service(session: Session, caller: Caller, service_code: str) -> Category:
     return category
 
 
-def create_request(session: Session, caller: Caller, *, form: Open311RequestForm, skew_s: int,
-                   idempotency_key: str | None) -> list[dict[str, Any]]:
-    """Store a service request as a report through the ordinary intake; the spec's response."""
+def create_request(session: Session, caller: Caller, *, form: Open311RequestForm, photo: bytes | None,
+                   settings: Settings, idempotency_key: str | None) -> list[dict[str, Any]]:
+    """Store a service request as a report through the ordinary intake, with its photo when it
+    has one (``photo``: the ``media`` file's bytes, or ``b""`` for a media field that is no
+    file); the spec's response."""
     _service(session, caller, form.service_code)
     if form.lat is None or form.long is None:
         why = ("; this server does not geocode address_string or address_id"
@@ -137,29 +159,68 @@ def create_request(session: Session, caller: Caller, *, form: Open311RequestForm
         raise InvalidInput(f"lat and long (WGS84) are required{why}",
                            errors=[{"field": "lat" if form.lat is None else "long", "message": "required"}])
     try:
-        payload = ReportCreate(category=form.service_code, lat=form.lat, lon=form.long,
-                               description=form.description or "", place=form.address_string,
-                               occurred_from=form.occurred_from, occurred_to=form.occurred_to,
-                               confirm_personal_data=form.confirm_personal_data)
+        payload = Open311ReportCreate(category=form.service_code, lat=form.lat, lon=form.long,
+                                      description=form.description or "", place=form.address_string,
+                                      occurred_from=form.occurred_from, occurred_to=form.occurred_to,
+                                      confirm_personal_data=form.confirm_personal_data)
     except ValidationError as exc:
         errors = field_errors(exc.errors())
         raise InvalidInput(summarise(errors, first=len(errors)), errors=errors) from None
-    by = (reports.integration_submitter(caller.client) if caller.client
+    by = (app_submitter(caller.client) if caller.client
           else reports.citizen_submitter(session, municipality_id=caller.municipality.id))
-    _, feature, _ = reports.submit_report(session, payload=payload, by=by, skew_s=skew_s,
-                                          idempotency_key=idempotency_key)
+    _, feature, replayed = reports.submit_report(session, payload=payload, by=by, skew_s=settings.clock_skew_seconds,
+                                                 idempotency_key=idempotency_key)
     notice = SERVICE_NOTICE.get(feature["properties"]["status"], SERVICE_NOTICE["new"])
+    if photo is not None and not replayed and not _keep_photo(session, settings=settings, by=by, raw=photo,
+                                                              report_id=uuid.UUID(feature["id"])):
+        notice = f"{notice} {PHOTO_NOT_KEPT}"
     return [{"service_request_id": feature["id"], "service_notice": notice, "account_id": None}]
+
+
+def app_submitter(client: IntegrationClient) -> reports.Submitter:
+    """A citizen reporting through an Open311 app with its api_key: the integration's
+    organisation, initial status and idempotency scope, under source ``open311:<name>`` — a
+    person's report, so that incident linking takes it as one (see the module's docstring)."""
+    return dataclasses.replace(reports.integration_submitter(client), source=f"{SOURCE_PREFIX}{client.name}")
+
+
+def _own_sources(client: IntegrationClient) -> tuple[str, str]:
+    """The sources of an integration's own requests: through Open311, and (filed before Open311
+    reports had a source of their own, or by its system) as the integration itself."""
+    return f"{SOURCE_PREFIX}{client.name}", client.source
+
+
+def _readable(caller: Caller) -> ColumnElement[bool]:
+    """The reports a caller may read as requests: citizens' (anonymous, or through any Open311
+    app) for anyone, and with an api_key also the integration's own."""
+    citizens = or_(Report.source == reports.PUBLIC_SOURCE, Report.source.startswith(SOURCE_PREFIX))
+    return or_(citizens, Report.source.in_(_own_sources(caller.client))) if caller.client else citizens
+
+
+def _keep_photo(session: Session, *, settings: Settings, by: reports.Submitter, raw: bytes,
+                report_id: uuid.UUID) -> bool:
+    """Store the request's photo with its new report through the attachment service (re-encoded,
+    EXIF and GPS gone, as every photo), in the request's transaction; False when it is no image
+    that can be kept (not an image, corrupt, too large): the citizen's report stays, without it.
+    The photo is added as the report's own submitter, who has no user account."""
+    submitter = Principal(user_id=None, username=by.source, role="reporter", organisation_id=by.organisation_id,
+                          organisation_name=by.organisation_name, organisation_kind=by.organisation_kind,
+                          municipality_id=by.municipality_id)
+    try:  # the image is checked before anything is written: a refused one leaves nothing behind
+        add_attachment(session, settings=settings, report_id=report_id, raw=raw, principal=submitter)
+    except (InvalidInput, UnsupportedMediaType, PayloadTooLarge):
+        return False
+    return True
 
 
 def list_requests(session: Session, caller: Caller, *, ids: list[str], service_codes: list[str],
                   start: dt.datetime | None, end: dt.datetime | None, statuses: list[str],
                   now: dt.datetime | None = None) -> list[dict[str, Any]]:
-    """GET requests.json: by ids (anyone; overrides every other argument), or the caller's own
-    requests (api_key) requested between ``start`` and ``end`` (at most 90 days; default the
-    last 90), newest first, at most 1,000."""
+    """GET requests.json: by ids (citizens' requests for anyone; overrides every other argument),
+    or the caller's own requests (api_key) requested between ``start`` and ``end`` (at most 90
+    days; default the last 90), newest first, at most 1,000."""
     if ids:
-        return _requests(session, caller, _base(caller).where(Report.id.in_(_uuids(ids))))
+        return _requests(session, caller, _base(caller).where(Report.id.in_(_uuids(ids)), _readable(caller)))
     if caller.client is None:
         raise Forbidden("Listing service requests needs an api_key (an app sees the requests it sent); without "
                         "one, ask for your own by service_request_id")
@@ -168,7 +229,7 @@ def list_requests(session: Session, caller: Caller, *, ids: list[str], service_c
         raise InvalidInput(f"status must be open or closed (comma-separated), not {', '.join(map(repr, unknown))}",
                            errors=[{"field": "status", "message": "open or closed"}])
     start, end = _date_range(start, end, now or utcnow())
-    query = _base(caller).where(Report.source == caller.client.source, Report.reported_at >= start,
+    query = _base(caller).where(Report.source.in_(_own_sources(caller.client)), Report.reported_at >= start,
                                 Report.reported_at < end)
     if service_codes:
         codes = {c.code for c in reports.list_categories(session, municipality_id=caller.municipality.id)}
@@ -183,8 +244,9 @@ def list_requests(session: Session, caller: Caller, *, ids: list[str], service_c
 
 
 def get_request(session: Session, caller: Caller, *, request_id: str) -> list[dict[str, Any]]:
-    """GET requests/{id}.json: the one request, as a list of one (404 when there is none)."""
-    found = _requests(session, caller, _base(caller).where(Report.id.in_(_uuids([request_id]))))
+    """GET requests/{id}.json: the one request, as a list of one (404 when there is none that
+    the caller may read: see :func:`_readable`)."""
+    found = _requests(session, caller, _base(caller).where(Report.id.in_(_uuids([request_id])), _readable(caller)))
     if not found:
         raise NotFound(f"No service request {request_id} in {caller.municipality.name}")
     return found
@@ -227,8 +289,8 @@ def _base(caller: Caller) -> Select:
 
 
 def _requests(session: Session, caller: Caller, query: Select) -> list[dict[str, Any]]:
-    own = caller.client.source if caller.client else None
-    return [_request_json(row, full=row.source == own, agency=caller.municipality.name)
+    own = _own_sources(caller.client) if caller.client else ()
+    return [_request_json(row, full=row.source in own, agency=caller.municipality.name)
             for row in session.execute(query)]
 
 

@@ -3,20 +3,37 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import UploadFile
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.reports.schemas import DESCRIPTION_MAX_CHARS, Text, When
+from app.reports.schemas import ReportCreate, Text, When
+
+# The spec's limit on a request's description; our own forms keep DESCRIPTION_MAX_CHARS (2,000),
+# and the column (text) holds either.
+OPEN311_DESCRIPTION_MAX_CHARS = 4000
+
+# Fields the spec (or a common app) sends that name or track a person: dropped as the form is read,
+# so that they are neither stored nor logged nor echoed in an error. ``deviceid`` and ``devide_id``
+# are how the Bloomington GeoReporter apps spell ``device_id``.
+PERSONAL_FIELDS = frozenset({"email", "first_name", "last_name", "phone", "device_id", "deviceid", "devide_id",
+                             "account_id"})
+
+
+class Open311ReportCreate(ReportCreate):
+    """A report from an Open311 app: as any other, with the spec's longer description."""
+
+    description: Text = Field("", max_length=OPEN311_DESCRIPTION_MAX_CHARS)
 
 
 class Open311RequestForm(BaseModel):
-    """``application/x-www-form-urlencoded`` fields of a new service request.
+    """``application/x-www-form-urlencoded`` (or ``multipart/form-data``) fields of a new service request.
 
-    The personal fields the spec allows (email, names, phone, device and account ids) are
-    accepted so that existing apps work, and never stored: EST reports carry no personal data.
-    ``media_url`` is not fetched. Attributes (see ``services/{code}.json``) are
-    ``attribute[occurred_from]`` and ``attribute[occurred_to]``; any other is refused by name.
-    An empty field counts as absent (the spec's "optional"). ``confirm_personal_data`` is ours, as on
-    ``POST /api/v1/reports``.
+    The personal fields the spec allows (:data:`PERSONAL_FIELDS`: email, names, phone, device and
+    account ids) are accepted so that existing apps work, and dropped unread: EST reports carry no
+    personal data. ``media`` is a photo as a file part of a multipart form; ``media_url`` is not
+    fetched. Attributes (see ``services/{code}.json``) are ``attribute[occurred_from]`` and
+    ``attribute[occurred_to]``; any other field is refused by name. An empty field counts as absent
+    (the spec's "optional"). ``confirm_personal_data`` is ours, as on ``POST /api/v1/reports``.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -28,13 +45,8 @@ class Open311RequestForm(BaseModel):
     long: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
     address_string: Text | None = Field(None, max_length=200, description="stored as the report's place")
     address_id: str | None = None
-    email: str | None = None
-    device_id: str | None = None
-    account_id: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    phone: str | None = None
-    description: Text | None = Field(None, max_length=DESCRIPTION_MAX_CHARS)
+    description: Text | None = Field(None, max_length=OPEN311_DESCRIPTION_MAX_CHARS)
+    media: UploadFile | str | None = Field(None, description="a photo (a file part of multipart/form-data)")
     media_url: str | None = None
     confirm_personal_data: bool = Field(False, description="our extension: true after a 400 saying the description "
                                                          "looks like a personnummer or phone number, to keep it")
@@ -51,9 +63,16 @@ class Open311RequestForm(BaseModel):
                              "(send the text as UTF-8, %-escaped or not)")
         return value
 
+    @field_validator("api_key")
+    @classmethod
+    def _trimmed(cls, value: str | None) -> str | None:
+        # A key pasted into an app's settings often brings a space or a line break along.
+        return (value.strip() or None) if value is not None else None
+
     @model_validator(mode="before")
     @classmethod
     def _empty_is_absent(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            return {k: None if v == "" else v for k, v in data.items()}
+            return {k: None if isinstance(v, str) and v == "" else v for k, v in data.items()
+                    if k not in PERSONAL_FIELDS}
         return data

@@ -13,12 +13,12 @@ from app.municipalities.service import resolve_public_municipality
 from app.ratelimit import hit_or_raise
 from app.reports import service
 from app.reports.router import IdempotencyKey, JsonBody, category_read, created_response
-from app.reports.schemas import CategoryRead, PublicReportCreate, ReportCreate, ReportFeature
+from app.reports.schemas import CategoryRead, PublicReportCreate, PublicReportFeature, ReportCreate
 
 router = APIRouter(prefix="/api/v1/public", tags=["public"])
 
 
-@router.post("/reports", status_code=201, response_model=ReportFeature, dependencies=[JsonBody],
+@router.post("/reports", status_code=201, response_model=PublicReportFeature, dependencies=[JsonBody],
              summary="Anonymous citizen report (no login; rate-limited)")
 def create_public_report(payload: PublicReportCreate, request: Request, session: SessionDep,
                          settings: SettingsDep, idempotency_key: IdempotencyKey = None) -> JSONResponse:
@@ -30,7 +30,7 @@ def create_public_report(payload: PublicReportCreate, request: Request, session:
     status, body, replayed = service.submit_report(session, payload=report, by=submitter,
                                                    skew_s=settings.clock_skew_seconds,
                                                    idempotency_key=idempotency_key)
-    return created_response(status, body, replayed)
+    return created_response(status, service.citizen_feature(body), replayed)
 
 
 @router.get("/categories", response_model=list[CategoryRead], summary="Categories (no login)")

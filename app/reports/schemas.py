@@ -114,7 +114,10 @@ class PointGeometry(BaseModel):
     coordinates: tuple[float, float]
 
 
-class ReportProperties(BaseModel):
+class CitizenReportProperties(BaseModel):
+    """A report's properties as an anonymous citizen gets them back: no source, organisation or
+    incident links (they would tell whether the rescue service was called out nearby)."""
+
     category: str
     category_label: str
     category_group: str
@@ -124,24 +127,31 @@ class ReportProperties(BaseModel):
     description: str
     place: str | None
     status: str
-    source: str
-    organisation: str | None
-    organisation_kind: str | None
     mine: bool
     h3_r9: str
     attachments: list[str] = []
     event_type: str | None = Field(None, description="An integration's own event type, as sent")
     external_id: str | None = Field(None, description="An integration's own id of the event (the rescue service's "
                                                       "call-out number)")
+
+
+class ReportProperties(CitizenReportProperties):
+    source: str
+    organisation: str | None
+    organisation_kind: str | None
     incident_of: uuid.UUID | None = Field(None, description="The primary report of the incident this report is "
                                                             "linked into (then it is not counted again)")
     linked_reports: list[uuid.UUID] = Field([], description="Reports of other sources linked to this one")
 
 
-class ReportFeature(BaseModel):
+class PublicReportFeature(BaseModel):
     type: Literal["Feature"] = "Feature"
     id: uuid.UUID
     geometry: PointGeometry
+    properties: CitizenReportProperties
+
+
+class ReportFeature(PublicReportFeature):
     properties: ReportProperties
 
 

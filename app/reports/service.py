@@ -36,6 +36,18 @@ from app.reports.schemas import ReportCreate, ReportUpdate
 from app.timeutil import local_iso, to_utc, utcnow
 
 
+PUBLIC_SOURCE = "public"  # an anonymous citizen's report (the web form, or an Open311 app without a key)
+# Where a report comes from decides its side in incident linking: an integration's own events
+# (``integration:<name>``: its events feed, or one event by X-API-Key on POST /api/v1/reports)
+# are call-outs; every other source (staff, citizens, Open311 apps with or without a key) is a
+# person's report. The partial index of people's reports (ix_report_people_category_occurred)
+# and the candidate queries of app/reports/incidents.py draw the line at the same prefix.
+PUSHED_SOURCE_PREFIX = "integration:"
+# What the answer to a citizen leaves out: whether, and with what, the report was linked (a
+# rescue-service call-out nearby) and who files reports — nothing an anonymous caller may probe.
+NOT_FOR_CITIZENS = frozenset({"incident_of", "linked_reports", "organisation", "organisation_kind", "source"})
+
+
 @dataclass(frozen=True)
 class Submitter:
     """Who a new report comes from: a logged-in user, or an anonymous citizen (user_id None)."""
@@ -56,7 +68,7 @@ def citizen_submitter(session: Session, *, municipality_id: int) -> Submitter:
     filed under its 'medborgare' organisation, idempotency keys scoped to the municipality."""
     org = citizen_organisation(session, municipality_id=municipality_id)
     return Submitter(municipality_id=municipality_id, user_id=None, organisation_id=org.id if org else None,
-                     organisation_name=org.name if org else None, organisation_kind="medborgare", source="public",
+                     organisation_name=org.name if org else None, organisation_kind="medborgare", source=PUBLIC_SOURCE,
                      idempotency_scope=f"public:{municipality_id}")
 
 
@@ -171,7 +183,7 @@ def create_report(session: Session, *, payload: ReportCreate, by: Submitter, ske
         organisation_id=by.organisation_id, source=by.source, status=by.initial_status,
     )
     if payload.external_id is not None:
-        if not by.source.startswith("integration:"):
+        if not by.source.startswith(PUSHED_SOURCE_PREFIX):
             raise InvalidInput("external_id is for integrations (X-API-Key); leave it out",
                                errors=[{"field": "external_id", "message": "only with an API key"}])
         report.external_id = payload.external_id
@@ -186,7 +198,7 @@ def create_report(session: Session, *, payload: ReportCreate, by: Submitter, ske
         raise Conflict(f"A report with external_id {payload.external_id!r} from {by.source} already exists; "
                        "use a new external_id, or the integration's events feed to update it") from None
     links = incidents.link_arrivals(session, municipality_id=by.municipality_id, status=by.initial_status,
-                                    pushed=by.source.startswith("integration:"), ids=[report.id], lon=[lon], lat=[lat],
+                                    pushed=by.source.startswith(PUSHED_SOURCE_PREFIX), ids=[report.id], lon=[lon], lat=[lat],
                                     start=[start.timestamp()], end=[end.timestamp()], category_id=[category_id])
     linked = sorted(s for s, primary in links.items() if primary == report.id)
     return _feature(id=report.id, lon=lon, lat=lat, category=payload.category, label=label, group=group,
@@ -205,6 +217,13 @@ def submit_report(session: Session, *, payload: ReportCreate, by: Submitter, ske
                     work=lambda: create_report(session, payload=payload, by=by, skew_s=skew_s),
                     keep=lambda feature: {"id": feature["id"]},
                     replay=lambda kept: _current_feature(session, report_id=uuid.UUID(kept["id"]), user_id=by.user_id))
+
+
+def citizen_feature(feature: dict[str, Any]) -> dict[str, Any]:
+    """A report as the anonymous citizen who filed it is answered: without
+    :data:`NOT_FOR_CITIZENS` (a report placed next to a fire must not tell whether the rescue
+    service was called out there)."""
+    return {**feature, "properties": {k: v for k, v in feature["properties"].items() if k not in NOT_FOR_CITIZENS}}
 
 
 def _current_feature(session: Session, *, report_id: uuid.UUID, user_id: int | None) -> dict[str, Any]:
@@ -270,7 +289,7 @@ def _shown_query() -> Select:
     the API shows a report; only an integration's event can be an incident's primary report, so
     the subquery runs for those alone (exports leave it out)."""
     member = aliased(Report)
-    linked = case((Report.source.startswith("integration:"),
+    linked = case((Report.source.startswith(PUSHED_SOURCE_PREFIX),
                    select(func.array_agg(aggregate_order_by(member.id, member.reported_at, member.id)))
                    .where(member.incident_of == Report.id).scalar_subquery()))
     return _feature_query().add_columns(linked.label("linked_reports"))

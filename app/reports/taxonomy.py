@@ -23,6 +23,36 @@ CATEGORIES = [
     ("ovrigt", "Övrigt", "Other", "ovrigt", "#999999", "dots"),
 ]
 
+# Category groups as people read them (the codes above are internal: hotspot filters, exports).
+GROUP_SV = {"skadegorelse": "Skadegörelse", "miljo": "Miljö och nedskräpning", "brand": "Brand",
+            "ordning": "Ordning och otrygghet", "brott": "Brott", "plats": "Otrygg plats", "ovrigt": "Övrigt"}
+
+# What each standard category covers, in Swedish, for citizens choosing one (Open311's service
+# description); a municipality's own categories fall back to their label.
+DESCRIPTION_SV = {
+    "skadegorelse": "Förstörd eller sönderslagen egendom: fönster, busskurer, skyltar, lekplatser",
+    "klotter": "Klotter och tags på väggar, fasader, skyltar och fordon",
+    "nedskrapning": "Skräp, dumpade sopor och grovavfall",
+    "brand_container": "Brand i container, sopkärl eller papperskorg",
+    "brand_fordon": "Brand i bil, moped eller cykel",
+    "brand_byggnad": "Brand i byggnad, soprum eller trapphus",
+    "brand_mark": "Brand i gräs, skog eller mark",
+    "ordningsstorning": "Bråk, skrik, fylla och annat som stör ordningen",
+    "otrygg_samling": "Grupper som samlas så att andra känner sig otrygga",
+    "narkotika": "Langning, narkotikaanvändning, sprutor som hittats",
+    "stold_inbrott": "Stöld och inbrott, också försök",
+    "hot_vald": "Hot och våld mot person",
+    "otrygg_plats": "Plats som känns otrygg: trasig belysning, igenvuxna buskar, dolda gångvägar",
+    "overgivet_fordon": "Bil, cykel eller annat fordon som lämnats kvar",
+    "ovrigt": "Annat som påverkar tryggheten",
+}
+
+
+def group_label(code: str) -> str:
+    """A category group's Swedish name (a municipality's own group: its code, capitalised)."""
+    return GROUP_SV.get(code, code.capitalize())
+
+
 # A rescue service's own event types (as call-out systems name them) -> category codes above.
 RESCUE_EVENT_TYPES = [
     ("Brand i container", "brand_container"),
