@@ -106,7 +106,7 @@ def create_request(form: Annotated[Open311RequestForm, Form()], request: Request
                                               settings=settings, idempotency_key=idempotency_key))
 
 
-@router.get("/requests.json", summary="Service requests: by id for anyone, an integration's own with its api_key")
+@router.get("/requests.json", summary="Service requests: citizens' by id for anyone, an app's own with its api_key")
 def list_requests(
     session: SessionDep, key: ApiKey, jurisdiction_id: Jurisdiction = None,
     service_request_id: Annotated[str | None, Query(description="comma-separated ids; overrides the rest")] = None,

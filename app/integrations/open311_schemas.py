@@ -6,11 +6,11 @@ from typing import Any
 from fastapi import UploadFile
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.reports.schemas import ReportCreate, Text, When
+from app.reports.schemas import STORED_DESCRIPTION_MAX_CHARS, ReportCreate, Text, When
 
 # The spec's limit on a request's description; our own forms keep DESCRIPTION_MAX_CHARS (2,000),
 # and the column (text) holds either.
-OPEN311_DESCRIPTION_MAX_CHARS = 4000
+OPEN311_DESCRIPTION_MAX_CHARS = STORED_DESCRIPTION_MAX_CHARS
 
 # Fields the spec (or a common app) sends that name or track a person: dropped as the form is read,
 # so that they are neither stored nor logged nor echoed in an error. ``deviceid`` and ``devide_id``

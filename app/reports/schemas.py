@@ -7,7 +7,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-DESCRIPTION_MAX_CHARS = 2000
+DESCRIPTION_MAX_CHARS = 2000  # our own forms and the API's
+# The longest description a report can have: an Open311 app's (GeoReport v2 allows 4,000 characters;
+# the column is text). The coordinator rewrites any of them to take personal data out.
+STORED_DESCRIPTION_MAX_CHARS = 4000
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
 
@@ -104,7 +107,7 @@ class ReportUpdate(BaseModel):
     category: Text | None = Field(None, min_length=1, max_length=50)
     duplicate_of: uuid.UUID | None = None
     moderation_note: Text | None = Field(None, max_length=2000)
-    description: Text | None = Field(None, max_length=DESCRIPTION_MAX_CHARS,
+    description: Text | None = Field(None, max_length=STORED_DESCRIPTION_MAX_CHARS,
                                      description="The description with personal data taken out")
     place: Text | None = Field(None, max_length=200, description="The place with personal data taken out ('' for none)")
 
