@@ -46,6 +46,8 @@ def create_app() -> FastAPI:
     app.add_middleware(NulQueryMiddleware)
     app.add_middleware(BodyLimitMiddleware, default_limit=settings.body_max_bytes,
                        limits={"/attachments": settings.attachment_max_bytes + 64 * 1024,
+                               # an Open311 app's report may carry its photo (the media part)
+                               "/open311/v2/requests.json": settings.attachment_max_bytes + 64 * 1024,
                                "/integrations/events": settings.feed_body_max_bytes})
     app.add_middleware(DefaultHeadersMiddleware)
     # Pages, Leaflet and hotspot layers shrink 4-8x; level 5 costs a fraction of level 9's CPU.

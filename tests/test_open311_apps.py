@@ -171,8 +171,6 @@ def test_an_open311_description_may_be_as_long_as_the_spec_allows(client, auth, 
     assert ours.status_code == 422  # our own forms keep 2,000
 
 
-@pytest.mark.xfail(strict=True, reason="app/main.py holds POST /open311/v2/requests.json to the general body limit "
-                                       "(64 KiB); a phone's photo needs the photo upload's (BodyLimitMiddleware limits)")
 def test_a_phones_photo_of_a_few_hundred_kilobytes_is_kept(client, db):
     rng = np.random.default_rng(7)
     out = io.BytesIO()

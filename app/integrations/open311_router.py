@@ -18,7 +18,6 @@ from app.reports.router import IdempotencyKey
 from app.reports.schemas import When
 
 
-
 class Open311JSON(JSONResponse):
     """JSON as the spec serves it: ``application/json; charset=utf-8`` (answers and errors)."""
 
