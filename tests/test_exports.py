@@ -244,3 +244,16 @@ def test_a_call_out_and_a_guards_report_of_it_export_with_their_ids_and_link(cli
                               f"SELECT external_id, incident_of FROM rapporter WHERE id = '{guard.json()['id']}'"],
                              capture_output=True, text=True).stdout
         assert f"incident_of (String) = {fire['id']}" in one
+
+
+def test_a_filter_repeated_exports_every_value_as_comma_separated_does(client, auth, sample):
+    a, b = sample
+    for fmt in ("csv", "geojson"):
+        repeated = client.get(f"/api/v1/exports/reports.{fmt}?category=klotter&category=skadegorelse&"
+                              "status=verified&status=new", headers=auth("gis"))
+        comma = export(client, auth, "reports", fmt, category="klotter,skadegorelse", status="verified,new")
+        assert repeated.status_code == 200 and repeated.content == comma.content
+    rows = read_csv(client.get("/api/v1/exports/reports.csv?category=klotter&category=skadegorelse",
+                               headers=auth("gis")))
+    assert {row["category"] for row in rows} == {"klotter", "skadegorelse"}
+    assert {row["id"] for row in rows} == {str(a.id), str(b.id)}

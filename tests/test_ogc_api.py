@@ -2,7 +2,9 @@
 time and space filters, SWEREF 99 TM in its own axis order, and who may read."""
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 
 import h3
 import pytest
@@ -367,3 +369,137 @@ def test_a_sweref_bbox_is_the_rectangle_of_easting_and_northing_not_its_corners_
     assert {f["id"] for f in listed.json()["features"]} == set(inside)
     exported = client.get("/api/v1/exports/reports.geojson", headers=auth("gis"), params=flat)
     assert {f["id"] for f in exported.json()["features"]} == set(inside)
+
+
+def page_through(client, auth, url, between=None) -> list[str]:
+    """Every feature id a client gets by following next links from ``url``; ``between(n)`` runs
+    after page n, as another user changes reports while the client pages."""
+    seen, page = [], 0
+    while url:
+        body = get(client, auth, url).json()
+        seen += [f["id"] for f in body["features"]]
+        url, page = link(body, "next"), page + 1
+        assert page < 20, "next links without end"
+        if between:
+            between(page)
+    return seen
+
+
+def test_a_report_arriving_while_a_client_pages_serves_no_report_twice(client, auth, db):
+    """numberMatched grows by the new report; the last page must not get a next link (which
+    used to carry that page's own cursor and served it again)."""
+    made = [add_reports(db, **SQUARE, at=T0 + dt.timedelta(hours=i))[0] for i in range(5)]
+    newest_first = [str(r.id) for r in reversed(made)]
+
+    def a_new_report(page):
+        if page == 1:
+            add_reports(db, **SQUARE, at=T0 + dt.timedelta(days=1))  # newest: before the pages already served
+
+    seen = page_through(client, auth, "/ogc/collections/reports/items?limit=2", a_new_report)
+    assert seen == newest_first
+
+
+def test_a_report_moderated_away_while_a_client_pages_leaves_no_report_out(client, auth, db):
+    """numberMatched shrinks; the page before the last must still link to the last."""
+    made = [add_reports(db, **SQUARE, at=T0 + dt.timedelta(hours=i))[0] for i in range(5)]
+    newest_first = [str(r.id) for r in reversed(made)]
+
+    def rejected(page):
+        if page == 1:
+            made[-1].status = "rejected"  # served on page 1; now out of the filter
+            db.flush()
+
+    assert page_through(client, auth, "/ogc/collections/reports/items?limit=2&status=verified",
+                        rejected) == newest_first
+
+
+def test_a_hotspot_layer_links_a_next_page_exactly_when_there_is_one(client, auth, db):
+    prev = cycle_back(db, 1)
+    for i in range(4):  # four hexagons at resolution 10
+        add_reports(db, lat=59.3712 + i * 0.01, lon=16.5098, at=prev.start + dt.timedelta(days=1))
+    url = "/ogc/collections/hotspots-r10/items"
+    assert link(items(client, auth, "hotspots-r10", limit=4), "next") is None
+    assert link(items(client, auth, "hotspots-r10", limit=3), "next") is not None
+    ids = page_through(client, auth, f"{url}?limit=2")
+    assert len(ids) == len(set(ids)) == 4
+
+
+def test_filters_may_be_repeated_or_comma_separated(client, auth, db):
+    prev = cycle_back(db, 1)
+    at = prev.start + dt.timedelta(days=1)
+    klotter = add_reports(db, **SQUARE, at=at, category="klotter")[0]
+    vandalism = add_reports(db, **STATION, at=at, category="skadegorelse", status="new")[0]
+    fire = add_reports(db, lat=59.3712, lon=16.53, at=at, category="brand_container")[0]
+    unsafe = add_reports(db, lat=59.39, lon=16.53, at=at, category="otrygg_plats")[0]
+
+    def ids(query):
+        return {f["id"] for f in get(client, auth, f"/ogc/collections/reports/items?{query}").json()["features"]}
+
+    both = {str(klotter.id), str(vandalism.id)}
+    assert ids("category=klotter&category=skadegorelse") == ids("category=klotter,skadegorelse") == both
+    assert ids("status=new&status=rejected") == {str(vandalism.id)}
+    assert ids("category=klotter&category=brand_container,otrygg_plats") == {str(klotter.id), str(fire.id),
+                                                                            str(unsafe.id)}
+
+    def cells(query):
+        body = get(client, auth, f"/ogc/collections/hotspots-r9/items?{query}").json()
+        return sorted(f["id"] for f in body["features"])
+
+    def cell(*lat_lon):
+        return h3.latlng_to_cell(*lat_lon, 9)
+
+    fire_and_place = sorted([cell(59.3712, 16.53), cell(59.39, 16.53)])
+    assert cells("group=brand&group=plats") == cells("group=brand,plats") == fire_and_place
+    klotter_and_vandalism = sorted([cell(SQUARE["lat"], SQUARE["lon"]), cell(STATION["lat"], STATION["lon"])])
+    assert cells("status=verified&status=new&category=klotter&category=skadegorelse") == klotter_and_vandalism
+
+
+def test_datetime_as_gdal_and_rfc_3339_write_it(client, auth, db):
+    """GDAL's OAPIF driver sends a date with a trailing 'T' (reported_at >= '2026-10-15' becomes
+    datetime=2026-10-15T/..); RFC 3339 allows 't' and 'z' in lower case."""
+    add_reports(db, **SQUARE, at=T0)
+    later = add_reports(db, **SQUARE, at=T0 + dt.timedelta(days=10))[0]
+
+    def ids(value):
+        return {f["id"] for f in items(client, auth, datetime=value)["features"]}
+
+    assert ids("2026-10-15T/..") == ids("2026-10-15/..") == {str(later.id)}
+    assert ids("2026-10-15T") == ids("2026-10-15") == {str(later.id)}
+    assert ids("../2026-10-05T") == ids("../2026-10-05") != {str(later.id)}
+    assert ids("2026-10-15t12:00:00z") == ids("2026-10-15T12:00:00Z") == {str(later.id)}
+
+
+@pytest.mark.parametrize("value, says", [
+    ("20261015", "is not an RFC 3339 date-time or date"),  # ISO 8601's basic format
+    ("20261015T120000Z/..", "is not an RFC 3339 date-time or date"),
+    ("2026-10-15TT", "is not an RFC 3339"),
+    ("2026-10-15T12:00:00 02:00", "write it as %2B"),  # an unencoded '+' arrives as a space
+])
+def test_datetime_not_in_rfc_3339_is_a_400_that_says_why(client, auth, value, says):
+    r = client.get("/ogc/collections/reports/items", headers=auth("gis"), params={"datetime": value})
+    assert r.status_code == 400 and r.headers["content-type"] == PROBLEM, r.text
+    assert says in r.json()["detail"] and r.json()["errors"][0]["field"] == "datetime"
+
+
+def test_sweref_99_tm_is_projected_from_the_stored_point_and_rounded_once(client, auth, db):
+    """The same centimetre as PostGIS and the CSV export: projecting a point already rounded to
+    7 decimals put this one a centimetre off in both axes."""
+    report = add_reports(db, lat=59.3712003592, lon=16.5098003533, at=T0)[0]
+    n, e = sweref(db, report.id)
+    assert (round(n, 2), round(e, 2)) == (6582359.42, 585801.30)  # not at a half centimetre
+    page = items(client, auth, crs=SWEREF)["features"][0]["geometry"]["coordinates"]
+    one = get(client, auth, f"/ogc/collections/reports/items/{report.id}", crs=SWEREF).json()
+    assert page == one["geometry"]["coordinates"] == [6582359.42, 585801.30]
+    export = client.get("/api/v1/exports/reports.csv", headers=auth("gis"), params={"crs": "EPSG:3006"})
+    (row,) = csv.DictReader(io.StringIO(export.content.decode("utf-8-sig"), newline=""), delimiter=";")
+    assert (row["x"], row["y"]) == ("585801,30", "6582359,42")
+    wgs = items(client, auth)["features"][0]["geometry"]["coordinates"]
+    assert wgs == [16.5098004, 59.3712004]  # CRS84: still 7 decimals (~1 cm)
+
+
+@pytest.mark.parametrize("path", ["/ogc", "/ogc/conformance", "/ogc/collections", "/ogc/collections/reports"])
+def test_every_ogc_route_refuses_an_unknown_parameter(client, auth, path):
+    r = client.get(path, headers=auth("gis"), params={"bogus": "1", "f": "json"})
+    assert r.status_code == 400 and r.headers["content-type"] == PROBLEM, r.text
+    assert "Unknown query parameter(s) bogus" in r.json()["detail"]
+    assert client.get(path, headers=auth("gis"), params={"f": "json"}).status_code == 200

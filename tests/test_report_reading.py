@@ -79,6 +79,14 @@ def test_filters(client, auth, sample):
         assert unknown.status_code == 422 and "Unknown query parameter(s) " + query.split("=")[0] in unknown.json()[
             "detail"]
     assert ids("category=klotter,narkotika") == {sample[0], sample[2], sample[3], sample[4]}
+    # each filter repeated, or comma-separated, or both (README): every value counts, not the last
+    assert ids("category=klotter&category=narkotika") == ids("category=klotter,narkotika")
+    assert ids("category=skadegorelse&category=klotter,narkotika") == set(sample)
+    assert ids("group=brott&group=skadegorelse") == set(sample)
+    assert ids("organisation_kind=polis&organisation_kind=kommun") == ids("organisation_kind=polis,kommun")
+    assert ids("status=verified&status=new") == ids("status=new,verified") >= set(sample)
+    bad_repeat = client.get("/api/v1/reports?status=new&status=maybe", headers=auth("est"))
+    assert bad_repeat.status_code == 422 and "status: unknown value(s) maybe" in bad_repeat.json()["detail"]
     # a category group, as the hotspot layer filters: klotter and skadegörelse are "skadegorelse"
     assert ids("group=skadegorelse") == {sample[0], sample[1], sample[2], sample[4]}
     assert ids("group=brott,skadegorelse") == set(sample)

@@ -388,6 +388,11 @@ def test_the_hexagon_tile_route_documents_its_parameters_and_credentials(client)
     ("/tiles/hotspots/14/8943/4814.mvt?res=11", 422, "res"),
     ("/tiles/hotspots/14/8943/4814.mvt?category=nope", 422, "Unknown category 'nope'"),
     ("/tiles/hotspots/14/8943/4814.mvt?cycle=someday", 422, "cycle"),
+    # a typo must not quietly draw every hexagon or point, nor go into a TileJSON's tile URLs
+    ("/tiles/hotspots/14/8943/4814.mvt?categroy=brand_fordon", 422, "categroy"),
+    ("/tiles/reports/14/8943/4814.mvt?bogus=1", 422, "Unknown query parameter(s) bogus"),
+    ("/tiles/hotspots.json?bogus=1", 422, "Unknown query parameter(s) bogus"),
+    ("/tiles/reports.json?cycle=previous&bogus=1", 422, "Unknown query parameter(s) bogus"),
 ])
 def test_bad_tile_requests_get_a_problem(client, auth, path, status, detail):
     r = client.get(path, headers=auth("est"))
@@ -401,6 +406,8 @@ def test_tilejson_describes_the_layer_for_maplibre(client, auth):
     doc = r.json()
     assert doc["tilejson"] == "3.0.0" and doc["minzoom"] == 0
     assert doc["tiles"] == ["http://testserver/tiles/hotspots/{z}/{x}/{y}.mvt?cycle=previous&group=brand"]
+    fixed = client.get("/tiles/hotspots.json", headers=auth("gis"), params={"res": 8}).json()
+    assert fixed["tiles"] == ["http://testserver/tiles/hotspots/{z}/{x}/{y}.mvt?res=8"]  # one resolution at every zoom
     minlon, minlat, maxlon, maxlat = doc["bounds"]
     assert minlon < SQUARE["lon"] < maxlon and minlat < SQUARE["lat"] < maxlat
     assert set(doc["vector_layers"][0]["fields"]) == set(tiles.HOTSPOT_FIELDS)

@@ -9,6 +9,7 @@ that. The rest of the API (``/api/v1``, the exports) keeps the GIS habit of x/y 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -74,11 +75,15 @@ def content_crs_header(crs: OgcCrs) -> dict[str, str]:
 
 
 def reproject(features: list[dict[str, Any]], crs: OgcCrs) -> list[dict[str, Any]]:
-    """Point and Polygon features from CRS84 into ``crs``, in its axis order, in place.
+    """Point and Polygon features from CRS84 into ``crs``, in its axis order, rounded to its
+    decimals, in place.
 
-    One vectorised transform for all coordinates of the page. Coordinates are replaced, never
-    modified (hexagon rings are cached tuples shared between layers)."""
-    if crs.uri == CRS84 or not features:
+    One vectorised transform for all coordinates of the page, of the coordinates as stored:
+    projecting values already rounded would put a SWEREF 99 TM point up to ~1 cm from where
+    the exports (and PostGIS) put it. Coordinates are replaced, never modified (hexagon rings
+    are cached tuples shared between layers). Hexagon rings are rounded to 7 decimals when they
+    are built (app.hotspots.grid): in CRS84 they are left as they are (~30 ms for 10,000)."""
+    if not features or (crs.uri == CRS84 and features[0]["geometry"]["type"] == "Polygon"):
         return features
     coords: list[tuple[float, float]] = []
     for f in features:
@@ -141,23 +146,36 @@ def parse_datetime(value: str | None) -> Interval | None:
     return Interval(start, end)
 
 
+# RFC 3339 (§5.6, 'T' and 'Z' in either case, a space for the 'T' as its note allows; seconds may
+# be left out), or a date alone; GDAL's OAPIF driver sends a date with a trailing 'T' (2026-11-01T/..).
+_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt]?")
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})?")
+# A '+' sent unencoded in a query string arrives as a space: 2026-11-01T12:00:00 01:00.
+_SPACE_FOR_PLUS = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)? \d{2}:\d{2}")
+
+
 def _bound(text: str, *, whole_day_end: bool) -> dt.datetime | None:
     """One side of an interval: None for an open end; an end is made exclusive (+1 µs, or the
-    next local midnight for a date)."""
+    next local midnight for a date). Only RFC 3339's extended format: ``20261101`` is 400."""
     text = text.strip()
     if text in ("", ".."):
         return None
     try:
-        if len(text) == 10:
-            day = dt.date.fromisoformat(text)
+        if date := _DATE.fullmatch(text):
+            day = dt.date.fromisoformat(date[1])
             day += dt.timedelta(days=1) if whole_day_end else dt.timedelta(0)
             return to_utc(dt.datetime.combine(day, dt.time(0), STOCKHOLM))
-        moment = to_utc(dt.datetime.fromisoformat(text))
-        return moment + dt.timedelta(microseconds=1) if whole_day_end else moment
+        if _DATE_TIME.fullmatch(text):
+            moment = to_utc(dt.datetime.fromisoformat(text.upper()))
+            return moment + dt.timedelta(microseconds=1) if whole_day_end else moment
     except OverflowError:
         return None  # beyond year 1 or 9999: as good as open
     except ValueError:
-        raise _bad_datetime(text, "is not an RFC 3339 date-time or date") from None
+        pass  # a month 13, a 25th hour
+    if _SPACE_FOR_PLUS.fullmatch(text):
+        raise _bad_datetime(text, "has a space before its offset: a '+' in a URL's query string means a space, "
+                                  "write it as %2B (2026-11-01T12:00:00%2B01:00), or give the time in UTC (Z)")
+    raise _bad_datetime(text, "is not an RFC 3339 date-time or date")
 
 
 def _bad_datetime(value: str, why: str) -> BadRequest:
@@ -198,13 +216,19 @@ def link(href: str | URL, rel: str, type_: str, title: str | None = None) -> dic
     return out
 
 
-def paging_links(url: URL, *, offset: int, limit: int, returned: int, matched: int,
-                 next_params: dict[str, Any] | None = None) -> list[dict[str, str]]:
-    """self, and next/prev where there is such a page; ``next_params`` are extra parameters
-    of the next link (a keyset cursor)."""
+def paging_links(url: URL, *, offset: int, limit: int, returned: int,
+                 next_params: dict[str, Any] | None) -> list[dict[str, str]]:
+    """self, and next/prev where there is such a page (/req/core/fc-links).
+
+    ``next_params``: None when no feature follows this page, as the page's own query found it
+    (for the reports: no next keyset cursor), never judged from ``numberMatched``, which a
+    report added or moderated away while a client pages changes; otherwise the next link's
+    extra parameters (the keyset cursor). The current URL's cursor never goes into the next
+    link, or the next page would be this one again."""
     links = [link(url, "self", GEOJSON, "this page")]
-    if offset + returned < matched:
-        nxt = url.include_query_params(offset=offset + returned, limit=limit, **(next_params or {}))
+    if next_params is not None:
+        nxt = url.remove_query_params("cursor").include_query_params(offset=offset + returned, limit=limit,
+                                                                     **next_params)
         links.append(link(nxt, "next", GEOJSON, "next page"))
     if offset > 0:
         prev = url.remove_query_params("cursor").include_query_params(offset=max(0, offset - limit), limit=limit)

@@ -19,7 +19,7 @@ from app.db import SessionDep
 from app.gis import ogc, service
 from app.municipalities.models import ORGANISATION_KINDS
 from app.pagination import Cursor, clamp_limit
-from app.reports.deps import csv_values
+from app.reports.deps import csv_values, reject_unknown_query_params
 from app.responses import NOT_STORED
 from app.timeutil import utcnow
 
@@ -30,7 +30,10 @@ class OgcRoute(APIRoute):
     invalid_input_status = 400
 
 
-router = APIRouter(prefix="/ogc", route_class=OgcRoute, tags=["OGC API – Features"])
+# A parameter no route here takes is a 400 (/req/core/query-param-unknown); items and one item
+# also refuse the other collection kind's parameters (ALLOWED).
+router = APIRouter(prefix="/ogc", route_class=OgcRoute, tags=["OGC API – Features"],
+                   dependencies=[Depends(reject_unknown_query_params)])
 
 _COMMON = {"f", "crs"}
 MAX_OFFSET = 1_000_000_000  # more than any municipality's reports; beyond, PostgreSQL's BIGINT ends
@@ -98,11 +101,13 @@ def collection(collection_id: str, request: Request, principal: GisReader, sessi
 def layer_query(
     cycle: Annotated[str | None, Query(description="hotspots: 'previous' (default, the last full cycle), "
                                                    "'current' or a cycle id (first day, YYYY-MM-DD)")] = None,
-    category: Annotated[str | None, Query(description="category code(s), comma-separated")] = None,
-    group: Annotated[str | None, Query(description="hotspots: category group(s), comma-separated")] = None,
-    status: Annotated[str | None, Query(description="reports: any of new, verified, rejected, duplicate; "
-                                                    "hotspots: verified (default), new")] = None,
-    organisation_kind: Annotated[str | None, Query(description="kommun, polis, vaktare, ... (comma-separated)")] = None,
+    category: Annotated[list[str], Query(description="category code(s), repeated or comma-separated")] = [],
+    group: Annotated[list[str], Query(description="hotspots: category group(s), repeated or comma-separated")] = [],
+    status: Annotated[list[str], Query(description="reports: any of new, verified, rejected, duplicate; "
+                                                   "hotspots: verified (default), new; repeated or "
+                                                   "comma-separated")] = [],
+    organisation_kind: Annotated[list[str], Query(description="kommun, polis, vaktare, ... (repeated or "
+                                                              "comma-separated)")] = [],
 ) -> service.ItemsQuery:
     """The collection's own filters (for one hexagon too: its layer depends on them)."""
     return service.ItemsQuery(
@@ -158,7 +163,7 @@ def items(collection_id: str, request: Request, principal: GisReader, session: S
         "numberMatched": page.matched, "numberReturned": len(page.features),
         "timeStamp": utcnow().isoformat().replace("+00:00", "Z"),
         "links": ogc.paging_links(request.url, offset=query.offset, limit=query.limit,
-                                  returned=len(page.features), matched=page.matched, next_params=page.next_params),
+                                  returned=len(page.features), next_params=page.next_params),
         **page.about,
     }
     return _json(body, ogc.GEOJSON, ogc.content_crs_header(out))

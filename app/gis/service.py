@@ -130,9 +130,10 @@ def _flat(feature: dict[str, Any]) -> dict[str, Any]:
 def reports_page(session: Session, *, principal: Principal, flt: reports.ReportFilter, limit: int, offset: int,
                  cursor: Cursor | None) -> tuple[list[dict[str, Any]], int, Cursor | None]:
     """A page of the reports collection (newest first), the number matched, the keyset cursor
-    of the next page."""
+    of the next page (None on the last). Coordinates as stored: :func:`app.gis.ogc.reproject`
+    projects and rounds them once."""
     features, matched, next_cursor = reports.list_reports(session, principal=principal, flt=flt, limit=limit,
-                                                          cursor=cursor, offset=offset,
+                                                          cursor=cursor, offset=offset, exact_coordinates=True,
                                                           with_attachments=False)  # (not a GIS property)
     return [_flat(f) for f in features], matched, next_cursor
 
@@ -143,7 +144,7 @@ def report_item(session: Session, *, principal: Principal, feature_id: str) -> d
         report_id = uuid.UUID(feature_id)
     except ValueError:
         raise NotFound(f"No report {feature_id!r}: report ids are UUIDs") from None
-    return _flat(reports.get_report(session, report_id=report_id, principal=principal))
+    return _flat(reports.get_report(session, report_id=report_id, principal=principal, exact_coordinates=True))
 
 
 @dataclass(frozen=True)
@@ -240,11 +241,12 @@ class ItemsQuery:
 
 @dataclass(frozen=True)
 class Page:
-    """One page of features with the number matched and extra parameters for the next link."""
+    """One page of features with the number matched and the next link's extra parameters
+    (None: this is the last page)."""
 
     features: list[dict[str, Any]]
     matched: int
-    next_params: dict[str, str]
+    next_params: dict[str, str] | None
     about: dict[str, Any]
 
 
@@ -266,10 +268,11 @@ def get_items(session: Session, *, principal: Principal, collection: Collection,
                                    statuses=query.statuses, organisation_kinds=query.organisation_kinds)
         features, matched, next_cursor = reports_page(session, principal=principal, flt=flt, limit=query.limit,
                                                       offset=query.offset, cursor=query.cursor)
-        return Page(features, matched, {"cursor": next_cursor.encode()} if next_cursor else {}, {})
+        return Page(features, matched, {"cursor": next_cursor.encode()} if next_cursor else None, {})
     layer, cycle = _layer(session, principal, collection, query)
     selected = select_hexagons(layer["features"], cycle=cycle, bbox=query.bbox, interval=query.interval)
-    return Page([_own(f) for f in selected[query.offset:query.offset + query.limit]], len(selected), {},
+    end = query.offset + query.limit
+    return Page([_own(f) for f in selected[query.offset:end]], len(selected), {} if end < len(selected) else None,
                 {"cycle": layer["cycle"], "resolution": layer["resolution"]})
 
 

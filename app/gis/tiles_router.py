@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -17,6 +17,7 @@ from app.gis import tiles
 from app.hotspots.router import (
     CYCLE_DOC, FILTER_DOCS, STATUS_SCHEMA, CycleRef, Filters, FiltersDep, scope_and_cycle, selection_for,
 )
+from app.reports.deps import reject_unknown_query_params
 from app.responses import gzipped_response
 
 router = APIRouter(tags=["vector tiles"])
@@ -34,8 +35,10 @@ TILE_RESPONSES = {200: {"content": {MVT: {}}, "description": "Mapbox Vector Tile
 class HotspotTileQuery(BaseModel):
     """A hexagon tile's query string as one model: one parameter for FastAPI to validate instead
     of six (each costs a tile ~0.05 ms; a map asks for tiles by the dozen). The same parameters,
-    defaults and checks as the other situation-picture routes."""
+    defaults and checks as the other situation-picture routes; a parameter it does not define is
+    a 422, as there (a typo such as ``categroy=brand`` must not quietly draw every hexagon)."""
 
+    model_config = ConfigDict(extra="forbid")
     category: list[str] = Field([], description=FILTER_DOCS["category"])
     group: list[str] = Field([], description=FILTER_DOCS["group"])
     organisation_kind: list[str] = Field([], description=FILTER_DOCS["organisation_kind"])
@@ -75,7 +78,8 @@ def _hotspot_tile(request: Request, session: Session, principal: Principal, addr
 
 
 @router.get("/tiles/{layer}/{z}/{x}/{y}.mvt", response_class=Response, responses=TILE_RESPONSES,
-            summary="A vector tile of the report points (layer 'reports', from zoom 12)")
+            summary="A vector tile of the report points (layer 'reports', from zoom 12)",
+            dependencies=[Depends(reject_unknown_query_params)])
 def get_tile(layer: str, z: int, x: int, y: int, request: Request, session: SessionDep, principal: GisReader,
              f: FiltersDep, cycle: CycleRef = "current", res: OptionalResolution = None) -> Response:
     address = tiles.tile_address(z, x, y)
@@ -86,9 +90,11 @@ def get_tile(layer: str, z: int, x: int, y: int, request: Request, session: Sess
     return tile_response(request, tile)
 
 
-@router.get("/tiles/{layer}.json", summary="TileJSON 3.0.0 for a tile layer (MapLibre source url)")
+@router.get("/tiles/{layer}.json", summary="TileJSON 3.0.0 for a tile layer (MapLibre source url)",
+            dependencies=[Depends(reject_unknown_query_params)])  # (or the tile template would copy a typo)
 def get_tilejson(layer: str, request: Request, session: SessionDep, principal: GisReader, f: FiltersDep,
-                 cycle: CycleRef = "current") -> Response:
+                 cycle: CycleRef = "current", res: OptionalResolution = None) -> Response:
+    # the query, ``res`` too, goes into the tile URLs as it came
     scope, c = scope_and_cycle(session, principal, cycle)
     selection_for(session, principal, f)  # unknown filter values fail here, not on every tile
     template = f"{str(request.base_url).rstrip('/')}/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt"

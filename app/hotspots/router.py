@@ -56,7 +56,7 @@ class Filters:
               status: list[str]) -> Filters:
         """The query's lists, comma-separated values split; 422 quoting a status that is not one."""
         def split(values: list[str], field: str, allowed: tuple[str, ...] | None = None) -> list[str]:
-            return list(csv_values(",".join(values), field=field, allowed=allowed))
+            return list(csv_values(values, field=field, allowed=allowed))
 
         return cls(category=split(category, "category"), group=split(group, "group"),
                    organisation_kind=split(organisation_kind, "organisation_kind"),

@@ -15,9 +15,12 @@ from app.reports.service import ReportFilter
 from app.timeutil import to_utc
 
 
-def csv_values(value: str | None, *, field: str, allowed: tuple[str, ...] | None = None) -> tuple[str, ...]:
-    """'a, b' -> ('a', 'b'); a 422 naming ``field`` for a value outside ``allowed``."""
-    items = tuple(v.strip() for v in (value or "").split(",") if v.strip())
+def csv_values(value: str | list[str] | None, *, field: str,
+               allowed: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """A filter given comma-separated, repeated or both: 'a, b' or ['a', 'b,c'] -> ('a', 'b', ...);
+    a 422 (400 on the OGC API) naming ``field`` for a value outside ``allowed``."""
+    joined = ",".join(value) if isinstance(value, list) else value or ""
+    items = tuple(v.strip() for v in joined.split(",") if v.strip())
     if allowed is not None:
         bad = [v for v in items if v not in allowed]
         if bad:
@@ -34,13 +37,15 @@ def report_filter(
                                                   "metres with bbox-crs=EPSG:3006")] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="CRS of bbox: EPSG:4326 (default) or "
                                                                         "EPSG:3006")] = None,
-    category: Annotated[str | None, Query(description="Category code(s), comma-separated")] = None,
-    group: Annotated[str | None, Query(description="Category group(s), comma-separated (as the hotspot layer's "
-                                                   "group filter)")] = None,
+    category: Annotated[list[str], Query(description="Category code(s), repeated or comma-separated")] = [],
+    group: Annotated[list[str], Query(description="Category group(s), repeated or comma-separated (as the hotspot "
+                                                  "layer's group filter)")] = [],
     start: Annotated[When | None, Query(description="Occurrence window overlaps [start, end)")] = None,
     end: Annotated[When | None, Query()] = None,
-    status: Annotated[str | None, Query(description="new, verified, rejected, duplicate (comma-separated)")] = None,
-    organisation_kind: Annotated[str | None, Query(description="kommun, polis, vaktare, ... (comma-separated)")] = None,
+    status: Annotated[list[str], Query(description="new, verified, rejected, duplicate (repeated or "
+                                                   "comma-separated)")] = [],
+    organisation_kind: Annotated[list[str], Query(description="kommun, polis, vaktare, ... (repeated or "
+                                                              "comma-separated)")] = [],
     mine: Annotated[bool, Query(description="only my own reports")] = False,
     cell: Annotated[str | None, Query(description="only reports in this H3 cell (resolution 7-10)")] = None,
     external_id: Annotated[str | None, Query(max_length=200, description=EXTERNAL_ID_DOC)] = None,

@@ -234,26 +234,32 @@ def _current_feature(session: Session, *, report_id: uuid.UUID, user_id: int | N
 
 
 def _one_feature(session: Session, *, report_id: uuid.UUID, user_id: int | None, missing: str,
-                 visible: ColumnElement[bool] | None = None) -> dict[str, Any]:
+                 visible: ColumnElement[bool] | None = None, exact_coordinates: bool = False) -> dict[str, Any]:
     """One report as a feature with its photos (404 ``missing`` when there is none, or none ``visible``)."""
     query = _shown_query().where(Report.id == report_id)
     row = session.execute(query if visible is None else query.where(visible)).first()
     if row is None:
         raise NotFound(missing)
-    return _row_to_feature(row, user_id=user_id, attachments=_photos(session, [report_id]).get(report_id, ()))
+    return _row_to_feature(row, user_id=user_id, attachments=_photos(session, [report_id]).get(report_id, ()),
+                           exact_coordinates=exact_coordinates)
 
 
 def _feature(*, id, lon, lat, category, label, group, occurred_from, occurred_to, reported_at, description,
              place, status, source, organisation, organisation_kind, mine, h3_r9, attachments=(), event_type=None,
-             external_id=None, incident_of=None, linked_reports=()) -> dict[str, Any]:
+             external_id=None, incident_of=None, linked_reports=(), exact_coordinates=False) -> dict[str, Any]:
     """One report as an RFC 7946 feature; times in Europe/Stockholm. ``event_type`` and
     ``external_id`` are an integration's own type and id of the event (the rescue service's
     call-out number), ``incident_of`` is the primary report of the incident this one is linked
-    into, ``linked_reports`` the reports linked to this one (see app/reports/incidents.py)."""
+    into, ``linked_reports`` the reports linked to this one (see app/reports/incidents.py).
+
+    Coordinates are rounded to 7 decimals (~1 cm), or, with ``exact_coordinates``, left as
+    stored for a caller that reprojects them and rounds once (the OGC API: rounding here and
+    again after projecting to SWEREF 99 TM would be up to ~1 cm off)."""
+    xy = [lon, lat] if exact_coordinates else [round(lon, 7), round(lat, 7)]
     return {
         "type": "Feature",
         "id": str(id),
-        "geometry": {"type": "Point", "coordinates": [round(lon, 7), round(lat, 7)]},
+        "geometry": {"type": "Point", "coordinates": xy},
         "properties": {
             "category": category, "category_label": label, "category_group": group,
             "occurred_from": local_iso(occurred_from), "occurred_to": local_iso(occurred_to),
@@ -295,14 +301,14 @@ def _shown_query() -> Select:
     return _feature_query().add_columns(linked.label("linked_reports"))
 
 
-def _row_to_feature(row, *, user_id: int | None, attachments=()) -> dict[str, Any]:
+def _row_to_feature(row, *, user_id: int | None, attachments=(), exact_coordinates: bool = False) -> dict[str, Any]:
     return _feature(id=row[0], lon=row[1], lat=row[2], category=row[3], label=row[4], group=row[5],
                     occurred_from=row[6], occurred_to=row[7], reported_at=row[8], description=row[9],
                     place=row[10], status=row[11], source=row[12], organisation=row[13],
                     organisation_kind=row[14], mine=user_id is not None and row[15] == user_id, h3_r9=row[16],
                     attachments=attachments, event_type=row.event_type, external_id=row.external_id,
                     incident_of=row.incident_of,
-                    linked_reports=row.linked_reports)
+                    linked_reports=row.linked_reports, exact_coordinates=exact_coordinates)
 
 
 def visible_to(principal: Principal):
@@ -327,10 +333,11 @@ def _get_visible(session: Session, *, report_id: uuid.UUID, principal: Principal
     return report
 
 
-def get_report(session: Session, *, report_id: uuid.UUID, principal: Principal) -> dict[str, Any]:
-    """One report the principal may see, as a feature."""
+def get_report(session: Session, *, report_id: uuid.UUID, principal: Principal,
+               exact_coordinates: bool = False) -> dict[str, Any]:
+    """One report the principal may see, as a feature (coordinates: see :func:`_feature`)."""
     return _one_feature(session, report_id=report_id, user_id=principal.user_id, visible=visible_to(principal),
-                        missing=f"No report {report_id} that you may see")
+                        missing=f"No report {report_id} that you may see", exact_coordinates=exact_coordinates)
 
 
 def _photos(session: Session, report_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
@@ -380,12 +387,13 @@ def _apply_filter(query: Select, flt: ReportFilter, *, principal: Principal) -> 
 
 
 def list_reports(session: Session, *, principal: Principal, flt: ReportFilter, limit: int,
-                 cursor: Cursor | None, offset: int = 0,
-                 with_attachments: bool = True) -> tuple[list[dict[str, Any]], int, Cursor | None]:
+                 cursor: Cursor | None, offset: int = 0, with_attachments: bool = True,
+                 exact_coordinates: bool = False) -> tuple[list[dict[str, Any]], int, Cursor | None]:
     """A page of visible reports, newest first, with the number matched and the next cursor.
 
     Keyset pagination on (reported_at, id) keeps deep pages as fast as the first; ``offset``
-    (rows to skip, for clients that count) is used only without a cursor."""
+    (rows to skip, for clients that count) is used only without a cursor. The next cursor is
+    None exactly when no report follows the page. Coordinates: see :func:`_feature`."""
     _require_known_categories(session, flt, principal=principal)
     base = _apply_filter(_shown_query().where(visible_to(principal)), flt, principal=principal)
     matched = session.scalar(select(func.count()).select_from(base.with_only_columns(Report.id).subquery()))
@@ -399,7 +407,8 @@ def list_reports(session: Session, *, principal: Principal, flt: ReportFilter, l
     more = len(rows) > limit
     rows = rows[:limit]
     photos = _photos(session, [r[0] for r in rows]) if with_attachments else {}
-    features = [_row_to_feature(r, user_id=principal.user_id, attachments=photos.get(r[0], ())) for r in rows]
+    features = [_row_to_feature(r, user_id=principal.user_id, attachments=photos.get(r[0], ()),
+                                exact_coordinates=exact_coordinates) for r in rows]
     next_cursor = Cursor(at=rows[-1][8], id=rows[-1][0]) if more else None
     return features, matched, next_cursor
 
