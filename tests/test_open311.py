@@ -284,12 +284,14 @@ def test_status_maps_open_and_closed_and_dates_filter(client, auth, db):
     assert listed() == {ids[0]: "open", ids[1]: "closed", ids[2]: "open"}  # the last 90 days by default
     assert set(listed(status="open")) == {ids[0], ids[2]} and set(listed(status="closed")) == {ids[1]}
     assert set(listed(status="open,closed")) == set(ids)
+    assert set(listed(status=["open", "closed"])) == set(ids)  # repeated, as apps build query strings too
+    assert set(listed(service_code=["brand_container", "klotter"])) == set(ids)
     assert set(listed(service_code="brand_container")) == set() and set(listed(service_code="klotter")) == set(ids)
     now = dt.datetime.now(dt.UTC)
     long_ago = (now - dt.timedelta(days=130)).isoformat()
     assert set(listed(start_date=long_ago, end_date=(now - dt.timedelta(days=100)).isoformat())) == {str(old.id)}
     notes = {x["service_request_id"]: x["status_notes"] for x in client.get(
-        f"{V2}/requests.json", params={**key, "service_request_id": ",".join(ids)}).json()}
+        f"{V2}/requests.json", params={**key, "service_request_id": [ids[0], ",".join(ids[1:])]}).json()}
     assert "Granskad" in notes[ids[0]] and "Inte godkänd" in notes[ids[1]] and "Mottagen" in notes[ids[2]]
     too_long = client.get(f"{V2}/requests.json", params={**key, "start_date": long_ago, "end_date": now.isoformat()})
     assert too_long.status_code == 400 and "90 days" in error_of(too_long)[0]["description"]

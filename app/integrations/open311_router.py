@@ -108,11 +108,12 @@ def create_request(form: Annotated[Open311RequestForm, Form()], request: Request
 @router.get("/requests.json", summary="Service requests: citizens' by id for anyone, an app's own with its api_key")
 def list_requests(
     session: SessionDep, key: ApiKey, jurisdiction_id: Jurisdiction = None,
-    service_request_id: Annotated[str | None, Query(description="comma-separated ids; overrides the rest")] = None,
-    service_code: Annotated[str | None, Query(description="comma-separated service codes")] = None,
+    service_request_id: Annotated[list[str], Query(description="ids, comma-separated or repeated; overrides the "
+                                                               "rest")] = [],
+    service_code: Annotated[list[str], Query(description="service codes, comma-separated or repeated")] = [],
     start_date: Annotated[When | None, Query(description="requested at or after (ISO 8601)")] = None,
     end_date: Annotated[When | None, Query(description="requested before (ISO 8601); at most 90 days")] = None,
-    status: Annotated[str | None, Query(description="open, closed (comma-separated)")] = None,
+    status: Annotated[list[str], Query(description="open, closed (comma-separated or repeated)")] = [],
 ) -> JSONResponse:
     caller = open311.resolve_caller(session, api_key=key, jurisdiction_id=jurisdiction_id)
     return Open311JSON(open311.list_requests(session, caller, ids=list(csv_values(service_request_id, field="service_request_id")),
