@@ -495,6 +495,11 @@ def test_sweref_99_tm_is_projected_from_the_stored_point_and_rounded_once(client
     assert (row["x"], row["y"]) == ("585801,30", "6582359,42")
     wgs = items(client, auth)["features"][0]["geometry"]["coordinates"]
     assert wgs == [16.5098004, 59.3712004]  # CRS84: still 7 decimals (~1 cm)
+    # the report list and the single report of the API, in SWEREF 99 TM (easting, northing)
+    listed = client.get("/api/v1/reports", headers=auth("gis"), params={"crs": "EPSG:3006"}).json()
+    single = client.get(f"/api/v1/reports/{report.id}", headers=auth("gis"), params={"crs": "EPSG:3006"}).json()
+    assert listed["features"][0]["geometry"]["coordinates"] == single["geometry"]["coordinates"] == [585801.30, 6582359.42]
+    assert client.get(f"/api/v1/reports/{report.id}", headers=auth("gis")).json()["geometry"]["coordinates"] == wgs
 
 
 @pytest.mark.parametrize("path", ["/ogc", "/ogc/conformance", "/ogc/collections", "/ogc/collections/reports"])
