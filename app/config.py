@@ -34,8 +34,16 @@ class Settings(BaseSettings):
 
     attachment_dir: Path = Path("var/attachments")
     attachment_max_bytes: int = 10 * 1024 * 1024
-    attachment_max_pixels: int = 40_000_000
+    # A JPEG as cameras write it (baseline) is decoded at 1/2, 1/4 or 1/8 scale: 70 MP takes a 64 MP
+    # phone's photo. A PNG, WebP (half of it) or progressive JPEG is decoded at full size: 16 MP takes a
+    # 12 MP photo or a 5K screen capture, and a decode then holds ~130 MB at most (docs/performance.md).
+    attachment_max_pixels: int = 70_000_000
+    attachment_max_full_pixels: int = 16_000_000
     attachment_max_side: int = 2560
+    attachment_max_per_report: int = Field(10, ge=1)
+    # Photos decoded at once per process (the others wait up to attachment_decode_wait_seconds, then 503).
+    attachment_decoders: int = Field(2, ge=1)
+    attachment_decode_wait_seconds: float = Field(20, gt=0)
     body_max_bytes: int = 64 * 1024
     clock_skew_seconds: int = 300
     # The events feed (POST /api/v1/integrations/events): events per batch, and the body size.

@@ -177,3 +177,108 @@ def test_a_photo_removal_that_fails_keeps_the_file(client, auth, db, monkeypatch
     assert client.delete(meta["href"], headers=auth("coordinator")).status_code == 500
     assert stored.exists()
     assert client.get(meta["href"], headers=auth("est")).status_code == 200
+
+
+def _encoded(img: Image.Image, fmt: str, **options) -> bytes:
+    out = io.BytesIO()
+    img.save(out, format=fmt, **options)
+    return out.getvalue()
+
+
+def _send(client, auth, rid: str, data: bytes, name: str = "p.jpg", who: str = "reporter", key: str | None = None):
+    headers = {**auth(who), **({"Idempotency-Key": key} if key else {})}
+    return client.post(f"/api/v1/reports/{rid}/attachments", headers=headers,
+                       files={"file": (name, data, "image/jpeg")})
+
+
+def test_a_small_png_that_decodes_to_160_mb_is_413_before_it_is_decoded(client, auth, monkeypatch):
+    """The security review's bomb: 154 kB of PNG, 6300x6300 RGBA (under the JPEG limit, so it
+    was decoded at full size, +455 MB). A PNG is decoded at full size, so it has the lower limit."""
+    from PIL import ImageFile
+
+    loads = []
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: loads.append(self.size))
+    rid = _report(client, auth)
+    bomb = _encoded(Image.new("RGBA", (6300, 6300)), "PNG")
+    assert len(bomb) < 200_000
+    r = _send(client, auth, rid, bomb, "bomb.png")
+    assert r.status_code == 413 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["detail"].startswith("The photo has 6300x6300 pixels; the limit for a PNG is 16000000 pixels")
+    assert loads == []  # refused on the header alone
+    assert client.get(f"/api/v1/reports/{rid}", headers=auth("reporter")).json()["properties"]["attachments"] == []
+
+
+def test_a_48_mp_phone_photo_is_decoded_at_half_size_and_stored_upright(client, auth, monkeypatch):
+    """A phone's 8000x6000 JPEG, held sideways (EXIF orientation 6): libjpeg decodes it at half
+    scale (never 48 MP in memory), and it is stored upright, 2560 px on the long side, without EXIF."""
+    from PIL import JpegImagePlugin
+
+    decoded = []
+    load = JpegImagePlugin.JpegImageFile.load
+
+    def spy(self):
+        decoded.append((self.mode, self.size))
+        return load(self)
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "load", spy)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif.get_ifd(GPS_IFD).update({1: "N", 2: (59.0, 22.0, 16.0)})
+    rid = _report(client, auth)
+    r = _send(client, auth, rid, _encoded(Image.new("RGB", (8000, 6000), (30, 90, 200)), "JPEG", exif=exif))
+    assert r.status_code == 201, r.text
+    assert decoded[0] == ("RGB", (4000, 3000))  # the first load decodes; later ones find the pixels there
+    assert (r.json()["width"], r.json()["height"]) == (1920, 2560)
+    stored = client.get(r.json()["href"], headers=auth("reporter")).content
+    assert b"Exif" not in stored and Image.open(io.BytesIO(stored)).size == (1920, 2560)
+
+
+def test_a_progressive_jpeg_over_the_full_size_limit_is_413(client, auth):
+    """libjpeg keeps all of a progressive JPEG's coefficients in memory whatever the scale: it has
+    the full-size limit, and the answer says what a camera's JPEG may have."""
+    rid = _report(client, auth)
+    r = _send(client, auth, rid, _encoded(Image.new("RGB", (6000, 3000)), "JPEG", progressive=True))
+    assert r.status_code == 413
+    assert r.json()["detail"].startswith("The photo has 6000x3000 pixels; the limit for a progressive JPEG is "
+                                          "16000000 pixels (for a JPEG as a camera writes it: 70000000)")
+
+
+def test_a_report_takes_a_limited_number_of_photos(client, auth, monkeypatch):
+    """One report cannot fill the disk: past the limit a photo is refused with 409 and why;
+    once a coordinator has removed one, there is room again."""
+    monkeypatch.setattr(get_settings(), "attachment_max_per_report", 2)
+    rid = _report(client, auth)
+    photo = _encoded(Image.new("RGB", (64, 48), "green"), "JPEG")
+    first, second = (_send(client, auth, rid, photo) for _ in range(2))
+    assert first.status_code == second.status_code == 201
+    third = _send(client, auth, rid, photo, who="est")
+    assert third.status_code == 409 and third.headers["content-type"] == "application/problem+json"
+    assert third.json()["detail"].startswith("The report already has 2 photos, the most one report may have (2)")
+    assert third.json()["errors"] == [{"field": "file", "message": "at most 2 photos per report"}]
+    report = client.get(f"/api/v1/reports/{rid}", headers=auth("reporter")).json()
+    assert report["properties"]["attachments"] == [first.json()["href"], second.json()["href"]]
+    assert client.delete(first.json()["href"], headers=auth("coordinator")).status_code == 204
+    assert _send(client, auth, rid, photo).status_code == 201
+
+
+def test_a_photo_waits_for_a_free_decoder_and_gets_503_if_none_comes(client, auth, monkeypatch):
+    """Every decoder busy (here: held by the test) for longer than a photo may wait: 503 with
+    Retry-After, nothing stored (not even its Idempotency-Key); once a decoder is free the same
+    request stores the photo."""
+    from contextlib import ExitStack
+
+    from app.reports.images import Decoders
+
+    settings = get_settings()
+    monkeypatch.setattr(settings, "attachment_decode_wait_seconds", 0.2)
+    rid = _report(client, auth)
+    photo, key = _encoded(Image.new("RGB", (64, 48), "green"), "JPEG"), f"{uuid.uuid4()}:photo"
+    with ExitStack() as held:
+        for _ in range(settings.attachment_decoders):
+            held.enter_context(Decoders(size=settings.attachment_decoders, wait_seconds=1).turn())
+        r = _send(client, auth, rid, photo, key=key)
+    assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
+    assert r.headers["retry-after"] == "5"
+    assert "no decoder came free within 0.2 s" in r.json()["detail"] and "not stored" in r.json()["detail"]
+    assert client.get(f"/api/v1/reports/{rid}", headers=auth("reporter")).json()["properties"]["attachments"] == []
+    again = _send(client, auth, rid, photo, key=key)
+    assert again.status_code == 201 and "idempotent-replayed" not in again.headers

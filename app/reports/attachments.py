@@ -6,15 +6,15 @@ import os
 import uuid
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.auth.service import Principal
 from app.config import Settings
 from app.db import on_commit, on_rollback
-from app.errors import NotFound
+from app.errors import Conflict, NotFound
 from app.reports.idempotency import request_fingerprint, run_once
-from app.reports.images import clean_image
+from app.reports.images import Decoders, clean_image
 from app.reports.models import Attachment, Report, ReportEvent
 from app.reports.schemas import AttachmentRead
 from app.reports.service import require_attachable, visible_to
@@ -24,10 +24,16 @@ def add_attachment(session: Session, *, settings: Settings, report_id: uuid.UUID
                    principal: Principal) -> Attachment:
     """Clean the photo, write it under the attachment directory and record it.
 
-    The file is written before the row; if the transaction then fails, the file is removed."""
+    The file is written before the row; if the transaction then fails, the file is removed.
+    The number of photos is checked before the photo is decoded (no work for a full report) and
+    again, with the report locked, after it (two uploads at once cannot both take the last place)."""
     report = require_attachable(session, report_id=report_id, principal=principal)
+    _require_room(session, report=report, limit=settings.attachment_max_per_report)
     image = clean_image(raw, max_bytes=settings.attachment_max_bytes, max_pixels=settings.attachment_max_pixels,
-                        max_side=settings.attachment_max_side)
+                        max_full_pixels=settings.attachment_max_full_pixels, max_side=settings.attachment_max_side,
+                        decoders=Decoders(size=settings.attachment_decoders,
+                                          wait_seconds=settings.attachment_decode_wait_seconds))
+    _require_room(session, report=report, limit=settings.attachment_max_per_report, lock=True)
     attachment_id = uuid.uuid4()
     relative = Path(str(report.id)) / f"{attachment_id}.jpg"
     target = settings.attachment_dir / relative
@@ -45,6 +51,18 @@ def add_attachment(session: Session, *, settings: Settings, report_id: uuid.UUID
     session.add(attachment)
     session.flush()
     return attachment
+
+
+def _require_room(session: Session, *, report: Report, limit: int, lock: bool = False) -> None:
+    """409 when the report already has ``limit`` photos (one report cannot fill the disk);
+    ``lock``: hold the report (FOR NO KEY UPDATE) until the request ends, so the count stays true."""
+    if lock:
+        session.execute(select(Report.id).where(Report.id == report.id).with_for_update(key_share=True))
+    count = session.scalar(select(func.count()).select_from(Attachment).where(Attachment.report_id == report.id))
+    if count >= limit:
+        raise Conflict(f"The report already has {count} photos, the most one report may have ({limit}); this one "
+                       "was not stored. A coordinator can remove a photo to make room.",
+                       errors=[{"field": "file", "message": f"at most {limit} photos per report"}])
 
 
 def add_attachment_once(session: Session, *, settings: Settings, report_id: uuid.UUID, raw: bytes,
