@@ -140,6 +140,26 @@ def test_a_photo_that_cannot_be_kept_costs_the_photo_not_the_report(client, db, 
     assert db.get(Report, uuid.UUID(answer["service_request_id"])).description == "Klotter"
 
 
+def test_a_photo_no_decoder_had_time_for_costs_the_photo_not_the_report(client, db, monkeypatch):
+    from contextlib import ExitStack
+
+    from app.reports.images import Decoders
+
+    settings = get_settings()
+    monkeypatch.setattr(settings, "attachment_decode_wait_seconds", 0.2)
+    photo = io.BytesIO()
+    Image.new("RGB", (64, 48), "green").save(photo, format="JPEG")
+    with ExitStack() as held:  # every decoder busy with other uploads
+        for _ in range(settings.attachment_decoders):
+            held.enter_context(Decoders(size=settings.attachment_decoders, wait_seconds=1).turn())
+        r = client.post(f"{V2}/requests.json", data={**FORM, "description": "Klotter"},
+                        files={"media": ("IMG_0003.jpg", photo.getvalue(), "image/jpeg")})
+    assert r.status_code == 200, r.text
+    [answer] = r.json()
+    assert "Bilden sparades inte" in answer["service_notice"]
+    assert db.get(Report, uuid.UUID(answer["service_request_id"])).description == "Klotter"
+
+
 def test_the_apps_personal_fields_are_accepted_and_neither_stored_nor_logged(client, db, caplog):
     personal = {"email": "kalle@example.se", "first_name": "Kalle", "last_name": "Anderzzon", "phone": "070-1234567",
                 "deviceid": "DEV-4711", "device_id": "DEV-4711", "account_id": "ACC-4711", "address_id": "A-1",

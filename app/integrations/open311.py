@@ -47,6 +47,7 @@ from app.integrations.service import IntegrationClient, authenticate_key
 from app.municipalities.models import Municipality
 from app.reports import service as reports
 from app.reports.attachments import add_attachment
+from app.reports.images import DecodersBusy
 from app.reports.models import Category, Report
 from app.reports.taxonomy import DESCRIPTION_SV, group_label
 from app.timeutil import local_iso, to_utc, utcnow
@@ -67,7 +68,8 @@ SERVICE_NOTICE = {  # by the status the report starts with (an integration's may
     "new": "Tack! Rapporten är mottagen och granskas av kommunen. " + _NO_PERSONAL_DATA,
     "verified": "Tack! Rapporten är mottagen och med i lägesbilden. " + _NO_PERSONAL_DATA,
 }
-PHOTO_NOT_KEPT = "Bilden sparades inte (den gick inte att läsa som foto, eller var för stor); rapporten är mottagen utan den."
+PHOTO_NOT_KEPT = ("Bilden sparades inte (den gick inte att läsa som foto, var för stor, eller servern hade inte tid "
+                  "med den just nu); rapporten är mottagen utan den.")
 SOURCE_PREFIX = "open311:"  # + the integration's name: a citizen report through that app
 PUBLIC_RESOLUTION = 8  # H3 cell whose centre is shown instead of the point
 MAX_REQUESTS = 1000  # per GET requests.json, newest first (the spec's default limit)
@@ -201,14 +203,15 @@ def _keep_photo(session: Session, *, settings: Settings, by: reports.Submitter, 
                 report_id: uuid.UUID) -> bool:
     """Store the request's photo with its new report through the attachment service (re-encoded,
     EXIF and GPS gone, as every photo), in the request's transaction; False when it is no image
-    that can be kept (not an image, corrupt, too large): the citizen's report stays, without it.
+    that can be kept (not an image, corrupt, too large), or no decoder came free in time: the
+    citizen's report stays, without it.
     The photo is added as the report's own submitter, who has no user account."""
     submitter = Principal(user_id=None, username=by.source, role="reporter", organisation_id=by.organisation_id,
                           organisation_name=by.organisation_name, organisation_kind=by.organisation_kind,
                           municipality_id=by.municipality_id)
     try:  # the image is checked before anything is written: a refused one leaves nothing behind
         add_attachment(session, settings=settings, report_id=report_id, raw=raw, principal=submitter)
-    except (InvalidInput, UnsupportedMediaType, PayloadTooLarge):
+    except (InvalidInput, UnsupportedMediaType, PayloadTooLarge, DecodersBusy):  # (busy: every decoder taken)
         return False
     return True
 
