@@ -34,7 +34,7 @@ $(NODE_STAMP): frontend/package-lock.json
 		|| { tail -n 30 npm-install.log; exit 1; }
 	@touch $@
 
-# make bench BENCH=hotspots (or intake, tiles, events, feed-insert, feed-checks, browser, quality, follow-up, exports; default all) — see scripts/bench.sh
+# make bench BENCH=hotspots (or intake, tiles, events, feed-insert, feed-checks, browser, quality, follow-up, photos, exports; default all) — see scripts/bench.sh
 BENCH ?= all
 bench: deps
 	@scripts/bench.sh $(BENCH)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench [BENCH=intake|hotspots|tiles|events|feed-insert|feed-checks|browser|quality|follow-up|exports|all]` against a throwaway but durable (fsync on) PostGIS:
+# `make bench [BENCH=intake|hotspots|tiles|events|feed-insert|feed-checks|browser|quality|follow-up|photos|exports|all]` against a throwaway but durable (fsync on) PostGIS:
 #   intake    POST latency under 50 clients, the 1,000,000-report bulk load (3 runs), POST latency again at that size
 #   hotspots  the hotspot layer with 1,050,000 reports vs the analyst's ST_HexagonGrid count
 #   tiles     vector tiles over the municipality per zoom (same data), over HTTP and the SQL alone
@@ -8,6 +8,7 @@
 #   feed-checks  the feed's foreign keys checked once per batch vs per row, over HTTP, interleaved (not in all)
 #   quality   PAI vs the oracle and calibration on synthetic data (no database needed)
 #   follow-up the follow-up light's false greens and power on synthetic counts (no database needed; not in all)
+#   photos    peak memory of decoding one uploaded photo, before and after bounded decoding (no database needed; not in all)
 #   browser   dashboard and report form in headless Chromium with 1,000,000 reports (Slow 4G for the form)
 #   exports   1,000,000 reports as CSV, GeoJSON and GeoPackage through the server: time and peak memory
 set -euo pipefail
@@ -17,8 +18,9 @@ which=${1:-all}
 case "$which" in
     quality) exec .venv/bin/python bench/quality.py ;;
     follow-up) exec .venv/bin/python bench/follow_up.py ;;
+    photos) exec .venv/bin/python bench/photo_memory.py --runs 3 ;;
     intake|hotspots|browser|tiles|exports|events|feed-insert|feed-checks|all) ;;
-    *) echo "bench: unknown benchmark '$which' (intake, hotspots, tiles, events, feed-insert, feed-checks, browser, quality, follow-up, exports, all)" >&2; exit 2 ;;
+    *) echo "bench: unknown benchmark '$which' (intake, hotspots, tiles, events, feed-insert, feed-checks, browser, quality, follow-up, photos, exports, all)" >&2; exit 2 ;;
 esac
 scripts/with-throwaway-db.sh durable sh -c '
     .venv/bin/python -m app.manage migrate &&
