@@ -8,6 +8,8 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 
 FROM python:3.11-slim-bookworm
 
+# production (also what an unset LAGESBILD_ENV means): the container refuses to start without
+# LAGESBILD_SECRET_KEY (32+ random characters), and refuses the demo data, password and key.
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     LAGESBILD_ENV=production LAGESBILD_ATTACHMENT_DIR=/var/lib/lagesbild/attachments
 
@@ -35,5 +37,8 @@ RUN pip install . && mkdir -p /var/lib/lagesbild/attachments && chown -R lagesbi
 
 USER lagesbild
 EXPOSE 8000
-# Migrations run before the app starts; then two workers (set WEB_CONCURRENCY to change).
+# Migrations run before the app starts; then two workers (set WEB_CONCURRENCY to change; rate
+# limits are counted per worker). Behind a reverse proxy set FORWARDED_ALLOW_IPS to the proxy's
+# address (docker-compose.yml does): uvicorn then takes the client's address from X-Forwarded-For;
+# without it every client has the proxy's address and all share one rate-limit bucket.
 CMD ["sh", "-c", "python -m app.manage migrate && exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --proxy-headers --no-access-log --workers ${WEB_CONCURRENCY:-2}"]

@@ -1,11 +1,14 @@
 """Typed settings, one class per concern, validated at start-up.
 
 Values come from environment variables (prefix ``LAGESBILD_`` except ``DATABASE_URL``).
-Unsafe defaults (the development secret, demo logins) are refused outside the
-``dev``/``demo``/``test`` environments.
+Fail closed: without ``LAGESBILD_ENV`` the environment is ``production``, which refuses to
+start without a real ``LAGESBILD_SECRET_KEY`` and refuses the demo logins. ``make run``,
+``make test`` and ``make bench`` say which environment they are.
 """
 from __future__ import annotations
 
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -13,8 +16,18 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 SAFE_ENVIRONMENTS = {"dev", "demo", "test"}
+MIN_SECRET_CHARS = 32
+# The signing key of dev/demo/test when LAGESBILD_SECRET_KEY is not set: random, made once per
+# checkout (so tokens survive a restart of `make run`, and its workers and the tests' servers agree).
+SECRET_FILE = Path(__file__).resolve().parent.parent / ".local" / "secret_key"
+# Published in this repository's history as the development secret: never a key.
+PUBLISHED_SECRETS = frozenset({"dev-only-secret-change-me-0123456789abcdef"})
+_MAKE_SECRET = "e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`"
+# The demo data's password (every demo user) and the rescue service's key (seeds/demo.py): known
+# to anyone, so refused at login and key authentication outside demo mode.
+DEMO_PASSWORD = "demo"
+DEMO_API_KEY = "demo-rescue-key"
 
 
 class Settings(BaseSettings):
@@ -22,14 +35,14 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LAGESBILD_", extra="ignore")
 
-    env: Literal["dev", "demo", "test", "production"] = "dev"
+    env: Literal["dev", "demo", "test", "production"] = "production"
     database_url: str = Field(
         "postgresql+psycopg://lagesbild@127.0.0.1:54329/lagesbild",
         validation_alias="DATABASE_URL",
     )
     db_pool_size: int = 20
 
-    secret_key: str = DEV_SECRET
+    secret_key: str = ""  # required in production; in dev/demo/test the checkout's SECRET_FILE when empty
     token_minutes: int = 12 * 60
 
     attachment_dir: Path = Path("var/attachments")
@@ -91,13 +104,50 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> "Settings":
+        if self.secret_key in PUBLISHED_SECRETS:
+            raise ValueError("LAGESBILD_SECRET_KEY is the development secret published with the source code; "
+                             f"set a random value of at least {MIN_SECRET_CHARS} characters, {_MAKE_SECRET}")
         if self.env not in SAFE_ENVIRONMENTS:
-            if self.secret_key == DEV_SECRET or len(self.secret_key) < 32:
+            if len(self.secret_key) < MIN_SECRET_CHARS:
                 raise ValueError(
-                    "LAGESBILD_SECRET_KEY must be set to a random value of at least 32 characters "
-                    "outside dev/demo/test (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)"
+                    f"LAGESBILD_SECRET_KEY must be set to a random value of at least {MIN_SECRET_CHARS} characters "
+                    f"in production, {_MAKE_SECRET}. LAGESBILD_ENV is '{self.env}' (also when it is not set; "
+                    "LAGESBILD_ENV=demo for a demo installation, as `make run` sets it)"
                 )
+        elif not self.secret_key:
+            self.secret_key = checkout_secret(SECRET_FILE)
         return self
+
+
+def checkout_secret(path: Path) -> str:
+    """The signing key of a dev/demo/test checkout: read from ``path``, made there first when
+    missing (256 random bits as hex, mode 0600). Written to a file of its own and linked into
+    place, so that processes starting at once (uvicorn's workers) all read the same complete key."""
+    try:
+        if not path.exists():
+            _make_secret_file(path)
+        key = path.read_text().strip()
+    except OSError as exc:
+        raise ValueError(f"Cannot keep the signing key in {path} ({exc.strerror}); set LAGESBILD_SECRET_KEY "
+                         f"to a random value of at least {MIN_SECRET_CHARS} characters, {_MAKE_SECRET}") from None
+    if len(key) < MIN_SECRET_CHARS:
+        raise ValueError(f"{path} does not hold a signing key of at least {MIN_SECRET_CHARS} characters: "
+                         "delete it (a new one is made; logins end) or set LAGESBILD_SECRET_KEY")
+    return key
+
+
+def _make_secret_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32) + "\n")
+        os.link(temporary, path)  # fails when another process was first: its key is the one
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 @lru_cache

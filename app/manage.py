@@ -143,8 +143,9 @@ def setup_user(args: argparse.Namespace) -> None:
             print(f"User {args.username} is now {'active' if args.activate else 'deactivated'}.")
             return
         if args.reset_password:
-            user = users.set_password(session, username=args.username, password=password)
-            print(f"New password set for {user.username}" + ("" if user.active else " (still deactivated)") + ".")
+            user, revoked = users.set_password(session, username=args.username, password=password)
+            print(f"New password set for {user.username}" + ("" if user.active else " (still deactivated)") +
+                  f"; {revoked} reading key{'s' * (revoked != 1)} revoked.")
         else:
             muni = municipalities.get_municipality(session, code=args.municipality)
             org = municipalities.get_organisation(session, municipality_id=muni.id, name=args.organisation)

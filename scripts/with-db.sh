@@ -16,6 +16,7 @@ if [ -z "${DATABASE_URL:-}" ]; then
     port=${DATABASE_URL##*@127.0.0.1:}
     echo "PostGIS: $state (port ${port%%/*})" >&2
 fi
+# The `make run` database is a demo (the app's own default is production, which wants a secret).
 export LAGESBILD_ENV=${LAGESBILD_ENV:-demo}
 .venv/bin/python -m app.manage migrate
 "$@"

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import User
 from app.auth.service import hash_password
-from app.config import get_settings
+from app.config import DEMO_API_KEY, DEMO_PASSWORD, get_settings
 from app.integrations.models import ApiKey, EventTypeMapping, Integration
 from app.integrations.service import KEY_PREFIX_CHARS, key_digest, replace_mapping
 from app.municipalities.models import Municipality, Organisation
@@ -24,8 +24,7 @@ from app.municipalities.service import add_standard_categories
 from app.reports.taxonomy import RESCUE_EVENT_TYPES
 
 MUNICIPALITY_CODE = "0484"
-DEMO_PASSWORD = "demo"
-DEMO_API_KEY = "demo-rescue-key"
+# DEMO_PASSWORD and DEMO_API_KEY (imported above) are defined in app.config: the app refuses them outside demo mode.
 
 # (lon, lat): a simplified outline around Eskilstuna town, Torshälla to Hällby.
 BOUNDARY = [

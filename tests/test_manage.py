@@ -185,9 +185,14 @@ def test_users_log_in_with_the_printed_password_and_can_be_switched_off(setup, c
     categories = client.get("/api/v1/categories", headers=headers)
     assert [c["code"] for c in categories.json()] == [c[0] for c in CATEGORIES]  # Nyköping's own list
 
+    code, key, err = run(capsys, "api-key", "--user", "anna.s", "--days", "730")  # as a stolen token could
+    assert code == 0 and key.startswith("lbr_"), err
     code, out, err = run(capsys, "user", "--username", "anna.s", "--reset-password", "--password-stdin",
                          stdin="ett nytt lösenord\n", monkeypatch=monkeypatch)
     assert code == 0 and "ett nytt" not in out, err
+    assert out.strip() == "New password set for anna.s; 1 reading key revoked."
+    revoked = client.get("/ogc/collections/reports/items", headers={"X-API-Key": key.strip()})
+    assert revoked.status_code == 401 and "revoked at" in revoked.json()["detail"]
     db.expire_all()  # the test's session outlives its requests: forget the user it loaded at the login
     assert login(password).status_code == 401 and login("ett nytt lösenord").status_code == 200
     before_reset = client.get("/api/v1/categories", headers=headers)  # a token of the old password: refused

@@ -3,6 +3,7 @@ import uuid
 
 from sqlalchemy import select
 
+from app.config import get_settings
 from app.reports.models import Report
 from tests.feeds import event, post_events, results_by_id
 from tests.helpers import SQUARE, report_count
@@ -53,6 +54,20 @@ def test_public_reports_are_rate_limited_per_client(client, db):
     last = client.post("/api/v1/public/reports", json={"category": "klotter", **SQUARE})
     assert last.headers["content-type"] == "application/problem+json"
     assert int(last.headers["retry-after"]) >= 1
+
+
+def test_one_ipv6_customer_is_one_client_whichever_address_of_its_64_it_sends_from(client, db, monkeypatch):
+    """Behind the municipality's proxy (X-Forwarded-For trusted): a phone picks any address of its /64."""
+    monkeypatch.setattr(get_settings(), "trust_forwarded_for", True)
+
+    def post(address: str) -> int:
+        return client.post("/api/v1/public/reports", json={"category": "klotter", **SQUARE},
+                           headers={"X-Forwarded-For": address}).status_code
+
+    codes = [post(f"2001:db8:1:2::{i:x}") for i in range(1, 13)]
+    assert codes[:10] == [201] * 10 and codes[10:] == [429, 429]
+    assert post("2001:db8:1:3::1") == 201  # the neighbour's /64
+    assert post("::ffff:192.0.2.7") == post("192.0.2.8") == 201
 
 
 def test_public_categories_need_no_login(client):

@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 
 from app.auth.keys import key_digest
 from app.auth.models import ReadingKey, User
+from app.auth.users import set_password
 from app.cache import TtlCache
 from app.timeutil import utcnow
 from seeds.demo import DEMO_API_KEY
@@ -173,3 +174,21 @@ def test_a_label_with_a_nul_names_the_field(client, auth):
     r = client.post("/api/v1/reading-keys", headers=auth("gis"), json={"label": "QGIS\u0000", "days": 30})
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
     assert r.json()["errors"][0]["field"] == "label" and "NUL" in r.json()["detail"]
+
+
+def test_a_new_password_revokes_the_users_reading_keys(client, auth, db):
+    """A stolen login token could have made a 730-day key: setting the password anew (the
+    operator's --reset-password) revokes the user's keys too, and the 401 says when."""
+    stolen, second = make_key(client, auth, days=730), make_key(client, auth, days=30)
+    others = make_key(client, auth, user="est")
+    assert client.get(OGC_ITEMS, headers={"X-API-Key": stolen["key"]}).status_code == 200
+    user, revoked = set_password(db, username="gis", password="ett nytt lösenord")
+    assert user.username == "gis" and revoked == 2
+    db.commit()  # as the operator's command does (a refused request below rolls back what is not committed)
+    for key in (stolen, second):
+        refused = client.get(OGC_ITEMS, headers={"X-API-Key": key["key"]})
+        assert refused.status_code == 401 and "The reading key was revoked at 20" in refused.json()["detail"]
+    listed = {k["id"]: k for k in client.get("/api/v1/reading-keys", headers=auth("gis")).json()}
+    assert listed[stolen["id"]]["revoked_at"] is not None and not listed[stolen["id"]]["active"]
+    assert client.get(OGC_ITEMS, headers={"X-API-Key": others["key"]}).status_code == 200  # est's key stays
+    assert set_password(db, username="gis", password="ännu ett lösenord")[1] == 0  # revoked ones count once

@@ -137,6 +137,17 @@ def revoke_reading_key(session: Session, *, key_id: int, principal: Principal) -
     return _read(key, username)
 
 
+def revoke_users_reading_keys(session: Session, *, user_id: int) -> int:
+    """Revoke every active (neither revoked nor expired) reading key of ``user_id`` now, as when
+    its password is set anew; their next request gets 401 saying when. Returns how many."""
+    now = utcnow()
+    result = session.execute(update(ReadingKey)
+                             .where(ReadingKey.user_id == user_id, ReadingKey.revoked_at.is_(None),
+                                    ReadingKey.expires_at > now)
+                             .values(revoked_at=now, revoked_by=None))
+    return result.rowcount
+
+
 def _read(key: ReadingKey, username: str | None) -> dict[str, Any]:
     now = utcnow()
     return {"id": key.id, "user": username, "prefix": key.prefix, "label": key.label,

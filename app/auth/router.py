@@ -22,7 +22,7 @@ def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
     """No login needed (this is the login). Rate-limited per client and username."""
     hit_or_raise(settings.login_rate_limit, "login", request, form.username)
     hit_or_raise(settings.login_client_rate_limit, "login-client", request)
-    user = authenticate(session, username=form.username, password=form.password)
+    user = authenticate(session, username=form.username, password=form.password, settings=settings)
     access, lifetime = create_token(user=user, settings=settings)
     return TokenRead(access_token=access, expires_in=lifetime, role=user.role)
 

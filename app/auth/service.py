@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 import jwt
@@ -12,10 +13,11 @@ from sqlalchemy.orm import Session
 
 from app import caller
 from app.auth.models import User
-from app.config import Settings
+from app.config import DEMO_PASSWORD, Settings
 from app.errors import Unauthenticated
 from app.municipalities.models import Organisation
 
+log = logging.getLogger("lagesbild.auth")
 _hasher = PasswordHasher()
 # Verifying against this when the user does not exist keeps login time independent of
 # whether a username is known.
@@ -24,6 +26,7 @@ _DUMMY_HASH = _hasher.hash("not-a-password")
 REPORTING_ROLES = frozenset({"reporter", "est_member", "coordinator"})
 ALL_REPORTS_ROLES = frozenset({"est_member", "coordinator", "gis_reader"})
 MODERATOR_ROLES = frozenset({"coordinator"})
+TOKEN_LIFETIME_MARGIN_SECONDS = 60  # a token's exp - iat may exceed LAGESBILD_TOKEN_MINUTES by this (rounding)
 OLD_READING_KEY = ("Reading keys of this older kind are no longer accepted: they could not be revoked one by one. "
                    "Make a new one with POST /api/v1/reading-keys (or make api-key)")
 
@@ -51,13 +54,20 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def authenticate(session: Session, *, username: str, password: str) -> User:
-    """The active user with this username and password, or :class:`Unauthenticated`."""
+def authenticate(session: Session, *, username: str, password: str, settings: Settings) -> User:
+    """The active user with this username and password, or :class:`Unauthenticated`. Outside
+    demo mode the demo data's password is refused like a wrong one (an installation that was
+    a demo once), and the operator is told in the log which user still has it."""
     # (no username holds a NUL, and PostgreSQL cannot compare text with one: simply no such user)
     user = session.scalar(select(User).where(User.username == username)) if "\x00" not in username else None
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
+        user = None
+    if user is not None and not settings.demo_mode and password == DEMO_PASSWORD:
+        log.warning("Login refused: user:%s still has the demo data's password, which is not accepted outside demo "
+                    "mode. Set a new one: python -m app.manage user --username <the username of user:%s, see "
+                    "python -m app.manage list> --reset-password", user.id, user.id)
         user = None
     if user is None or not user.active:
         raise Unauthenticated("Wrong username or password")
@@ -85,8 +95,9 @@ NOT_A_TOKEN = ("This is not a token from POST /api/v1/auth/token (nor a user's r
 
 
 def token_subject(token: str, *, settings: Settings) -> tuple[int, int]:
-    """The user id and token version in a bearer token whose signature and expiry hold (no
-    database); 401 otherwise. Tokens from before versions were counted are version 0."""
+    """The user id and token version in a bearer token whose signature, expiry and lifetime
+    (at most LAGESBILD_TOKEN_MINUTES) hold (no database); 401 otherwise. Tokens from before
+    versions were counted are version 0."""
     try:
         claims = jwt.decode(token, settings.secret_key, algorithms=["HS256"], options={"require": ["exp", "sub"]})
         user_id, version = int(claims["sub"]), int(claims.get("ver", 0))
@@ -98,6 +109,14 @@ def token_subject(token: str, *, settings: Settings) -> tuple[int, int]:
         raise Unauthenticated("The token is not valid") from None
     if claims.get("typ") == "api_key":  # the signed reading keys of before migration 0005
         raise Unauthenticated(OLD_READING_KEY)
+    # Every token create_token issues says when it was issued and lives token_minutes: one that
+    # claims a longer life was not made here (or under a longer LAGESBILD_TOKEN_MINUTES than now).
+    try:  # (PyJWT has checked that both, when present, are whole numbers)
+        lifetime = int(claims["exp"]) - int(claims["iat"])
+    except (KeyError, TypeError, ValueError):
+        raise Unauthenticated("The token is not valid") from None
+    if lifetime > settings.token_minutes * 60 + TOKEN_LIFETIME_MARGIN_SECONDS:
+        raise Unauthenticated("The token is not valid: it lives longer than this service's login tokens; log in again")
     return user_id, version
 
 

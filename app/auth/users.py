@@ -1,5 +1,6 @@
 """Accounts, as the operator sets them up (app/manage.py): a user in an organisation with a
-role, a new password, and switching a user off (its tokens and reading keys stop working)."""
+role, a new password (its tokens stop working, its reading keys are revoked), and switching a
+user off (its tokens and reading keys stop working)."""
 from __future__ import annotations
 
 import secrets
@@ -7,6 +8,7 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.auth.keys import revoke_users_reading_keys
 from app.auth.models import ROLES, User
 from app.auth.service import hash_password
 from app.errors import Conflict, InvalidInput, NotFound
@@ -54,17 +56,18 @@ def get_user(session: Session, *, username: str) -> User:
     return user
 
 
-def set_password(session: Session, *, username: str, password: str) -> User:
+def set_password(session: Session, *, username: str, password: str) -> tuple[User, int]:
     """Replace the user's password: logins with the old one fail from now on, and so do the
     bearer tokens issued before (their version is counted up; the hotspot tiles within
-    LAGESBILD_TILE_AUTH_CACHE_SECONDS). The user's reading keys stay: they are listed and
-    revoked one by one."""
+    LAGESBILD_TILE_AUTH_CACHE_SECONDS) and the user's reading keys, which are revoked now (a
+    stolen token could have made one). Returns the user and how many active keys were revoked."""
     _check_password(password)
     user = get_user(session, username=username)
     user.password_hash = hash_password(password)
     user.token_version += 1
+    revoked = revoke_users_reading_keys(session, user_id=user.id)
     session.flush()
-    return user
+    return user, revoked
 
 
 def set_active(session: Session, *, username: str, active: bool) -> User:

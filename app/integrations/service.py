@@ -3,6 +3,7 @@ each system's own event types to the municipality's EST categories."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from app.actions import audit
 # minute and never waiting: a busy feed would otherwise update, and lock, the same row each time).
 from app.auth.keys import PREFIX_CHARS as KEY_PREFIX_CHARS, key_digest, new_secret, record_use
 from app.auth.service import Principal
+from app.config import DEMO_API_KEY, get_settings
 from app.db import in_municipality_or_404
 from app.errors import Conflict, InvalidInput, NotFound, Unauthenticated, summarise
 from app.integrations.models import INITIAL_STATUSES, ApiKey, EventTypeMapping, Integration
@@ -24,6 +26,7 @@ from app.municipalities.models import Organisation
 from app.reports.models import EXTERNAL_ID_INDEX, Category
 from app.timeutil import local_iso, utcnow
 
+log = logging.getLogger("lagesbild.integrations")
 
 INTEGRATION_NAME = r"[a-z0-9][a-z0-9_-]{0,63}"
 
@@ -58,7 +61,8 @@ def authenticate_key(session: Session, *, key: str) -> IntegrationClient:
 
 def find_key(session: Session, *, key: str) -> tuple[int, dt.datetime | None, IntegrationClient]:
     """The (non-revoked) key's id, when it was last used, and its active integration, without
-    recording the use (a read-only route that refuses integration keys); 401 when unknown."""
+    recording the use (a read-only route that refuses integration keys); 401 when unknown, and
+    for the demo data's key outside demo mode (the log tells the operator to rotate it)."""
     row = session.execute(
         select(ApiKey.id, ApiKey.last_used_at, Integration.id, Integration.name, Integration.municipality_id,
                Organisation.id, Organisation.name, Organisation.kind, Integration.initial_status, Integration.active)
@@ -66,6 +70,12 @@ def find_key(session: Session, *, key: str) -> tuple[int, dt.datetime | None, In
         .join(Organisation, Organisation.id == Integration.organisation_id)
         .where(ApiKey.key_sha256 == key_digest(key), ApiKey.revoked_at.is_(None))
     ).first()
+    if row is not None and not get_settings().demo_mode and key == DEMO_API_KEY:
+        log.warning("API key refused: integration:%s still has the demo data's key (key:%s), which is not accepted "
+                    "outside demo mode. Rotate it: a new key with POST /api/v1/integrations/%s/keys (or the meeting "
+                    "map, panel Integrationer), then revoke this one with DELETE /api/v1/integrations/%s/keys/%s",
+                    row[2], row[0], row[2], row[2], row[0])
+        row = None
     if row is None:
         raise Unauthenticated("The API key is not valid, or it was revoked")
     if not row.active:  # a valid key: saying so spares the system's owner a needless key rotation
