@@ -11,7 +11,8 @@ FROM python:3.11-slim-bookworm
 # production (also what an unset LAGESBILD_ENV means): the container refuses to start without
 # LAGESBILD_SECRET_KEY (32+ random characters), and refuses the demo data, password and key.
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
-    LAGESBILD_ENV=production LAGESBILD_ATTACHMENT_DIR=/var/lib/lagesbild/attachments
+    LAGESBILD_ENV=production LAGESBILD_ATTACHMENT_DIR=/var/lib/lagesbild/attachments \
+    MALLOC_ARENA_MAX=2
 
 # Pango, HarfBuzz's subsetter and a font for WeasyPrint (the meeting report and lägesbild PDFs),
 # the same packages scripts/os-deps.sh installs for `make run`.

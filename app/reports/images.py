@@ -18,8 +18,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
-from threading import BoundedSemaphore
+from threading import BoundedSemaphore, Lock
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -44,30 +43,34 @@ RETRY_AFTER_SECONDS = 5
 # every DCT coefficient of the whole image, 2 bytes per pixel and colour channel, before any
 # scaling. 16 MP (the full-size limit) at full colour resolution needs 96 MB.
 JPEGMEM = "100m"
-# glibc's M_MMAP_THRESHOLD (bytes): blocks from this size up are mapped and unmapped on their own.
-MMAP_THRESHOLD = 1 << 20
-M_MMAP_THRESHOLD = -3  # malloc.h
 
 
-def _bound_native_memory() -> None:
-    """Process-wide limits of the C libraries that decode photos (set once, at import, before any
-    thread decodes; what an operator has set in the environment wins).
-
-    JPEGMEM: libjpeg reads it at each decode; a crafted JPEG needing more fails to decode (422).
-    M_MMAP_THRESHOLD: by default glibc raises its mmap threshold up to 32 MB as large blocks are
-    freed, so that Pillow's blocks (16 MB) land in per-thread arenas (up to 8 per core) that keep
-    freed memory for their own thread: ten uploads of a 16 MP PNG, two decoded at a time, left a
-    server at +500 MB (peak +615 MB); with a fixed threshold the peak was +232 MB and nothing stayed
-    (docs/performance.md). Not glibc (no mallopt): its allocator, its behaviour."""
+def _jpeg_memory_bounded() -> None:
+    """libjpeg's cap for one decode (JPEGMEM, read at each decode; a crafted JPEG needing more
+    fails to decode: 422). Set once at import; what an operator has set in the environment wins."""
     os.environ.setdefault("JPEGMEM", JPEGMEM)
-    if "MALLOC_MMAP_THRESHOLD_" not in os.environ:
-        try:
-            ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-        except (OSError, AttributeError):
-            pass
 
 
-_bound_native_memory()
+def _malloc_trim():
+    """glibc's malloc_trim, or None (another C library: its allocator, its behaviour)."""
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError, TypeError):  # (TypeError: Windows has no CDLL(None))
+        return None
+
+
+_jpeg_memory_bounded()
+_TRIM = _malloc_trim()
+
+
+def _give_back_memory() -> None:
+    """After a decode, hand the memory it freed back to the system. glibc keeps freed blocks in
+    per-thread arenas (up to 8 per core) for their own thread: ten uploads of a 16 MP PNG, two
+    decoded at a time, left a server at +500 MB (docs/performance.md). malloc_trim(0) returns
+    every arena's free memory, once per photo; a process-wide lower mmap threshold did the same
+    but made all large NumPy work of the server (the hotspot layer, the feed) ~3.7x slower."""
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 @dataclass(frozen=True)
@@ -85,10 +88,17 @@ class DecodersBusy(DomainError):
     status, title, type_slug = 503, "Service unavailable", "decoders-busy"
 
 
-@lru_cache
+_SEMAPHORES: dict[int, tuple[BoundedSemaphore, BoundedSemaphore]] = {}
+_SEMAPHORES_LOCK = Lock()
+
+
 def _semaphores(size: int) -> tuple[BoundedSemaphore, BoundedSemaphore]:
-    """(admitted, decoding) for ``size`` decoders, one pair per process (the settings are read once)."""
-    return BoundedSemaphore(size * (1 + WAITING_PER_DECODER)), BoundedSemaphore(size)
+    """(admitted, decoding) for ``size`` decoders, one pair per process (the settings are read
+    once); made under a lock, so that two first uploads at once share one pair."""
+    with _SEMAPHORES_LOCK:
+        if size not in _SEMAPHORES:
+            _SEMAPHORES[size] = BoundedSemaphore(size * (1 + WAITING_PER_DECODER)), BoundedSemaphore(size)
+        return _SEMAPHORES[size]
 
 
 @dataclass(frozen=True)
@@ -112,6 +122,7 @@ class Decoders:
             try:
                 yield
             finally:
+                _give_back_memory()
                 decoding.release()
         finally:
             admitted.release()
