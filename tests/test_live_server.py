@@ -268,6 +268,30 @@ def test_a_moderation_logs_as_old_what_it_replaced_even_when_the_feed_changed_it
             conn.execute(text("DELETE FROM report WHERE id = :i"), {"i": report_id})
 
 
+def test_a_resend_while_the_coordinator_rewrites_the_description_logs_no_description_change(server, engine):
+    """The coordinator's rewrite commits while the feed's resend waits for the row: the text stays
+    theirs, and the history does not claim the feed changed the description."""
+    external_id = f"LIVE-GDPR-{uuid.uuid4().hex[:8]}"
+    report_id = _push(server, external_id, description="Anna Andersson ringde")["id"]
+    try:
+        with engine.connect() as coordinator:
+            coordinator.execute(text("UPDATE report SET description = 'Omskriven', description_edited = true "
+                                     "WHERE id = :i"), {"i": report_id})
+            resend = _when_waiting_for_a_lock(engine, lambda: _push(
+                server, external_id, description="Anna Andersson ringde igen", at="2026-11-20T22:50:00+01:00"))
+            coordinator.commit()
+        assert resend.result(timeout=30)["status"] == "updated"  # its new time is applied
+        with engine.connect() as conn:
+            description = conn.scalar(text("SELECT description FROM report WHERE id = :i"), {"i": report_id})
+            logged = conn.scalars(text("SELECT changes FROM report_event WHERE report_id = :i AND action = "
+                                       "'feed_update'"), {"i": report_id}).all()
+        assert description == "Omskriven"
+        assert len(logged) == 1 and "description" not in logged[0] and "occurred_from" in logged[0]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM report WHERE id = :i"), {"i": report_id})
+
+
 def test_a_report_and_its_whole_incident_unlinked_at_once_are_logged_once(server, engine):
     """Two coordinators: one takes a guard's report out of an incident, the other unlinks the
     whole incident at the same moment. Every report leaves once, with one 'unlink' in its history."""

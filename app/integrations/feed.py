@@ -115,7 +115,7 @@ WITH cur AS (
         event_type = c.event_type, updated_at = now()
     -- = ANY(ARRAY(...)): probe the primary key for the changed rows instead of hashing the table
     FROM changed c WHERE r.id = ANY(ARRAY(SELECT report_id FROM changed)) AND r.id = c.report_id
-    RETURNING r.id
+    RETURNING r.id, r.description_edited AS description_kept  -- as read after the row's lock
 ), logged AS (
     INSERT INTO report_event (report_id, action, changes)
     SELECT c.report_id, 'feed_update', jsonb_strip_nulls(jsonb_build_object(
@@ -129,7 +129,7 @@ WITH cur AS (
                          THEN jsonb_build_array(jsonb_build_array(ST_X(c.old_geom), ST_Y(c.old_geom)),
                                                 jsonb_build_array(ST_X(c.geom), ST_Y(c.geom))) END,
         -- free text is not copied into the log (it may name people); that it changed is
-        'description', CASE WHEN NOT c.description_kept AND c.old_description <> c.description THEN true END))
+        'description', CASE WHEN NOT u.description_kept AND c.old_description <> c.description THEN true END))
     FROM changed c JOIN updated u ON u.id = c.report_id  -- not for a report deleted while this waited for it
 )
 SELECT c.idx,
