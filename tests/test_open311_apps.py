@@ -160,6 +160,28 @@ def test_a_photo_no_decoder_had_time_for_costs_the_photo_not_the_report(client, 
     assert db.get(Report, uuid.UUID(answer["service_request_id"])).description == "Klotter"
 
 
+def test_the_photo_is_decoded_before_the_report_is_filed_and_linked(client, db, monkeypatch):
+    """Filing may link the report with a call-out and lock that until the request ends: a decode
+    after it would hold up the feed's next batch for that call-out."""
+    from app.integrations import open311
+
+    before = report_count(db)
+    seen: list[int] = []
+    real = open311.clean_photo
+
+    def spy(raw, *, settings):
+        seen.append(report_count(db))
+        return real(raw, settings=settings)
+
+    monkeypatch.setattr(open311, "clean_photo", spy)
+    photo = io.BytesIO()
+    Image.new("RGB", (64, 48), "green").save(photo, format="JPEG")
+    r = client.post(f"{V2}/requests.json", data=FORM, files={"media": ("IMG_0004.jpg", photo.getvalue(), "image/jpeg")})
+    assert r.status_code == 200, r.text
+    assert seen == [before] and report_count(db) == before + 1
+    assert _photo_stored(db, r.json()[0]["service_request_id"]) is not None
+
+
 def test_the_apps_personal_fields_are_accepted_and_neither_stored_nor_logged(client, db, caplog):
     personal = {"email": "kalle@example.se", "first_name": "Kalle", "last_name": "Anderzzon", "phone": "070-1234567",
                 "deviceid": "DEV-4711", "device_id": "DEV-4711", "account_id": "ACC-4711", "address_id": "A-1",

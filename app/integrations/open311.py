@@ -46,8 +46,8 @@ from app.integrations.open311_schemas import Open311ReportCreate, Open311Request
 from app.integrations.service import IntegrationClient, authenticate_key
 from app.municipalities.models import Municipality
 from app.reports import service as reports
-from app.reports.attachments import add_attachment
-from app.reports.images import DecodersBusy
+from app.reports.attachments import add_attachment, clean_photo
+from app.reports.images import CleanImage, DecodersBusy
 from app.reports.models import Category, Report
 from app.reports.taxonomy import DESCRIPTION_SV, group_label
 from app.timeutil import local_iso, to_utc, utcnow
@@ -170,12 +170,17 @@ def create_request(session: Session, caller: Caller, *, form: Open311RequestForm
         raise InvalidInput(summarise(errors, first=len(errors)), errors=errors) from None
     by = (app_submitter(caller.client) if caller.client
           else reports.citizen_submitter(session, municipality_id=caller.municipality.id))
+    # The photo is decoded before the report is filed: filing may link it with a call-out and
+    # lock that until the request ends, and the feed would then wait for this decode.
+    image = _clean(photo, settings=settings) if photo is not None else None
     _, feature, replayed = reports.submit_report(session, payload=payload, by=by, skew_s=settings.clock_skew_seconds,
                                                  idempotency_key=idempotency_key)
     notice = SERVICE_NOTICE.get(feature["properties"]["status"], SERVICE_NOTICE["new"])
-    if photo is not None and not replayed and not _keep_photo(session, settings=settings, by=by, raw=photo,
-                                                              report_id=uuid.UUID(feature["id"])):
-        notice = f"{notice} {PHOTO_NOT_KEPT}"
+    if photo is not None and not replayed:
+        if image is None:
+            notice = f"{notice} {PHOTO_NOT_KEPT}"
+        else:
+            _keep_photo(session, settings=settings, by=by, image=image, report_id=uuid.UUID(feature["id"]))
     return [{"service_request_id": feature["id"], "service_notice": notice, "account_id": None}]
 
 
@@ -199,21 +204,24 @@ def _readable(caller: Caller) -> ColumnElement[bool]:
     return or_(citizens, Report.source.in_(_own_sources(caller.client))) if caller.client else citizens
 
 
-def _keep_photo(session: Session, *, settings: Settings, by: reports.Submitter, raw: bytes,
-                report_id: uuid.UUID) -> bool:
-    """Store the request's photo with its new report through the attachment service (re-encoded,
-    EXIF and GPS gone, as every photo), in the request's transaction; False when it is no image
-    that can be kept (not an image, corrupt, too large), or no decoder came free in time: the
-    citizen's report stays, without it.
-    The photo is added as the report's own submitter, who has no user account."""
+def _clean(raw: bytes, *, settings: Settings) -> CleanImage | None:
+    """The request's photo re-encoded (EXIF and GPS gone, as every photo); None when it is no
+    image that can be kept (not an image, corrupt, too large) or no decoder came free in time:
+    the citizen's report is then filed without it."""
+    try:
+        return clean_photo(raw, settings=settings)
+    except (InvalidInput, UnsupportedMediaType, PayloadTooLarge, DecodersBusy):
+        return None
+
+
+def _keep_photo(session: Session, *, settings: Settings, by: reports.Submitter, image: CleanImage,
+                report_id: uuid.UUID) -> None:
+    """Store the cleaned photo with its new report through the attachment service, in the
+    request's transaction, as the report's own submitter (who has no user account)."""
     submitter = Principal(user_id=None, username=by.source, role="reporter", organisation_id=by.organisation_id,
                           organisation_name=by.organisation_name, organisation_kind=by.organisation_kind,
                           municipality_id=by.municipality_id)
-    try:  # the image is checked before anything is written: a refused one leaves nothing behind
-        add_attachment(session, settings=settings, report_id=report_id, raw=raw, principal=submitter)
-    except (InvalidInput, UnsupportedMediaType, PayloadTooLarge, DecodersBusy):  # (busy: every decoder taken)
-        return False
-    return True
+    add_attachment(session, settings=settings, report_id=report_id, image=image, principal=submitter)
 
 
 def list_requests(session: Session, caller: Caller, *, ids: list[str], service_codes: list[str],

@@ -14,25 +14,32 @@ from app.config import Settings
 from app.db import on_commit, on_rollback
 from app.errors import Conflict, NotFound
 from app.reports.idempotency import request_fingerprint, run_once
-from app.reports.images import Decoders, clean_image
+from app.reports.images import CleanImage, Decoders, clean_image
 from app.reports.models import Attachment, Report, ReportEvent
 from app.reports.schemas import AttachmentRead
 from app.reports.service import require_attachable, visible_to
 
 
-def add_attachment(session: Session, *, settings: Settings, report_id: uuid.UUID, raw: bytes,
-                   principal: Principal) -> Attachment:
-    """Clean the photo, write it under the attachment directory and record it.
+def clean_photo(raw: bytes, *, settings: Settings) -> CleanImage:
+    """An uploaded photo checked and re-encoded (no metadata) with the configured limits, in one
+    of the process's decoders (:func:`app.reports.images.clean_image`)."""
+    return clean_image(raw, max_bytes=settings.attachment_max_bytes, max_pixels=settings.attachment_max_pixels,
+                       max_full_pixels=settings.attachment_max_full_pixels, max_side=settings.attachment_max_side,
+                       decoders=Decoders(size=settings.attachment_decoders,
+                                         wait_seconds=settings.attachment_decode_wait_seconds))
+
+
+def add_attachment(session: Session, *, settings: Settings, report_id: uuid.UUID, raw: bytes | None = None,
+                   principal: Principal, image: CleanImage | None = None) -> Attachment:
+    """Clean the photo (``raw``; or take ``image``, cleaned before), write it under the
+    attachment directory and record it.
 
     The file is written before the row; if the transaction then fails, the file is removed.
     The number of photos is checked before the photo is decoded (no work for a full report) and
     again, with the report locked, after it (two uploads at once cannot both take the last place)."""
     report = require_attachable(session, report_id=report_id, principal=principal)
     _require_room(session, report=report, limit=settings.attachment_max_per_report)
-    image = clean_image(raw, max_bytes=settings.attachment_max_bytes, max_pixels=settings.attachment_max_pixels,
-                        max_full_pixels=settings.attachment_max_full_pixels, max_side=settings.attachment_max_side,
-                        decoders=Decoders(size=settings.attachment_decoders,
-                                          wait_seconds=settings.attachment_decode_wait_seconds))
+    image = image or clean_photo(raw, settings=settings)
     _require_room(session, report=report, limit=settings.attachment_max_per_report, lock=True)
     attachment_id = uuid.uuid4()
     relative = Path(str(report.id)) / f"{attachment_id}.jpg"
