@@ -33,7 +33,8 @@ COPY frontend/static ./frontend/static
 COPY --from=leaflet /frontend/node_modules/leaflet/dist ./frontend/node_modules/leaflet/dist
 COPY --from=leaflet /frontend/node_modules/leaflet.markercluster/dist ./frontend/node_modules/leaflet.markercluster/dist
 COPY --from=leaflet /frontend/node_modules/swagger-ui-dist/swagger-ui-bundle.js \
-     /frontend/node_modules/swagger-ui-dist/swagger-ui.css ./frontend/node_modules/swagger-ui-dist/
+     /frontend/node_modules/swagger-ui-dist/swagger-ui.css /frontend/node_modules/swagger-ui-dist/LICENSE \
+     /frontend/node_modules/swagger-ui-dist/NOTICE ./frontend/node_modules/swagger-ui-dist/
 RUN pip install . && mkdir -p /var/lib/lagesbild/attachments && chown -R lagesbild /var/lib/lagesbild
 
 USER lagesbild

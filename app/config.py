@@ -93,8 +93,9 @@ class Settings(BaseSettings):
 
     @property
     def allowed_host_names(self) -> list[str] | None:
-        """The host names to answer to; None for any."""
-        names = [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
+        """The host names to answer to, as the Host header names them (lower case, without a
+        port or a final dot, an IPv6 address in brackets); None for any."""
+        names = [_host_name(h) for h in self.allowed_hosts.split(",") if h.strip()]
         return None if not names or "*" in names else names
 
     @property
@@ -148,6 +149,16 @@ def _make_secret_file(path: Path) -> None:
         pass
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _host_name(entry: str) -> str:
+    """'Lagesbild.Example.se.:8443' -> 'lagesbild.example.se'; '::1' -> '[::1]'."""
+    name = entry.strip().lower()
+    if name.count(":") > 1 and not name.startswith("["):  # a bare IPv6 address
+        return f"[{name}]"
+    if name.startswith("["):
+        return name[:name.index("]") + 1]
+    return name.split(":", 1)[0].rstrip(".")
 
 
 @lru_cache

@@ -122,7 +122,7 @@ class AllowedHostsMiddleware:
 
     def allows(self, host: str) -> bool:
         name = host.rsplit(":", 1)[0] if not host.endswith("]") else host  # [::1] has colons of its own
-        name = name.lower()
+        name = name.lower().rstrip(".")
         return name in self.exact or (bool(self.suffixes) and name.endswith(self.suffixes))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Response
-from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse
 from geoalchemy2.shape import to_shape
 
@@ -177,7 +177,6 @@ def manifest() -> Response:
 # --- the API's own documentation (Swagger UI) -------------------------------------------------
 
 SWAGGER_UI = "/static/vendor/swagger-ui"
-DOCS_REDIRECT = "/docs/oauth2-redirect"
 
 
 @lru_cache(maxsize=1)
@@ -185,7 +184,8 @@ def _api_docs() -> tuple[str, str]:
     """/docs as FastAPI writes it, but with Swagger UI from our own /static (municipal networks
     often block CDNs, and no third party's script runs on this origin), and its Content-Security-Policy."""
     html = get_swagger_ui_html(
-        openapi_url="/openapi.json", title="Lägesbild – API", oauth2_redirect_url=DOCS_REDIRECT,
+        # no OAuth2 redirect page: the API logs in with the password flow, which needs none
+        openapi_url="/openapi.json", title="Lägesbild – API", oauth2_redirect_url=None,
         swagger_js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js", swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css",
         swagger_favicon_url="/static/icons/icon.svg",
         # no validator badge: it would send the API description to validator.swagger.io
@@ -198,7 +198,3 @@ def api_docs() -> HTMLResponse:
     html, policy = _api_docs()
     return HTMLResponse(html, headers={"Content-Security-Policy": policy, "Cache-Control": "no-cache"})
 
-
-@router.get(DOCS_REDIRECT, response_class=HTMLResponse)
-def api_docs_oauth2_redirect() -> HTMLResponse:
-    return get_swagger_ui_oauth2_redirect_html()

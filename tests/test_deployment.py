@@ -59,7 +59,7 @@ def test_with_allowed_hosts_set_another_host_gets_400_and_links_are_never_made_o
     from app.config import get_settings
     from app.main import create_app
 
-    monkeypatch.setenv("LAGESBILD_ALLOWED_HOSTS", "lagesbild.example.se, *.eskilstuna.se")
+    monkeypatch.setenv("LAGESBILD_ALLOWED_HOSTS", "Lagesbild.example.se.:8443, *.eskilstuna.se, ::1")
     get_settings.cache_clear()
     try:
         app = create_app()
@@ -75,6 +75,8 @@ def test_with_allowed_hosts_set_another_host_gets_400_and_links_are_never_made_o
         assert client.get("http://evil.example/ogc").headers["content-type"] == "application/problem+json"
         assert client.get("http://eskilstuna.se.evil.example/ogc").status_code == 400
         assert client.get("http://10.0.0.5:8000/healthz").status_code == 200  # a monitor asks by address
+        assert client.get("http://[::1]:8000/ogc").status_code != 400  # 401: allowed, but no key
+        assert client.get("http://lagesbild.example.se./ogc").status_code != 400
 
 
 def test_the_build_context_leaves_out_the_local_database_photos_and_secrets():
