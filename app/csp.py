@@ -26,14 +26,13 @@ def tile_origin(url: str | None) -> str:
     return f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}" if parts.scheme and parts.netloc else ""
 
 
-def policy(*, scripts: list[str] | tuple[str, ...] = (), images: str = "", connect: bool = True,
-           extra: tuple[str, ...] = ()) -> str:
+def policy(*, scripts: list[str] | tuple[str, ...] = (), images: str = "", extra: tuple[str, ...] = ()) -> str:
     """A policy: our own files, the inline scripts named, images also from ``images`` (an
     origin); no plug-ins, no <base>, no framing by other sites, forms only to ourselves."""
     return "; ".join([
         "default-src 'self'", f"script-src 'self' {' '.join(scripts)}".strip(),
         "style-src 'self' 'unsafe-inline'", f"img-src 'self' data: blob: {images}".strip(),
-        *(["connect-src 'self'"] if connect else []), *extra, "object-src 'none'",
+        "connect-src 'self'", *extra, "object-src 'none'",
         "base-uri 'none'", "frame-ancestors 'none'", "form-action 'self'",
     ])
 
